@@ -1,0 +1,42 @@
+//! `microdeck`: the headless CLI. Parses arguments and calls into the engine.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "microdeck", version, about = "A dashboard and supervisor for a local microservice cluster")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a manifest or Procfile: prints errors, or `ok` and a line per service.
+    Check {
+        /// The manifest (TOML) or Procfile.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { file } => match microdeck::manifest::load_file(&file) {
+            Ok(m) => {
+                println!("ok: {} ({} services)", m.name, m.services.len());
+                ExitCode::SUCCESS
+            }
+            Err(e @ microdeck::manifest::LoadError::Unreadable { .. }) => {
+                eprintln!("microdeck: {e}");
+                ExitCode::from(2)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}

@@ -1,0 +1,12 @@
+//! # Microdeck engine
+//!
+//! The GUI-free engine behind both shells (the Tauri app and `microdeck up`).
+//!
+//! ## Layout
+//!
+//! - [`manifest`]: the cluster manifest (TOML) and Procfile import, validated with
+//!   errors that name the file, line, column and key;
+//! - [`snapshot`]: the serde views the shells render (services, replicas, logs, events).
+
+pub mod manifest;
+pub mod snapshot;

@@ -1,0 +1,149 @@
+//! The validated cluster model: what the rest of the engine consumes.
+//! Every value here has passed validation; defaults are already filled in.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// A whole cluster: its services in manifest order, and its load scenarios.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Manifest {
+    pub name: String,
+    /// The file it was read from (a manifest or a Procfile); `None` when built in code.
+    pub source: Option<PathBuf>,
+    /// Relative `cwd`s and programs are resolved against this folder (the file's folder).
+    pub base_dir: PathBuf,
+    pub services: Vec<Service>,
+    pub load: LoadConfig,
+}
+
+impl Manifest {
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Service {
+    pub name: String,
+    pub run: Run,
+    /// Working directory, already resolved against `Manifest::base_dir`.
+    pub cwd: Option<PathBuf>,
+    /// Values are templates: placeholders are expanded per replica (see `placeholders`).
+    pub env: BTreeMap<String, String>,
+    /// The stable address's port; `None` = a free one picked at start.
+    pub port: Option<u16>,
+    pub protocol: Protocol,
+    pub replicas: u32,
+    pub health: Health,
+    pub restart: RestartPolicy,
+    pub depends_on: Vec<String>,
+    pub stop_grace: Duration,
+    /// A missing program is reported, and the rest of the cluster starts.
+    pub optional: bool,
+    pub balance: Balance,
+}
+
+/// How a replica is launched. Arguments and the shell line are templates.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Run {
+    Command { program: String, args: Vec<String> },
+    /// Run by `sh -c`.
+    Shell { line: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    #[default]
+    Http,
+    Tcp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    #[default]
+    Always,
+    OnFailure,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Balance {
+    #[default]
+    RoundRobin,
+    LeastInflight,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Health {
+    pub check: HealthCheck,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub failure_threshold: u32,
+    pub success_threshold: u32,
+    /// Failures during this spell after start do not count toward `failure_threshold`.
+    pub start_period: Duration,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            check: HealthCheck::Process,
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_millis(500),
+            failure_threshold: 3,
+            success_threshold: 1,
+            start_period: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum HealthCheck {
+    /// GET this path on the replica's port; 2xx/3xx is healthy.
+    Http { path: String },
+    /// A TCP connect to the replica's port.
+    Tcp,
+    /// Alive = healthy.
+    Process,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct LoadConfig {
+    pub scenarios: Vec<Scenario>,
+}
+
+/// A named traffic mix sent to one service's stable address.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scenario {
+    pub name: String,
+    /// The service whose address receives the traffic.
+    pub target: String,
+    /// Run once before the load; fills placeholders such as `{{token}}`.
+    pub setup: Option<Setup>,
+    /// Picked at random in proportion to `weight`.
+    pub requests: Vec<RequestSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestSpec {
+    pub method: String,
+    pub path: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: Option<String>,
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Setup {
+    pub request: RequestSpec,
+    /// placeholder name → JSON pointer into the response body, e.g. `token` → `/token`.
+    pub extract: BTreeMap<String, String>,
+}

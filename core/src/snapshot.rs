@@ -1,0 +1,154 @@
+//! What the shells see: serde views of the cluster with stable field names.
+//! The UI's `transport` module mirrors these types; change both together.
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch.
+pub type EpochMs = u64;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterSnapshot {
+    pub name: String,
+    pub taken_at: EpochMs,
+    pub services: Vec<ServiceView>,
+    pub engine: EngineStats,
+    /// Where `<service>.log` files are written.
+    pub logs_dir: String,
+    pub run_dir: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineStats {
+    pub pid: u32,
+    pub cpu_percent: f32,
+    pub rss_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceState {
+    /// Waiting for `depends_on`, or replicas not ready yet.
+    Starting,
+    /// Every desired replica is ready.
+    Ready,
+    /// Some replicas ready, not all.
+    Degraded,
+    /// No replica ready, at least one failing its probe.
+    Unhealthy,
+    /// In restart backoff; see `next_restart_at`.
+    CrashLooping,
+    Stopped,
+    /// An optional service whose program is missing, or a start that failed for good.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceView {
+    pub name: String,
+    pub state: ServiceState,
+    pub desired: u32,
+    pub ready: u32,
+    /// The stable address, e.g. `127.0.0.1:7400`.
+    pub address: String,
+    pub port: u16,
+    pub protocol: String,
+    pub restarts: u32,
+    pub next_restart_at: Option<EpochMs>,
+    /// Why the service is `failed` (e.g. "program `python3` not found"), if it is.
+    pub problem: Option<String>,
+    pub optional: bool,
+    /// Since the service was last started; `None` when stopped.
+    pub started_at: Option<EpochMs>,
+    pub cpu_percent: f32,
+    pub rss_bytes: u64,
+    pub replicas: Vec<ReplicaView>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplicaState {
+    Starting,
+    Ready,
+    Unhealthy,
+    /// Drained / SIGTERM sent, waiting for exit.
+    Stopping,
+    Stopped,
+    Exited,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaView {
+    pub index: u32,
+    pub pid: Option<u32>,
+    pub port: u16,
+    pub state: ReplicaState,
+    pub restarts: u32,
+    pub started_at: Option<EpochMs>,
+    pub last_exit: Option<ExitInfo>,
+    /// The last failed probe's message, so the UI can say why it is unhealthy.
+    pub last_probe_error: Option<String>,
+    pub cpu_percent: f32,
+    pub rss_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExitInfo {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub at: EpochMs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Per-service sequence number: gaps say how many lines a viewer skipped.
+    pub seq: u64,
+    pub at: EpochMs,
+    pub service: String,
+    pub replica: u32,
+    pub stream: Stream,
+    pub level: Option<Level>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    Started,
+    Ready,
+    Unhealthy,
+    Exited,
+    RestartScheduled,
+    Scaled,
+    Stopped,
+    Killed,
+    Restarted,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub at: EpochMs,
+    pub service: String,
+    pub replica: Option<u32>,
+    pub kind: EventKind,
+    /// Human sentence, e.g. "exited with signal 9 (SIGKILL)", "restart in 500ms".
+    pub message: String,
+}

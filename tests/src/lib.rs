@@ -1,0 +1,6 @@
+//! # Microdeck tests
+//!
+//! Tests of the real binaries, started as a user would. `bins` builds the workspace
+//! binaries once and finds them (Cargo sets `CARGO_BIN_EXE_*` only for a package's own).
+
+pub mod bins;
