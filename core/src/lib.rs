@@ -6,7 +6,9 @@
 //!
 //! - [`manifest`]: the cluster manifest (TOML) and Procfile import, validated with
 //!   errors that name the file, line, column and key;
-//! - [`snapshot`]: the serde views the shells render (services, replicas, logs, events).
+//! - [`snapshot`]: the serde views the shells render (services, replicas, logs, events);
+//! - [`cluster`]: `Cluster`, the one API of every shell.
 
 pub mod manifest;
 pub mod snapshot;
+pub mod cluster;
