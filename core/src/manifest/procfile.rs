@@ -33,8 +33,8 @@ pub(crate) fn parse(text: &Text<'_>, file: &str, base_dir: &Path) -> Result<Mani
         let indent = line.len() - body.len();
         let at = start + indent..start + line.len();
         let Some((name, command)) = body.split_once(':') else {
-            let hint = "write `name: command`, e.g. `web: ./server --port $PORT`";
-            r.error(&at, "", "expected `name: command`", Some(hint.into()));
+            let hint = "e.g. `web: ./server --port $PORT`; comments start with `#`";
+            r.error(&at, "", "not a `name: command` line", Some(hint.into()));
             continue;
         };
         let name = name.trim_end();

@@ -87,6 +87,19 @@ impl<'a> Text<'a> {
     }
 }
 
+impl Text<'_> {
+    /// `key = some text` is the commonest slip of TOML newcomers; say to quote it.
+    pub fn unquoted_hint(&self, offset: usize) -> Option<String> {
+        let (line, _) = self.position(offset);
+        let (_, value) = self.line(line - 1).split_once('=')?;
+        let value = value.trim();
+        let first = value.chars().next()?;
+        // Quoted values, arrays, tables, booleans, numbers and dates have their own mistakes.
+        let typed = "\"'[{+-".contains(first) || first.is_ascii_digit() || matches!(value, "true" | "false" | "inf" | "nan");
+        (!typed).then(|| format!("quote text values: \"{}\"", value.replace('"', "\\\"")))
+    }
+}
+
 /// `[a.b]` / `[[a.b]]` → `a.b`.
 fn header_key(line: &str) -> Option<String> {
     let inner = line.strip_prefix('[')?;
@@ -119,6 +132,10 @@ impl<'t> Report<'t> {
         let offset = span.map_or(self.text.text.len(), |s| s.start);
         let key = self.text.key_near(offset);
         let (line, column) = self.text.position(offset);
+        // The parser's recovery often adds a cascade on the same line; the first says it.
+        if self.syntax_lines.contains(&line) {
+            return;
+        }
         self.syntax_lines.push(line);
         self.diags.push(Diagnostic {
             file: self.file.clone(),
@@ -126,7 +143,7 @@ impl<'t> Report<'t> {
             column,
             key,
             message: format!("TOML syntax: {message}"),
-            hint: None,
+            hint: self.text.unquoted_hint(offset),
         });
     }
 
@@ -183,5 +200,13 @@ mod tests {
         let t = Text::decode(b"[services.web]\ncommand = \"a\"\nport = 80 80\n", "f", "").expect("text");
         assert_eq!(t.key_near(t.text.len() - 3), "services.web.port");
         assert_eq!(t.key_near(3), "services.web");
+    }
+
+    #[test]
+    fn unquoted_text_gets_a_quoting_hint() {
+        let t = Text::decode(b"a = ./web\nb = 80 80\nc = web server\n", "f", "").expect("text");
+        assert_eq!(t.unquoted_hint(4).as_deref(), Some("quote text values: \"./web\""));
+        assert_eq!(t.unquoted_hint(14), None);
+        assert_eq!(t.unquoted_hint(24).as_deref(), Some("quote text values: \"web server\""));
     }
 }

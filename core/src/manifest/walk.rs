@@ -164,8 +164,8 @@ pub(crate) fn choice<T: Copy>(r: &mut Report<'_>, item: &Item<'_>, key: &str, op
         return Some(*v);
     }
     let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-    let hint = suggest::did_you_mean(s, names.iter().copied()).unwrap_or_else(|| format!("one of: {}", names.join(", ")));
-    r.error(&item.span(), key, format!("`{s}` is not one of {}", names.join(", ")), Some(hint));
+    let hint = suggest::did_you_mean(s, names.iter().copied());
+    r.error(&item.span(), key, format!("`{s}` is not one of {}", names.join(", ")), hint);
     None
 }
 
