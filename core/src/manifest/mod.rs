@@ -27,6 +27,8 @@ mod walk;
 
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -32,14 +32,15 @@ pub(crate) fn parse(text: &Text<'_>, file: &str, base_dir: &Path) -> Result<Mani
         }
         let indent = line.len() - body.len();
         let at = start + indent..start + line.len();
-        let Some((name, command)) = body.split_once(':') else {
+        let Some((name_raw, after)) = body.split_once(':') else {
             let hint = "e.g. `web: ./server --port $PORT`; comments start with `#`";
             r.error(&at, "", "not a `name: command` line", Some(hint.into()));
             continue;
         };
-        let name = name.trim_end();
-        let command = command.trim();
+        let name = name_raw.trim_end();
+        let command = after.trim();
         let name_span = at.start..at.start + name.len();
+        let command_start = at.start + name_raw.len() + 1 + (after.len() - after.trim_start().len());
         if let Err((message, hint)) = validate::check_name(name) {
             r.error(&name_span, name, message, Some(hint));
             continue;
@@ -55,7 +56,7 @@ pub(crate) fn parse(text: &Text<'_>, file: &str, base_dir: &Path) -> Result<Mani
             continue;
         }
         first_line.insert(name.to_string(), i + 1);
-        let command_span: Range<usize> = at.end - command.len()..at.end;
+        let command_span: Range<usize> = command_start..command_start + command.len();
         let run = Run::Shell { line: command.to_string() };
         drafts.push(Draft {
             service: validate::default_service(name, run, base_dir),
