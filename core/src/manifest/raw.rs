@@ -29,7 +29,10 @@ pub struct RawManifest {
 /// Give exactly one of `command` or `shell`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(extend("oneOf" = [{ "required": ["command"] }, { "required": ["shell"] }]))]
+#[schemars(extend(
+    "oneOf" = [{ "required": ["command"] }, { "required": ["shell"] }],
+    "dependencies" = { "args": ["command"] }
+))]
 pub struct RawService {
     /// The program to run (looked up on PATH, or relative to the manifest's folder). Not run by a shell.
     #[schemars(length(min = 1))]
@@ -69,6 +72,9 @@ pub struct RawService {
 
 /// A number and a unit (ms, s, m/min, h), possibly repeated: "250ms", "2s", "1m30s".
 pub const DURATION_PATTERN: &str = r"^(\s*([0-9]+\.?[0-9]*|\.[0-9]+)\s*(ms|s|min|m|h))+\s*$";
+
+/// An HTTP header name: an RFC 9110 token.
+pub const HEADER_NAME_PATTERN: &str = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -175,6 +181,7 @@ pub struct RawRequest {
     #[schemars(regex(pattern = r"^/"))]
     pub path: String,
     /// Extra request headers.
+    #[schemars(extend("propertyNames" = { "pattern": HEADER_NAME_PATTERN }))]
     pub headers: Option<BTreeMap<String, String>>,
     pub body: Option<String>,
     /// Relative weight, 1 to 1000 (default 1).
@@ -191,6 +198,7 @@ pub struct RawSetup {
     /// Request path, starting with `/`.
     #[schemars(regex(pattern = r"^/"))]
     pub path: String,
+    #[schemars(extend("propertyNames" = { "pattern": HEADER_NAME_PATTERN }))]
     pub headers: Option<BTreeMap<String, String>>,
     pub body: Option<String>,
     /// placeholder → JSON pointer into the response, e.g. `{ token = "/token" }`.

@@ -2,6 +2,11 @@
 //! `core/schema/manifest.schema.json` so editors (Taplo's `#:schema` comment) can
 //! complete and check a manifest. Draft-07 (the dialect every TOML editor reads), and
 //! optional keys are simply not required: TOML has no null.
+//!
+//! A manifest references it with a Taplo first-line comment, relative to itself: the
+//! bundled `services/cluster.toml` starts with
+//! `#:schema ../core/schema/manifest.schema.json`. Checks that need the whole file
+//! (cycles, unknown `depends_on`, placeholders, duplicate ports) are `microdeck check`'s.
 
 use schemars::generate::SchemaSettings;
 
