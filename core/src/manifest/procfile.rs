@@ -6,6 +6,9 @@
 //! **process-alive** health check. A Procfile does not say which processes listen:
 //! a `worker` never binds `$PORT`, so a TCP probe would keep it unready forever, while
 //! "alive = healthy" is right for every process and never wrong for a web one.
+//!
+//! Names follow the manifest's rule (lowercase letters, digits, `-`, `_`), since
+//! they appear in placeholders, log file names and URLs; `Web:` gets a hint to lowercase.
 
 use std::collections::BTreeMap;
 use std::ops::Range;

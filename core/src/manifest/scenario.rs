@@ -34,7 +34,8 @@ pub(crate) fn load(r: &mut Report<'_>, item: &Item<'_>, key: &str, services: &[&
         let Some(s) = scenario(r, item, &key, services) else { continue };
         if let Some(first) = seen.get(&s.name) {
             let message = format!("scenario `{}` is already defined (scenario {first})", s.name);
-            r.error(&item.span(), &join(&key, "name"), message, Some("give each scenario its own name".into()));
+            let at = item.get_ref().get("name").map_or(item.span(), |n| n.span());
+            r.error(&at, &join(&key, "name"), message, Some("give each scenario its own name".into()));
         }
         seen.insert(s.name.clone(), i);
         config.scenarios.push(s);
