@@ -7,8 +7,11 @@
 //! - [`manifest`]: the cluster manifest (TOML) and Procfile import, validated with
 //!   errors that name the file, line, column and key;
 //! - [`snapshot`]: the serde views the shells render (services, replicas, logs, events);
+//! - [`logs`]: line capture from children, level parsing, the per-service ring, rotated
+//!   log files and the batched feed for viewers;
 //! - [`cluster`]: `Cluster`, the one API of every shell.
 
 pub mod manifest;
 pub mod snapshot;
 pub mod cluster;
+pub mod logs;
