@@ -19,24 +19,34 @@ enum Command {
         /// The manifest (TOML) or Procfile.
         file: PathBuf,
     },
+    Up(microdeck::cli::up::UpArgs),
 }
 
 fn main() -> ExitCode {
+    // Each replica runs under this same binary in a hidden mode (see `microdeck::shim`).
+    if let Some(code) = microdeck::shim::run_if_shim() {
+        return code;
+    }
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { file } => match microdeck::manifest::load_file(&file) {
-            Ok(m) => {
-                println!("ok: {} ({} services)", m.name, m.services.len());
-                ExitCode::SUCCESS
-            }
-            Err(e @ microdeck::manifest::LoadError::Unreadable { .. }) => {
-                eprintln!("microdeck: {e}");
-                ExitCode::from(2)
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(1)
-            }
-        },
+        Command::Check { file } => check(&file),
+        Command::Up(args) => microdeck::cli::up::up(args),
+    }
+}
+
+fn check(file: &std::path::Path) -> ExitCode {
+    match microdeck::manifest::load_file(file) {
+        Ok(m) => {
+            println!("ok: {} ({} services)", m.name, m.services.len());
+            ExitCode::SUCCESS
+        }
+        Err(e @ microdeck::manifest::LoadError::Unreadable { .. }) => {
+            eprintln!("microdeck: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
     }
 }
