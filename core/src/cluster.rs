@@ -2,8 +2,8 @@
 //! The signatures are what the shells (desktop, web API, CLI) code against.
 //!
 //! - `options`: default folders (XDG) for a manifest;
-//! - `wiring`: the log hub as the replicas' output, the service addresses (proxies) fed
-//!   with the ready replicas;
+//! - `wiring`: the log hub as the replicas' output, each service's address (its
+//!   `proxy`) bound at start and fed with the ready replicas;
 //! - `subscribe`: the per-subscriber feed (snapshot first, then updates).
 
 mod options;
@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 use crate::events::{now_ms, EventLog};
 use crate::logs::{LogConfig, LogHub};
 use crate::manifest::Manifest;
+use crate::proxy::ServiceProxy;
 use crate::resources::Resources;
 use crate::snapshot::{ClusterSnapshot, Event, Level, LogLine};
 use crate::supervisor::actor::spawn_service;
@@ -122,6 +123,7 @@ struct Inner {
     resources: watch::Receiver<Resources>,
     events: EventLog,
     logs: LogHub,
+    proxies: Vec<ServiceProxy>,
     /// Every task but the log hub's, which outlives the children to keep their last lines.
     cancel: CancellationToken,
     logs_cancel: CancellationToken,
@@ -148,7 +150,7 @@ impl Cluster {
         };
         let logs = LogHub::start(log_config, &names, logs_cancel.clone())
             .map_err(|e| ClusterError::Io(e.to_string()))?;
-        let addresses = match wiring::bind_addresses(&manifest, options.port_offset, &cancel).await {
+        let addresses = match wiring::bind_addresses(&manifest, options.port_offset, &cancel) {
             Ok(a) => a,
             Err(e) => {
                 cancel.cancel();
@@ -156,7 +158,8 @@ impl Cluster {
                 return Err(e);
             }
         };
-        let ports: BTreeMap<String, u16> = addresses.iter().map(|(n, a)| (n.clone(), a.port())).collect();
+        let ports: BTreeMap<String, u16> = addresses.iter().map(|(n, a)| (n.clone(), a.local_addr().port())).collect();
+        let proxies: Vec<ServiceProxy> = addresses.iter().map(|(_, a)| a.clone()).collect();
         let events = EventLog::start(cancel.clone());
         let (version_tx, version) = watch::channel(0u64);
         let shared = Arc::new(Shared {
@@ -203,6 +206,7 @@ impl Cluster {
                 resources,
                 events,
                 logs,
+                proxies,
                 cancel,
                 logs_cancel,
                 tracker,
@@ -312,6 +316,8 @@ impl Cluster {
             .shut
             .get_or_init(|| async move {
                 futures_util::future::join_all(inner.services.iter().map(|h| h.shutdown())).await;
+                // Closed before returning, so the ports can be bound again at once.
+                futures_util::future::join_all(inner.proxies.iter().map(|p| p.stop())).await;
                 inner.cancel.cancel();
                 inner.logs_cancel.cancel();
                 inner.tracker.close();

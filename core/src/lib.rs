@@ -16,6 +16,8 @@
 //! - [`events`]: the bounded cluster event log;
 //! - [`logs`]: line capture from children, level parsing, the per-service ring, rotated
 //!   log files and the batched feed for viewers;
+//! - [`proxy`]: each service's stable address, forwarding HTTP or TCP to its ready
+//!   replicas;
 //! - [`cluster`]: `Cluster`, the one API of every shell;
 //! - [`cli`]: the headless commands behind the `microdeck` binary (`up`).
 
@@ -27,5 +29,6 @@ pub mod health;
 pub mod resources;
 pub mod events;
 pub mod logs;
+pub mod proxy;
 pub mod cluster;
 pub mod cli;

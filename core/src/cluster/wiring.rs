@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::ClusterError;
 use crate::logs::LogHub;
 use crate::manifest::{Manifest, Service};
+use crate::proxy::{Backend, ProxyError, ServiceProxy};
 use crate::snapshot::{ReplicaState, ServiceView};
 use crate::supervisor::OutputSink;
 
@@ -47,23 +48,12 @@ pub(super) fn dependency_order(manifest: &Manifest) -> Vec<&Service> {
     out
 }
 
-/// A service's stable address.
-pub(super) struct Address {
-    listener: tokio::net::TcpListener,
-}
-
-impl Address {
-    pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
-    }
-}
-
 /// Binds every service's address: its manifest port shifted by `offset`, or a free one.
-pub(super) async fn bind_addresses(
+pub(super) fn bind_addresses(
     manifest: &Manifest,
     offset: u16,
-    _cancel: &CancellationToken,
-) -> Result<Vec<(String, Address)>, ClusterError> {
+    cancel: &CancellationToken,
+) -> Result<Vec<(String, ServiceProxy)>, ClusterError> {
     let mut out = vec![];
     for s in &manifest.services {
         let port = match s.port {
@@ -72,26 +62,29 @@ pub(super) async fn bind_addresses(
             })?,
             None => 0,
         };
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
-            .await
-            .map_err(|_| ClusterError::PortInUse { port, holder: None })?;
-        out.push((s.name.clone(), Address { listener }));
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let proxy = ServiceProxy::bind(&s.name, addr, s.protocol, s.balance, cancel.clone()).map_err(|e| match e {
+            ProxyError::PortInUse { port, holder } => ClusterError::PortInUse { port, holder },
+            other => ClusterError::Io(format!("service `{}`: {other}", s.name)),
+        })?;
+        out.push((s.name.clone(), proxy));
     }
     Ok(out)
 }
 
 /// Keeps the address's backends equal to the service's ready replicas.
-pub(super) async fn feed_address(address: Address, mut view: watch::Receiver<ServiceView>, cancel: CancellationToken) {
-    let mut last: Vec<(u32, u16)> = vec![];
+pub(super) async fn feed_address(proxy: ServiceProxy, mut view: watch::Receiver<ServiceView>, cancel: CancellationToken) {
+    let mut last: Vec<Backend> = vec![];
     loop {
-        let ready: Vec<(u32, u16)> = view
+        let ready: Vec<Backend> = view
             .borrow_and_update()
             .replicas
             .iter()
             .filter(|r| r.state == ReplicaState::Ready)
-            .map(|r| (r.index, r.port))
+            .map(|r| Backend { replica: r.index, addr: SocketAddr::from(([127, 0, 0, 1], r.port)) })
             .collect();
         if ready != last {
+            proxy.set_backends(ready.clone());
             last = ready;
         }
         tokio::select! {
@@ -99,5 +92,4 @@ pub(super) async fn feed_address(address: Address, mut view: watch::Receiver<Ser
             r = view.changed() => if r.is_err() { break },
         }
     }
-    drop(address);
 }
