@@ -12,7 +12,7 @@ use super::ClusterError;
 use crate::logs::LogHub;
 use crate::manifest::{Manifest, Service};
 use crate::proxy::{Backend, ProxyError, ServiceProxy};
-use crate::snapshot::{ReplicaState, ServiceView};
+use crate::snapshot::{Level, ReplicaState, ServiceView};
 use crate::supervisor::OutputSink;
 
 /// Replica output goes to the log hub.
@@ -23,6 +23,16 @@ impl OutputSink for LogOutput {
         if let Err(e) = self.0.capture(service, replica, stdout, stderr) {
             tracing::warn!(service, replica, "cannot capture output: {e}");
         }
+    }
+
+    fn note(&self, service: &str, replica: u32, level: Level, text: String) {
+        let hub = self.0.clone();
+        let service = service.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = hub.note(&service, replica, level, text).await {
+                tracing::debug!("cannot note in the log of {service}: {e}");
+            }
+        });
     }
 }
 

@@ -15,7 +15,7 @@ use crate::cluster::ClusterError;
 use crate::events::{now_ms, EventDraft};
 use crate::health::{self, ProbeReport, ProbeTarget};
 use crate::manifest::Service;
-use crate::snapshot::{EventKind, ServiceView};
+use crate::snapshot::{EventKind, Level, ServiceView};
 
 use super::replica::{Action, Slot, SlotConfig};
 use super::spawn::{self, ServiceEnv, SpawnError};
@@ -180,7 +180,16 @@ impl ServiceActor {
     }
 
     fn event(&self, replica: Option<u32>, kind: EventKind, message: impl Into<String>) {
-        self.shared.events.record(EventDraft { service: self.service.name.clone(), replica, kind, message: message.into() });
+        let message = message.into();
+        let level = match kind {
+            EventKind::Failed | EventKind::Exited | EventKind::Killed => Some(Level::Warn),
+            EventKind::Unhealthy | EventKind::RestartScheduled => Some(Level::Info),
+            _ => None,
+        };
+        if let (Some(level), Some(replica)) = (level, replica) {
+            self.shared.output.note(&self.service.name, replica, level, message.clone());
+        }
+        self.shared.events.record(EventDraft { service: self.service.name.clone(), replica, kind, message });
     }
 
     /// Carries out a command; the reply is sent by the loop after the view is published,
@@ -226,13 +235,13 @@ impl ServiceActor {
         }
     }
 
+    /// Starts the slots not running (all of them, if the service was stopped or failed).
     fn start(&mut self) {
-        if self.running && self.problem.is_none() {
-            return;
+        if !self.running || self.problem.is_some() {
+            self.started_ms = Some(now_ms());
         }
         self.running = true;
         self.problem = None;
-        self.started_ms = Some(now_ms());
         if self.deps_ready() {
             self.start_slots();
         } else {

@@ -26,7 +26,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::cluster::ClusterError;
 use crate::events::EventLog;
-use crate::snapshot::ServiceView;
+use crate::snapshot::{Level, ServiceView};
 
 pub use backoff::{backoff_delay, BACKOFF_MAX, BACKOFF_MIN, BACKOFF_RESET};
 
@@ -50,6 +50,8 @@ pub enum Command {
 /// Where a replica's stdout and stderr go (the log hub, in a cluster).
 pub trait OutputSink: Send + Sync {
     fn capture(&self, service: &str, replica: u32, stdout: ChildStdout, stderr: ChildStderr);
+    /// A line from the engine about a replica ("exited with code 1"), so its log says why.
+    fn note(&self, service: &str, replica: u32, level: Level, text: String);
 }
 
 /// What every service actor shares.

@@ -28,10 +28,21 @@ protocol = "tcp"
 health = { tcp = true }
 [services.worker]
 shell = "exec sleep 1000"
+depends_on = ["api"]
 "#,
     );
     let snap = up.wait_all_ready(LONG);
     assert_eq!(snap.services.len(), 3);
+    // `depends_on`: the worker started only once an api replica was ready.
+    let events = up.events();
+    let api_ready = events.iter().find(|e| e.service == "api" && e.kind == EventKind::Ready).expect("api ready event");
+    let worker_started = events.iter().find(|e| e.service == "worker" && e.kind == EventKind::Started).expect("worker started");
+    assert!(worker_started.seq > api_ready.seq, "worker started before api was ready: {events:?}");
+    // Resources: sampled once a second for every replica and the engine.
+    let sampled = poll_until("memory figures", LONG, || {
+        up.snapshot().filter(|s| s.engine.rss_bytes > 0 && s.services.iter().all(|v| v.replicas.iter().all(|r| r.rss_bytes > 0)))
+    });
+    assert_eq!(sampled.engine.pid, up.pid());
     let api = snap.services.iter().find(|s| s.name == "api").expect("api");
     assert_eq!(api.replicas.len(), 2);
     let old = api.replicas[0].pid.expect("a pid");
@@ -121,6 +132,9 @@ health = { tcp = true }
 "#,
     )
     .await;
+    let mut sub = cluster.subscribe();
+    let first = tokio::time::timeout(Duration::from_secs(5), sub.recv()).await.expect("an update in time");
+    assert!(matches!(first, Some(microdeck::cluster::Update::Snapshot(_))), "a snapshot first");
     let ready = |n: u32| {
         let c = cluster.clone();
         move || {
@@ -131,6 +145,21 @@ health = { tcp = true }
     };
     poll_until_async("web with 1 ready replica", LONG, ready(1)).await;
     cluster.scale("web", 3).await.expect("scale to 3");
+    let scaled = tokio::time::timeout(LONG, async {
+        while let Some(u) = sub.recv().await {
+            if let microdeck::cluster::Update::Event(e) = u {
+                if e.kind == EventKind::Scaled {
+                    return Some(e);
+                }
+            }
+        }
+        None
+    })
+    .await
+    .expect("a scaled event in time")
+    .expect("the feed lasts");
+    assert_eq!(scaled.message, "scaled from 1 to 3 replica(s)");
+    drop(sub);
     let three = poll_until_async("web with 3 ready replicas", LONG, ready(3)).await;
     let pids: BTreeSet<u32> = three.replicas.iter().filter_map(|r| r.pid).collect();
     let ports: BTreeSet<u16> = three.replicas.iter().map(|r| r.port).collect();
