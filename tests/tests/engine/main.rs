@@ -284,13 +284,22 @@ fn sigkill_of_the_engine_leaves_no_process_behind() {
 
 #[test]
 fn sigterm_stops_every_child_within_grace_and_frees_the_ports() {
+    stop_on_signal(libc::SIGTERM);
+}
+
+#[test]
+fn ctrl_c_stops_every_child_within_grace_and_frees_the_ports() {
+    stop_on_signal(libc::SIGINT);
+}
+
+fn stop_on_signal(signal: i32) {
     let mut up = Up::start(NO_ORPHANS);
     let snap = up.wait_all_ready(LONG);
     let groups = replica_groups(&snap);
     assert!(!members_of_groups(&groups).is_empty());
     let sent = Instant::now();
     // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(up.pid() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(up.pid() as i32, signal) };
     let status = poll_until("microdeck up exits", Duration::from_secs(10), || up.child.try_wait().ok().flatten());
     let took = sent.elapsed();
     assert!(status.success(), "exit status {status:?}; stderr: {}", up.stderr());
