@@ -45,6 +45,10 @@ pub struct UpArgs {
 const TABLE_EVERY: Duration = Duration::from_millis(500);
 
 pub fn up(args: UpArgs) -> ExitCode {
+    // Engine diagnostics on stderr: errors only, unless RUST_LOG says otherwise.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+    let _already_set = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -421,19 +421,14 @@ impl ServiceActor {
 
     fn timer(&self, delay: Duration, msg: Internal) {
         let tx = self.internal_tx.clone();
-        let cancel = self.shared.cancel.clone();
-        let shutting_down = self.shutting_down;
         self.shared.tracker.spawn(async move {
-            // During shutdown the grace timers must still fire; otherwise the token ends them.
-            if shutting_down {
-                tokio::time::sleep(delay).await;
-            } else {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(delay) => {}
+            // Ends with the actor (which outlives the token during shutdown, for the grace timers).
+            tokio::select! {
+                _ = tx.closed() => {}
+                _ = tokio::time::sleep(delay) => {
+                    let _ended = tx.send(msg).await;
                 }
             }
-            let _ended = tx.send(msg).await;
         });
     }
 

@@ -245,7 +245,12 @@ stop_grace = "2s"
     println!("rolling restart took {:?}, {samples} samples, min ready {min_ready}", start.elapsed());
     assert!(min_ready >= 1, "a moment with no ready replica");
     assert!(start.elapsed() >= Duration::from_millis(600), "both replicas were replaced one after the other");
+    let last: Vec<u32> = web(&cluster).replicas.iter().filter_map(|r| r.pid).collect();
     tokio::time::timeout(Duration::from_secs(10), cluster.shutdown()).await.expect("shutdown in time");
+    assert!(last.iter().all(|p| !alive(*p)), "shutdown stopped the replicas");
+    // Idempotent, and commands after it say why they fail.
+    tokio::time::timeout(Duration::from_secs(1), cluster.shutdown()).await.expect("second shutdown at once");
+    assert_eq!(cluster.scale("web", 3).await, Err(microdeck::cluster::ClusterError::ShuttingDown));
 }
 
 const NO_ORPHANS: &str = r#"
