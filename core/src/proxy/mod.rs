@@ -162,6 +162,14 @@ impl ServiceProxy {
         self.shared.balancer.set(backends);
     }
 
+    /// Waits up to `limit` for the requests (or TCP connections) in flight on `backend`
+    /// to finish — call it after `set_backends` left the backend out, before signalling
+    /// the replica. True if it went idle in time.
+    pub async fn drain(&self, backend: Backend, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        self.shared.balancer.drain(backend, deadline).await
+    }
+
     /// Each current backend with its in-flight and request counts.
     pub fn backends(&self) -> Vec<BackendStatus> {
         self.shared.balancer.status()

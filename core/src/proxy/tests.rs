@@ -22,6 +22,8 @@ const DEADLINE: Duration = Duration::from_secs(30);
 struct TestBackend {
     addr: SocketAddr,
     hits: Arc<AtomicU64>,
+    /// `/hold` answers only once the test adds a permit here.
+    release: Arc<tokio::sync::Semaphore>,
     _stop: tokio_util::sync::DropGuard,
 }
 
@@ -46,6 +48,8 @@ async fn http_backend(name: &str) -> TestBackend {
     let addr = listener.local_addr().expect("addr");
     let hits = Arc::new(AtomicU64::new(0));
     let (counted, name) = (hits.clone(), name.to_string());
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let gate = release.clone();
     let app = Router::new()
         .route(
             "/",
@@ -68,13 +72,24 @@ async fn http_backend(name: &str) -> TestBackend {
                 format!("{}|{}", get("host"), get("x-forwarded-for"))
             }),
         )
-        .route("/echo", post(|body: axum::body::Body| async move { body }));
+        .route("/echo", post(|body: axum::body::Body| async move { body }))
+        .route(
+            "/hold",
+            get(move || {
+                let gate = gate.clone();
+                async move {
+                    gate.acquire().await.map(|permit| permit.forget()).ok();
+                    "released"
+                }
+            }),
+        );
     let stop = CancellationToken::new();
     let server = axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
     tokio::spawn(async move { server.await.ok() });
     TestBackend {
         addr,
         hits,
+        release,
         _stop: stop.drop_guard(),
     }
 }
@@ -267,6 +282,53 @@ async fn keep_alive_serves_many_requests_on_one_connection_and_keeps_host() {
         .expect("body");
     assert_eq!(body.to_bytes(), "api.test|10.0.0.1, 127.0.0.1");
     assert_eq!(backend.hits(), 100);
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn drain_waits_for_requests_in_flight_on_a_removed_replica() {
+    let backend = http_backend("b0").await;
+    let (proxy, cancel) = proxy(Protocol::Http, Balance::RoundRobin);
+    proxy.set_backends(vec![backend.as_backend(0)]);
+    let url = format!("http://{}/hold", proxy.local_addr());
+    let request = tokio::spawn(async move { get_text(&reqwest::Client::new(), &url).await });
+    let start = tokio::time::Instant::now();
+    while proxy.backends().first().map(|b| b.in_flight) != Some(1) {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the request never reached the backend"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    proxy.set_backends(Vec::new());
+    assert!(
+        !proxy
+            .drain(backend.as_backend(0), Duration::from_millis(50))
+            .await,
+        "still busy"
+    );
+    let draining = {
+        let proxy = proxy.clone();
+        let b = backend.as_backend(0);
+        tokio::spawn(async move { proxy.drain(b, DEADLINE).await })
+    };
+    backend.release.add_permits(1);
+    assert!(
+        timeout(DEADLINE, draining)
+            .await
+            .expect("in time")
+            .expect("join"),
+        "drained"
+    );
+    let (status, _, text) = timeout(DEADLINE, request)
+        .await
+        .expect("in time")
+        .expect("join");
+    assert_eq!(
+        (status, text.as_str()),
+        (200, "released"),
+        "the drained request finished"
+    );
     cancel.cancel();
 }
 
