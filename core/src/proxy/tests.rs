@@ -10,6 +10,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -402,6 +405,88 @@ async fn a_10_mib_body_streams_through_both_ways() {
         received.iter().enumerate().all(|(i, b)| *b == pattern(i)),
         "bytes changed on the way"
     );
+    cancel.cancel();
+}
+
+/// An HTTP server that accepts any upgrade and then echoes raw bytes.
+async fn upgrade_backend() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let service = service_fn(|mut req: Request<Incoming>| async move {
+                let upgrade = hyper::upgrade::on(&mut req);
+                tokio::spawn(async move {
+                    if let Ok(upgraded) = upgrade.await {
+                        let (mut r, mut w) = tokio::io::split(TokioIo::new(upgraded));
+                        tokio::io::copy(&mut r, &mut w).await.ok();
+                    }
+                });
+                hyper::Response::builder()
+                    .status(101)
+                    .header("connection", "upgrade")
+                    .header("upgrade", "echo")
+                    .body(Empty::<Bytes>::new())
+            });
+            let connection = http1::Builder::new()
+                .serve_connection(TokioIo::new(socket), service)
+                .with_upgrades();
+            tokio::spawn(async move { connection.await.ok() });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn an_upgraded_connection_is_tunnelled_and_counts_as_in_flight() {
+    let (proxy, cancel) = proxy(Protocol::Http, Balance::RoundRobin);
+    proxy.set_backends(vec![Backend {
+        replica: 0,
+        addr: upgrade_backend().await,
+    }]);
+    let mut client = tokio::net::TcpStream::connect(proxy.local_addr())
+        .await
+        .expect("connect");
+    client
+        .write_all(b"GET /ws HTTP/1.1\r\nhost: api\r\nconnection: Upgrade\r\nupgrade: echo\r\n\r\n")
+        .await
+        .expect("write");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        let n = timeout(DEADLINE, client.read(&mut byte))
+            .await
+            .expect("in time")
+            .expect("read");
+        assert_eq!(n, 1, "closed early: {}", String::from_utf8_lossy(&head));
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: echo"), "{head}");
+    client
+        .write_all(b"ping through the tunnel")
+        .await
+        .expect("write");
+    let mut echoed = [0u8; 23];
+    timeout(DEADLINE, client.read_exact(&mut echoed))
+        .await
+        .expect("in time")
+        .expect("read");
+    assert_eq!(&echoed, b"ping through the tunnel");
+    assert_eq!(
+        proxy.backends()[0].in_flight,
+        1,
+        "an open tunnel is in flight"
+    );
+    drop(client);
+    let start = tokio::time::Instant::now();
+    while proxy.backends()[0].in_flight != 0 {
+        assert!(start.elapsed() < DEADLINE, "the tunnel never closed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     cancel.cancel();
 }
 
