@@ -214,6 +214,8 @@ async fn a_backend_that_is_down_is_a_502_and_idempotent_requests_retry_elsewhere
     assert_eq!(body["service"], "api");
     assert_eq!(body["replica"], 7);
     assert_eq!(body["error"], "upstream failed");
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("refused"), "the cause is named: {detail}");
 
     // With a live replica beside the dead one, every GET succeeds (retried once).
     let live = http_backend("live").await;
