@@ -79,8 +79,9 @@ pub async fn read_stream<R>(
         splitter.feed(&buf[..n], &mut |text| {
             batch.push(raw(at, replica, stream, text))
         });
-        // A closed hub means nobody keeps these lines; stop reading.
         if !batch.is_empty() && tx.send(batch).await.is_err() {
+            // The hub has stopped: keep reading, so the child never blocks on a full pipe.
+            drain(&mut reader, &mut buf).await;
             return;
         }
     }
@@ -89,6 +90,17 @@ pub async fn read_stream<R>(
     splitter.finish(&mut |text| batch.push(raw(at, replica, stream, text)));
     if !batch.is_empty() {
         let _closed = tx.send(batch).await;
+    }
+}
+
+async fn drain<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut [u8]) {
+    loop {
+        match reader.read(buf).await {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
     }
 }
 

@@ -35,7 +35,7 @@ impl LogFile {
         files: usize,
     ) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let path = dir.join(format!("{service}.log"));
+        let path = log_path(dir, service);
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -114,6 +114,21 @@ impl LogFile {
         name.push(format!(".{n}"));
         PathBuf::from(name)
     }
+}
+
+/// `<dir>/<service>.log`, the name made safe for a file name (`a/b` → `a_b.log`).
+pub fn log_path(dir: &Path, service: &str) -> PathBuf {
+    let stem: String = service
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    dir.join(format!("{stem}.log"))
 }
 
 async fn rename_if_present(from: &Path, to: &Path) -> io::Result<()> {
@@ -197,6 +212,16 @@ mod tests {
             format_time(&mut s, ms);
             assert_eq!(s, want, "{ms}");
         }
+    }
+
+    #[test]
+    fn service_names_cannot_leave_the_log_folder() {
+        let dir = Path::new("/run/logs");
+        assert_eq!(log_path(dir, "api-2_x"), Path::new("/run/logs/api-2_x.log"));
+        assert_eq!(
+            log_path(dir, "../etc/passwd"),
+            Path::new("/run/logs/___etc_passwd.log")
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 /// Longest line kept whole; longer ones are cut into pieces of at most this many bytes.
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
 
-/// Turns chunks of bytes into lines. Holds at most `max` bytes of an unfinished line.
+/// Turns chunks of bytes into lines, the same lines however the bytes are chunked.
+/// Holds at most `max + 1` bytes of an unfinished line.
 #[derive(Debug)]
 pub struct LineSplitter {
     partial: Vec<u8>,
@@ -40,8 +41,9 @@ impl LineSplitter {
             chunk = rest;
         }
         self.partial.extend_from_slice(chunk);
-        // An unfinished line never holds more than `max` bytes.
-        while self.partial.len() >= self.max {
+        // An unfinished line holds at most `max` bytes plus one, which may be the `\r`
+        // of a CRLF whose `\n` is still to come; cuts fall where they would in the whole line.
+        while self.partial.len() > self.max + 1 {
             let cut = char_boundary(&self.partial, self.max);
             emit(lossy(&self.partial[..cut]));
             self.partial.drain(..cut);
@@ -167,12 +169,38 @@ mod tests {
     }
 
     #[test]
+    fn a_line_of_exactly_max_bytes_fed_in_pieces_is_one_line() {
+        assert_eq!(split(&[b"0123456789", b"\n"], 10), ["0123456789"]);
+        assert_eq!(split(&[b"0123456789\r", b"\n"], 10), ["0123456789"]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn chunking_never_changes_the_lines(
+            input in proptest::collection::vec(proptest::sample::select(vec![b'a', b'\n', b'\r', 0xC3, 0xA9, 0xFF]), 0..200),
+            cuts in proptest::collection::vec(0usize..200, 0..20),
+        ) {
+            let whole = split(&[&input], 8);
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(input.len())).collect();
+            cuts.sort_unstable();
+            let mut chunks: Vec<&[u8]> = Vec::new();
+            let mut from = 0;
+            for cut in cuts {
+                chunks.push(&input[from..cut]);
+                from = cut;
+            }
+            chunks.push(&input[from..]);
+            proptest::prop_assert_eq!(split(&chunks, 8), whole);
+        }
+    }
+
+    #[test]
     fn memory_stays_bounded_without_newlines() {
         let mut s = LineSplitter::new(1024);
         let mut n = 0usize;
         for _ in 0..1000 {
             s.feed(&[b'y'; 999], &mut |l| n += l.len());
-            assert!(s.partial.len() < 1024);
+            assert!(s.partial.len() <= 1025);
         }
         s.finish(&mut |l| n += l.len());
         assert_eq!(n, 999_000);

@@ -111,10 +111,13 @@ impl LogHub {
         let (to_batcher, batcher_rx) = mpsc::channel(actor::LINE_QUEUE);
         let mut handles = HashMap::new();
         for service in services {
+            if handles.contains_key(service) {
+                continue;
+            }
             let file =
                 file::LogFile::open_blocking(&config.dir, service, config.file_bytes, config.files)
                     .map_err(|source| LogError::Open {
-                        path: config.dir.join(format!("{service}.log")),
+                        path: file::log_path(&config.dir, service),
                         source,
                     })?;
             let (lines_tx, lines_rx) = mpsc::channel(actor::LINE_QUEUE);
@@ -160,9 +163,10 @@ impl LogHub {
         &self.inner.dir
     }
 
-    /// The current log file of `service` (older ones end in `.1`, `.2`, …).
+    /// The current log file of `service` (older ones end in `.1`, `.2`, …); characters
+    /// other than letters, digits, `-` and `_` in the name become `_`.
     pub fn file_path(&self, service: &str) -> PathBuf {
-        self.inner.dir.join(format!("{service}.log"))
+        file::log_path(&self.inner.dir, service)
     }
 
     fn service(&self, service: &str) -> Result<&ServiceHandle, LogError> {

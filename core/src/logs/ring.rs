@@ -132,6 +132,18 @@ mod tests {
     }
 
     #[test]
+    fn ring_memory_is_bounded_by_bytes_too() {
+        let mut ring = Ring::new(5000);
+        let big = "x".repeat(1024 * 1024);
+        for i in 0..100 {
+            ring.push(line(i, 0, None, &big));
+            assert!(ring.bytes <= RING_MAX_BYTES);
+        }
+        assert_eq!(ring.len(), RING_MAX_BYTES / big.len());
+        assert_eq!(ring.lines.back().map(|l| l.seq), Some(99));
+    }
+
+    #[test]
     fn filter_by_replica_level_and_text() {
         let mut ring = Ring::new(100);
         ring.push(line(1, 0, Some(Level::Debug), "debug chatter"));

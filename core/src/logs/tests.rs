@@ -384,6 +384,34 @@ async fn queries_filter_and_merge_services_by_time() {
 }
 
 #[tokio::test]
+async fn a_child_is_not_blocked_after_the_hub_stopped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (hub, cancel) = hub(dir.path(), 100, 1 << 20, 2, &["api"]);
+    let (mut writer, reader) = tokio::io::duplex(1024);
+    let done = hub
+        .capture("api", 0, reader, tokio::io::empty())
+        .expect("capture");
+    cancel.cancel();
+    // Far more than any pipe or queue holds: only a reader that keeps reading lets this finish.
+    let line = [b'z'; 1023];
+    let write_all = async {
+        use tokio::io::AsyncWriteExt;
+        for _ in 0..20_000 {
+            writer.write_all(&line).await.expect("write");
+            writer.write_all(b"\n").await.expect("write");
+        }
+        drop(writer);
+    };
+    timeout(DEADLINE, write_all)
+        .await
+        .expect("the writer never blocked for good");
+    timeout(DEADLINE, done)
+        .await
+        .expect("capture ends")
+        .expect("join");
+}
+
+#[tokio::test]
 async fn lines_reach_the_file_promptly_without_closing_the_stream() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (hub, cancel) = hub(dir.path(), 100, 1 << 20, 2, &["api"]);

@@ -3,10 +3,12 @@
 //! counts its in-flight requests (least-in-flight, and the drain of the traffic issue).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::manifest::Balance;
 
@@ -24,6 +26,10 @@ pub struct BackendCounters {
     pub requests: AtomicU64,
     /// Connect failures, resets and other upstream errors (the 502s).
     pub failures: AtomicU64,
+    /// Set while someone waits for this backend to go idle; only then does the last
+    /// request out wake them, so the hot path stays one atomic.
+    draining: AtomicBool,
+    idle: Notify,
 }
 
 #[derive(Debug)]
@@ -57,7 +63,30 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
+        let before = self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if before == 1 && self.counters.draining.load(Ordering::Acquire) {
+            self.counters.idle.notify_waiters();
+        }
+    }
+}
+
+impl BackendCounters {
+    /// Waits until nothing is in flight here, until `deadline`; true if it got idle.
+    async fn idle_by(&self, deadline: Instant) -> bool {
+        self.draining.store(true, Ordering::Release);
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a wake-up between the two is not lost.
+            notified.as_mut().enable();
+            if self.in_flight.load(Ordering::Acquire) == 0 {
+                return true;
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep_until(deadline) => return self.in_flight.load(Ordering::Acquire) == 0,
+            }
+        }
     }
 }
 
@@ -65,6 +94,8 @@ impl Drop for InFlight {
 #[derive(Debug)]
 pub struct Balancer {
     set: ArcSwap<Vec<Slot>>,
+    /// Backends removed while requests were still in flight on them, for `drain`.
+    leaving: ArcSwap<Vec<Slot>>,
     next: AtomicUsize,
     balance: Balance,
 }
@@ -73,26 +104,55 @@ impl Balancer {
     pub fn new(balance: Balance) -> Self {
         Self {
             set: ArcSwap::from_pointee(Vec::new()),
+            leaving: ArcSwap::from_pointee(Vec::new()),
             next: AtomicUsize::new(0),
             balance,
         }
     }
 
-    /// Replaces the set; a backend that stays keeps its counters.
+    /// Replaces the set; a backend that stays (or comes back) keeps its counters.
     pub fn set(&self, backends: Vec<Backend>) {
-        let current = self.set.load();
-        let slots = backends
+        let current = self.set.load_full();
+        let leaving = self.leaving.load_full();
+        let known = || current.iter().chain(leaving.iter());
+        let slots: Vec<Slot> = backends
             .into_iter()
             .map(|backend| {
-                let counters = current
-                    .iter()
+                let counters = known()
                     .find(|s| s.backend == backend)
                     .map(|s| s.counters.clone())
                     .unwrap_or_default();
                 Slot { backend, counters }
             })
             .collect();
+        let still_busy: Vec<Slot> = known()
+            .filter(|s| !slots.iter().any(|n| n.backend == s.backend))
+            .filter(|s| s.counters.in_flight.load(Ordering::Acquire) > 0)
+            .map(|s| Slot {
+                backend: s.backend,
+                counters: s.counters.clone(),
+            })
+            .collect();
         self.set.store(Arc::new(slots));
+        self.leaving.store(Arc::new(still_busy));
+    }
+
+    /// Waits (until `deadline`) for the requests in flight on `backend` to finish;
+    /// call it after removing the backend from the set. True if it is idle.
+    pub async fn drain(&self, backend: Backend, deadline: Instant) -> bool {
+        let counters = {
+            let current = self.set.load();
+            let leaving = self.leaving.load();
+            current
+                .iter()
+                .chain(leaving.iter())
+                .find(|s| s.backend == backend)
+                .map(|s| s.counters.clone())
+        };
+        match counters {
+            Some(counters) => counters.idle_by(deadline).await,
+            None => true,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -181,6 +241,45 @@ mod tests {
         let status = b.status();
         assert!(status.iter().all(|s| s.in_flight == 0), "{status:?}");
         assert_eq!(status.iter().map(|s| s.requests).sum::<u64>(), 6);
+    }
+
+    #[tokio::test]
+    async fn drain_waits_for_the_last_request_of_a_removed_backend() {
+        let b = Arc::new(Balancer::new(Balance::RoundRobin));
+        b.set(vec![backend(0), backend(1)]);
+        let first = b.pick(None).expect("pick");
+        let second = b.pick(None).expect("pick");
+        assert_eq!((first.backend, second.backend), (backend(0), backend(1)));
+        b.set(vec![backend(1)]);
+        for _ in 0..4 {
+            assert_eq!(b.pick(None).expect("pick").backend, backend(1));
+        }
+        let soon = Instant::now() + std::time::Duration::from_millis(50);
+        assert!(
+            !b.drain(backend(0), soon).await,
+            "busy: not idle by the deadline"
+        );
+        let waiter = {
+            let b = b.clone();
+            tokio::spawn(async move {
+                b.drain(
+                    backend(0),
+                    Instant::now() + std::time::Duration::from_secs(30),
+                )
+                .await
+            })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        drop(first);
+        let idle = tokio::time::timeout(std::time::Duration::from_secs(30), waiter)
+            .await
+            .expect("woken")
+            .expect("join");
+        assert!(idle);
+        // Unknown or idle backends drain at once.
+        assert!(b.drain(backend(9), Instant::now()).await);
+        drop(second);
     }
 
     #[test]

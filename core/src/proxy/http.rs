@@ -13,11 +13,13 @@ use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE, UPGRADE};
+use hyper::upgrade::OnUpgrade;
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio_util::sync::CancellationToken;
 
 use super::balance::{Backend, InFlight};
 use super::Shared;
@@ -71,10 +73,24 @@ pub async fn handle(
         return Ok(shared.answer(StatusCode::SERVICE_UNAVAILABLE, body, None, started));
     };
     let (mut parts, body) = req.into_parts();
+    let upgrade = upgrade_protocol(&parts.headers);
     prepare_headers(&mut parts.headers, peer);
     parts.version = Version::HTTP_11;
+    // An upgrade (WebSocket…) asks the replica for one too; the two are joined on 101.
+    let client_upgrade = match upgrade {
+        Some(protocol) => {
+            parts
+                .headers
+                .insert(CONNECTION, HeaderValue::from_static("upgrade"));
+            parts.headers.insert(UPGRADE, protocol);
+            parts.extensions.remove::<OnUpgrade>()
+        }
+        None => None,
+    };
     // Replayable only when nothing of the body is consumed: idempotent and bodiless.
-    let replay = (is_idempotent(&parts.method) && body.is_end_stream()).then(|| {
+    let replayable =
+        is_idempotent(&parts.method) && body.is_end_stream() && client_upgrade.is_none();
+    let replay = replayable.then(|| {
         (
             parts.method.clone(),
             parts.uri.clone(),
@@ -82,7 +98,7 @@ pub async fn handle(
         )
     });
     let request = Request::from_parts(parts, body.boxed());
-    let (error, failed) = match forward(&shared, request, first).await {
+    let (error, failed) = match forward(&shared, request, first, started, client_upgrade).await {
         Ok(response) => return Ok(response),
         Err(failure) => failure,
     };
@@ -92,7 +108,7 @@ pub async fn handle(
             *request.method_mut() = method;
             *request.uri_mut() = uri;
             *request.headers_mut() = headers;
-            match forward(&shared, request, second).await {
+            match forward(&shared, request, second, started, None).await {
                 Ok(response) => return Ok(response),
                 Err((e, _)) => return Ok(shared.upstream_failed(&e, started)),
             }
@@ -114,8 +130,9 @@ async fn forward(
     shared: &Arc<Shared>,
     mut request: Request<UpstreamBody>,
     slot: InFlight,
+    started: Instant,
+    client_upgrade: Option<OnUpgrade>,
 ) -> Result<Response<ProxyBody>, Failure> {
-    let started = Instant::now();
     let backend = slot.backend;
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
     let uri = Uri::builder()
@@ -136,13 +153,34 @@ async fn forward(
         }
     }
     match shared.client.request(request).await {
-        Ok(response) => {
+        Ok(mut response) => {
+            let tunnel = match client_upgrade {
+                Some(client) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                    Some((client, hyper::upgrade::on(&mut response)))
+                }
+                _ => None,
+            };
             let (mut parts, body) = response.into_parts();
-            strip_hop_by_hop(&mut parts.headers);
+            let slot = match tunnel {
+                Some((client, upstream)) => {
+                    // The tunnel holds the in-flight mark while it is open.
+                    shared.connections.spawn(tunnel_upgraded(
+                        client,
+                        upstream,
+                        slot,
+                        shared.stop.clone(),
+                    ));
+                    None
+                }
+                None => {
+                    strip_hop_by_hop(&mut parts.headers);
+                    Some(slot)
+                }
+            };
             let tracker = Tracker {
                 shared: shared.clone(),
                 replica: Some(backend.replica),
-                _in_flight: Some(slot),
+                _in_flight: slot,
                 status: parts.status.as_u16(),
                 started,
                 bytes: 0,
@@ -211,6 +249,34 @@ impl Shared {
     }
 }
 
+/// Joins the client's and the replica's upgraded connections until either closes or the proxy stops.
+async fn tunnel_upgraded(
+    client: OnUpgrade,
+    upstream: OnUpgrade,
+    _in_flight: InFlight,
+    stop: CancellationToken,
+) {
+    let (Ok(client), Ok(upstream)) = tokio::join!(client, upstream) else {
+        return;
+    };
+    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+    tokio::select! {
+        _ = stop.cancelled() => {}
+        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+    }
+}
+
+/// The protocol asked for when the request is an upgrade (`Connection: upgrade` + `Upgrade`).
+fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
+    let asks = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    asks.then(|| headers.get(UPGRADE).cloned()).flatten()
+}
+
 fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,
@@ -233,7 +299,7 @@ fn prepare_headers(headers: &mut HeaderMap, peer: SocketAddr) {
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Headers named in `Connection` are hop-by-hop too.
     let named: Vec<HeaderName> = headers
-        .get_all(hyper::header::CONNECTION)
+        .get_all(CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))

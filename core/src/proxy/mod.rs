@@ -66,6 +66,10 @@ pub(crate) struct Shared {
     balancer: Balancer,
     client: http::HttpClient,
     totals: Totals,
+    /// The proxy's stop, for tasks that outlive a request (upgraded tunnels).
+    stop: CancellationToken,
+    /// Every connection and tunnel, waited for by `stop`.
+    connections: TaskTracker,
 }
 
 #[derive(Default)]
@@ -101,11 +105,8 @@ impl Shared {
 pub struct ServiceProxy {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
-    stop: CancellationToken,
     /// Cancelled once the listener is closed.
     closed: CancellationToken,
-    /// The connection tasks, waited for by `stop`.
-    connections: TaskTracker,
 }
 
 impl ServiceProxy {
@@ -127,25 +128,21 @@ impl ServiceProxy {
             balancer: Balancer::new(balance),
             client: http::client(),
             totals: Totals::default(),
+            stop: cancel.child_token(),
+            connections: TaskTracker::new(),
         });
-        let stop = cancel.child_token();
         let closed = CancellationToken::new();
-        let connections = TaskTracker::new();
         let accept = AcceptLoop {
             listener,
             shared: shared.clone(),
             protocol,
-            stop: stop.clone(),
             closed: closed.clone(),
-            connections: connections.clone(),
         };
         tokio::spawn(accept.run());
         Ok(ServiceProxy {
             shared,
             local_addr,
-            stop,
             closed,
-            connections,
         })
     }
 
@@ -160,6 +157,14 @@ impl ServiceProxy {
     /// The replicas to forward to: only ready ones. Takes effect for the next request.
     pub fn set_backends(&self, backends: Vec<Backend>) {
         self.shared.balancer.set(backends);
+    }
+
+    /// Waits up to `limit` for the requests (or TCP connections) in flight on `backend`
+    /// to finish — call it after `set_backends` left the backend out, before signalling
+    /// the replica. True if it went idle in time.
+    pub async fn drain(&self, backend: Backend, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        self.shared.balancer.drain(backend, deadline).await
     }
 
     /// Each current backend with its in-flight and request counts.
@@ -183,10 +188,10 @@ impl ServiceProxy {
     /// requests (at most a few seconds); then the port can be bound again at once.
     /// Idempotent; also the way to wait for a stop that the cancel token began.
     pub async fn stop(&self) {
-        self.stop.cancel();
+        self.shared.stop.cancel();
         self.closed.cancelled().await;
-        self.connections.close();
-        self.connections.wait().await;
+        self.shared.connections.close();
+        self.shared.connections.wait().await;
     }
 }
 
@@ -217,18 +222,17 @@ struct AcceptLoop {
     listener: TcpListener,
     shared: Arc<Shared>,
     protocol: Protocol,
-    stop: CancellationToken,
     closed: CancellationToken,
-    connections: TaskTracker,
 }
 
 impl AcceptLoop {
     async fn run(self) {
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new()).keep_alive(true);
+        let (stop, connections) = (&self.shared.stop, &self.shared.connections);
         loop {
             let accepted = tokio::select! {
-                _ = self.stop.cancelled() => break,
+                _ = stop.cancelled() => break,
                 accepted = self.listener.accept() => accepted,
             };
             let (stream, peer) = match accepted {
@@ -236,21 +240,18 @@ impl AcceptLoop {
                 Err(e) => {
                     tracing::warn!(service = %self.shared.service, "accept failed: {e}");
                     tokio::select! {
-                        _ = self.stop.cancelled() => break,
+                        _ = stop.cancelled() => break,
                         _ = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
                     }
                 }
             };
             // Latency only: a socket without NODELAY still forwards.
             stream.set_nodelay(true).ok();
-            let (shared, stop) = (self.shared.clone(), self.stop.clone());
+            let shared = self.shared.clone();
             let stream = conn::Accepted::new(stream, stop.clone());
             match self.protocol {
-                Protocol::Tcp => self.connections.spawn(tcp::forward(shared, stream, stop)),
-                Protocol::Http => {
-                    self.connections
-                        .spawn(serve_http(http.clone(), stream, peer, shared, stop))
-                }
+                Protocol::Tcp => connections.spawn(tcp::forward(shared, stream)),
+                Protocol::Http => connections.spawn(serve_http(http.clone(), stream, peer, shared)),
             };
         }
         drop(self.listener);
@@ -263,10 +264,12 @@ async fn serve_http(
     stream: conn::Accepted,
     peer: SocketAddr,
     shared: Arc<Shared>,
-    stop: CancellationToken,
 ) {
+    let stop = shared.stop.clone();
     let service = service_fn(move |req| http::handle(shared.clone(), req, peer));
-    let connection = http.serve_connection(TokioIo::new(stream), service);
+    let connection = http
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
     tokio::pin!(connection);
     tokio::select! {
         // A broken client connection is the client's business.

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
-use tokio_util::sync::CancellationToken;
 
 use super::conn::Accepted;
 use super::Shared;
@@ -12,7 +11,8 @@ use super::Shared;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Joins `client` to a ready replica until either side closes; no replica = close at once.
-pub async fn forward(shared: Arc<Shared>, mut client: Accepted, cancel: CancellationToken) {
+pub async fn forward(shared: Arc<Shared>, mut client: Accepted) {
+    let cancel = shared.stop.clone();
     // One more replica is tried when the first refuses the connection.
     let mut failed = None;
     for _ in 0..2 {

@@ -1,4 +1,7 @@
 //! The proxy over real sockets: tiny axum backends on port 0, real clients.
+//! HTTP forwarding here; TCP, upgrades, ports and stop in `sockets`.
+
+mod sockets;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -10,6 +13,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,6 +28,8 @@ const DEADLINE: Duration = Duration::from_secs(30);
 struct TestBackend {
     addr: SocketAddr,
     hits: Arc<AtomicU64>,
+    /// `/hold` answers only once the test adds a permit here.
+    release: Arc<tokio::sync::Semaphore>,
     _stop: tokio_util::sync::DropGuard,
 }
 
@@ -46,6 +54,8 @@ async fn http_backend(name: &str) -> TestBackend {
     let addr = listener.local_addr().expect("addr");
     let hits = Arc::new(AtomicU64::new(0));
     let (counted, name) = (hits.clone(), name.to_string());
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let gate = release.clone();
     let app = Router::new()
         .route(
             "/",
@@ -68,13 +78,24 @@ async fn http_backend(name: &str) -> TestBackend {
                 format!("{}|{}", get("host"), get("x-forwarded-for"))
             }),
         )
-        .route("/echo", post(|body: axum::body::Body| async move { body }));
+        .route("/echo", post(|body: axum::body::Body| async move { body }))
+        .route(
+            "/hold",
+            get(move || {
+                let gate = gate.clone();
+                async move {
+                    gate.acquire().await.map(|permit| permit.forget()).ok();
+                    "released"
+                }
+            }),
+        );
     let stop = CancellationToken::new();
     let server = axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
     tokio::spawn(async move { server.await.ok() });
     TestBackend {
         addr,
         hits,
+        release,
         _stop: stop.drop_guard(),
     }
 }
@@ -193,6 +214,8 @@ async fn a_backend_that_is_down_is_a_502_and_idempotent_requests_retry_elsewhere
     assert_eq!(body["service"], "api");
     assert_eq!(body["replica"], 7);
     assert_eq!(body["error"], "upstream failed");
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("refused"), "the cause is named: {detail}");
 
     // With a live replica beside the dead one, every GET succeeds (retried once).
     let live = http_backend("live").await;
@@ -271,6 +294,53 @@ async fn keep_alive_serves_many_requests_on_one_connection_and_keeps_host() {
 }
 
 #[tokio::test]
+async fn drain_waits_for_requests_in_flight_on_a_removed_replica() {
+    let backend = http_backend("b0").await;
+    let (proxy, cancel) = proxy(Protocol::Http, Balance::RoundRobin);
+    proxy.set_backends(vec![backend.as_backend(0)]);
+    let url = format!("http://{}/hold", proxy.local_addr());
+    let request = tokio::spawn(async move { get_text(&reqwest::Client::new(), &url).await });
+    let start = tokio::time::Instant::now();
+    while proxy.backends().first().map(|b| b.in_flight) != Some(1) {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the request never reached the backend"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    proxy.set_backends(Vec::new());
+    assert!(
+        !proxy
+            .drain(backend.as_backend(0), Duration::from_millis(50))
+            .await,
+        "still busy"
+    );
+    let draining = {
+        let proxy = proxy.clone();
+        let b = backend.as_backend(0);
+        tokio::spawn(async move { proxy.drain(b, DEADLINE).await })
+    };
+    backend.release.add_permits(1);
+    assert!(
+        timeout(DEADLINE, draining)
+            .await
+            .expect("in time")
+            .expect("join"),
+        "drained"
+    );
+    let (status, _, text) = timeout(DEADLINE, request)
+        .await
+        .expect("in time")
+        .expect("join");
+    assert_eq!(
+        (status, text.as_str()),
+        (200, "released"),
+        "the drained request finished"
+    );
+    cancel.cancel();
+}
+
+#[tokio::test]
 async fn a_10_mib_body_streams_through_both_ways() {
     const TOTAL: usize = 10 * 1024 * 1024;
     const CHUNK: usize = 64 * 1024;
@@ -341,136 +411,4 @@ async fn a_10_mib_body_streams_through_both_ways() {
         "bytes changed on the way"
     );
     cancel.cancel();
-}
-
-async fn echo_backend() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut r, mut w) = socket.split();
-                tokio::io::copy(&mut r, &mut w).await.ok();
-            });
-        }
-    });
-    addr
-}
-
-#[tokio::test]
-async fn tcp_forwards_both_ways_and_closes_when_no_replica_is_ready() {
-    let (proxy, cancel) = proxy(Protocol::Tcp, Balance::RoundRobin);
-    let mut client = tokio::net::TcpStream::connect(proxy.local_addr())
-        .await
-        .expect("connect");
-    let mut buf = [0u8; 16];
-    let n = timeout(DEADLINE, client.read(&mut buf))
-        .await
-        .expect("closed in time")
-        .expect("read");
-    assert_eq!(n, 0, "no replica: the connection is closed");
-
-    proxy.set_backends(vec![
-        Backend {
-            replica: 0,
-            addr: dead_addr(),
-        },
-        Backend {
-            replica: 1,
-            addr: echo_backend().await,
-        },
-    ]);
-    for _ in 0..4 {
-        let mut client = tokio::net::TcpStream::connect(proxy.local_addr())
-            .await
-            .expect("connect");
-        client.write_all(b"hello tcp").await.expect("write");
-        let mut echoed = [0u8; 9];
-        timeout(DEADLINE, client.read_exact(&mut echoed))
-            .await
-            .expect("in time")
-            .expect("read");
-        assert_eq!(&echoed, b"hello tcp");
-    }
-    cancel.cancel();
-}
-
-#[tokio::test]
-async fn a_held_port_is_reported_with_its_holder() {
-    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = held.local_addr().expect("addr");
-    let result = ServiceProxy::bind(
-        "api",
-        addr,
-        Protocol::Http,
-        Balance::RoundRobin,
-        CancellationToken::new(),
-    );
-    match result {
-        Err(ProxyError::PortInUse { port, holder }) => {
-            assert_eq!(port, addr.port());
-            let holder = holder.expect("the holder is this test process");
-            assert!(
-                holder.starts_with(&format!("pid {} (", std::process::id())),
-                "{holder}"
-            );
-            let message = ProxyError::PortInUse {
-                port,
-                holder: Some(holder.clone()),
-            }
-            .to_string();
-            assert_eq!(
-                message,
-                format!("port {port} is already in use by {holder}")
-            );
-        }
-        Err(other) => panic!("expected PortInUse, got {other}"),
-        Ok(_) => panic!("bound a held port"),
-    }
-}
-
-#[tokio::test]
-async fn stop_frees_the_port_at_once_even_after_open_connections() {
-    let backend = http_backend("b0").await;
-    let (proxy, _cancel) = proxy(Protocol::Http, Balance::RoundRobin);
-    proxy.set_backends(vec![backend.as_backend(0)]);
-    let addr = proxy.local_addr();
-    // A keep-alive connection that is still open when the proxy stops.
-    let mut client = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    client
-        .write_all(b"GET / HTTP/1.1\r\nhost: api\r\n\r\n")
-        .await
-        .expect("write");
-    let mut response = Vec::new();
-    while !response.ends_with(b"\r\n\r\nb0") {
-        let mut buf = [0u8; 1024];
-        let n = timeout(DEADLINE, client.read(&mut buf))
-            .await
-            .expect("in time")
-            .expect("read");
-        assert!(
-            n > 0,
-            "closed early: {}",
-            String::from_utf8_lossy(&response)
-        );
-        response.extend_from_slice(&buf[..n]);
-    }
-    timeout(DEADLINE, proxy.stop())
-        .await
-        .expect("stopped in time");
-    // The proxy closed its side; the client closes after it, which would leave the
-    // proxy's socket in TIME_WAIT on the port without the reset on stop.
-    let mut buf = [0u8; 16];
-    let closed = timeout(DEADLINE, client.read(&mut buf))
-        .await
-        .expect("in time");
-    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
-    drop(client);
-    // Without SO_REUSEADDR, as many programs bind (Rust's std sets it; Python's socket does not).
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.set_reuseaddr(false).expect("no reuseaddr");
-    let rebound = socket.bind(addr);
-    assert!(rebound.is_ok(), "port still held after stop: {rebound:?}");
 }
