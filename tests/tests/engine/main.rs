@@ -27,7 +27,7 @@ args = ["--tcp"]
 protocol = "tcp"
 health = { tcp = true }
 [services.worker]
-shell = "exec sleep 1000"
+shell = "sleep 1001 & exec sleep 1000"
 depends_on = ["api"]
 "#,
     );
@@ -43,6 +43,10 @@ depends_on = ["api"]
         up.snapshot().filter(|s| s.engine.rss_bytes > 0 && s.services.iter().all(|v| v.replicas.iter().all(|r| r.rss_bytes > 0)))
     });
     assert_eq!(sampled.engine.pid, up.pid());
+    // A replica's memory counts its program's children (here the `sleep 1001`).
+    let worker = sampled.services.iter().find(|s| s.name == "worker").expect("worker").replicas[0].clone();
+    let own = rss(worker.pid.expect("worker pid"));
+    assert!(worker.rss_bytes > own, "replica {} bytes vs its program alone {own}", worker.rss_bytes);
     let api = snap.services.iter().find(|s| s.name == "api").expect("api");
     assert_eq!(api.replicas.len(), 2);
     let old = api.replicas[0].pid.expect("a pid");

@@ -168,10 +168,19 @@ pub fn cpu_seconds(pid: u32) -> f64 {
 
 /// Peak resident memory (VmHWM), in bytes.
 pub fn peak_rss(pid: u32) -> u64 {
+    status_kb(pid, "VmHWM:")
+}
+
+/// Resident memory now (VmRSS), in bytes.
+pub fn rss(pid: u32) -> u64 {
+    status_kb(pid, "VmRSS:")
+}
+
+fn status_kb(pid: u32, key: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map(|kb| kb * 1024)
         .unwrap_or(0)
