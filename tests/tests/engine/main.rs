@@ -164,7 +164,15 @@ health = { tcp = true }
     .expect("the feed lasts");
     assert_eq!(scaled.message, "scaled from 1 to 3 replica(s)");
     drop(sub);
+    assert!(cluster.events().await.iter().any(|e| e.service == "web" && e.kind == EventKind::Scaled));
     let three = poll_until_async("web with 3 ready replicas", LONG, ready(3)).await;
+    let query = microdeck::cluster::LogQuery { service: Some("web".into()), text: Some("listening on".into()), ..Default::default() };
+    let lines = poll_until_async("each replica's first line in the ring", LONG, || {
+        let lines = logs_now(&cluster, &query);
+        (lines.len() == 3).then_some(lines)
+    })
+    .await;
+    assert_eq!(lines.iter().map(|l| l.replica).collect::<BTreeSet<_>>(), BTreeSet::from([0, 1, 2]));
     let pids: BTreeSet<u32> = three.replicas.iter().filter_map(|r| r.pid).collect();
     let ports: BTreeSet<u16> = three.replicas.iter().map(|r| r.port).collect();
     assert_eq!(pids.len(), 3, "three processes");
@@ -231,6 +239,18 @@ stop_grace = "2s"
     let web = |c: &microdeck::cluster::Cluster| c.snapshot().services.into_iter().find(|s| s.name == "web").expect("web");
     let before = poll_until_async("2 ready", LONG, || Some(web(&cluster)).filter(|w| w.ready == 2)).await;
     let old: BTreeSet<u32> = before.replicas.iter().filter_map(|r| r.pid).collect();
+    // Snapshots to a subscriber come at most 10 a second, however busy the cluster is.
+    let mut sub = cluster.subscribe();
+    let feed = tokio::spawn(async move {
+        let mut times = vec![];
+        let end = tokio::time::Instant::now() + Duration::from_millis(1500);
+        while let Ok(Some(u)) = tokio::time::timeout_at(end, sub.recv()).await {
+            if matches!(u, microdeck::cluster::Update::Snapshot(_)) {
+                times.push(Instant::now());
+            }
+        }
+        times
+    });
     cluster.restart_service("web").await.expect("restart");
     let start = Instant::now();
     let mut min_ready = u32::MAX;
@@ -248,6 +268,11 @@ stop_grace = "2s"
     }
     println!("rolling restart took {:?}, {samples} samples, min ready {min_ready}", start.elapsed());
     assert!(min_ready >= 1, "a moment with no ready replica");
+    let times = feed.await.expect("feed task");
+    let gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(times.len() >= 3, "snapshots while restarting: {}", times.len());
+    // The first came at once on subscribe; the rest are throttled (2 ms of timer slack allowed).
+    assert!(gaps[1..].iter().all(|g| *g >= Duration::from_millis(98)), "gaps {gaps:?}");
     assert!(start.elapsed() >= Duration::from_millis(600), "both replicas were replaced one after the other");
     let last: Vec<u32> = web(&cluster).replicas.iter().filter_map(|r| r.pid).collect();
     tokio::time::timeout(Duration::from_secs(10), cluster.shutdown()).await.expect("shutdown in time");
@@ -255,6 +280,12 @@ stop_grace = "2s"
     // Idempotent, and commands after it say why they fail.
     tokio::time::timeout(Duration::from_secs(1), cluster.shutdown()).await.expect("second shutdown at once");
     assert_eq!(cluster.scale("web", 3).await, Err(microdeck::cluster::ClusterError::ShuttingDown));
+}
+
+/// `Cluster::logs` from a sync poll: the query runs on the test's runtime.
+fn logs_now(cluster: &microdeck::cluster::Cluster, query: &microdeck::cluster::LogQuery) -> Vec<microdeck::snapshot::LogLine> {
+    let (cluster, query) = (cluster.clone(), query.clone());
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(async move { cluster.logs(&query).await }))
 }
 
 const NO_ORPHANS: &str = r#"
