@@ -29,24 +29,20 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { file } => check(&file),
+        Command::Check { file } => match microdeck::manifest::load_file(&file) {
+            Ok(m) => {
+                println!("ok: {} ({} services)", m.name, m.services.len());
+                ExitCode::SUCCESS
+            }
+            Err(e @ microdeck::manifest::LoadError::Unreadable { .. }) => {
+                eprintln!("microdeck: {e}");
+                ExitCode::from(2)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(1)
+            }
+        },
         Command::Up(args) => microdeck::cli::up::up(args),
-    }
-}
-
-fn check(file: &std::path::Path) -> ExitCode {
-    match microdeck::manifest::load_file(file) {
-        Ok(m) => {
-            println!("ok: {} ({} services)", m.name, m.services.len());
-            ExitCode::SUCCESS
-        }
-        Err(e @ microdeck::manifest::LoadError::Unreadable { .. }) => {
-            eprintln!("microdeck: {e}");
-            ExitCode::from(2)
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(1)
-        }
     }
 }
