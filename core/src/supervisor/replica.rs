@@ -377,6 +377,14 @@ impl Slot {
             && (!self.wanted || self.current.as_ref().is_some_and(|p| p.state == ReplicaState::Ready))
     }
 
+    /// Restarted more than once in a row and not ready since: shown as crash-looping
+    /// also while the next attempt starts, not only while it waits.
+    pub fn crash_looping(&self) -> bool {
+        self.wanted
+            && (self.pending_restart.is_some()
+                || (self.backoff.attempt() >= 2 && self.current.as_ref().is_some_and(|p| p.state != ReplicaState::Ready)))
+    }
+
     pub fn ready_count(&self) -> u32 {
         [self.current.as_ref(), self.outgoing.as_ref()]
             .into_iter()

@@ -71,10 +71,15 @@ async fn crash_series_backs_off_and_stale_timers_do_nothing() {
     let out = s.exited(e, None, Some(9), 0, Instant::now());
     let (t2, d2) = restart_after(&out).expect("scheduled");
     assert_eq!(d2, BACKOFF_MIN * 2);
+    assert!(s.crash_looping(), "waiting for the next attempt");
     // The same timer firing twice restarts once.
     assert!(!s.restart_due(t2, Instant::now()).is_empty());
+    assert!(s.crash_looping(), "still crash-looping while the next attempt starts");
     assert!(s.restart_due(t2, Instant::now()).is_empty());
     assert_eq!(s.restarts, 3);
+    let e = s.current.as_ref().map(|p| p.epoch).expect("current");
+    s.probe(e, Ok(()), Instant::now());
+    assert!(!s.crash_looping(), "ready again");
 }
 
 #[tokio::test(start_paused = true)]

@@ -27,8 +27,10 @@ pub(super) fn build_view(a: &ServiceActor) -> ServiceView {
     let mut restarts = 0;
     let mut next_restart_at: Option<u64> = None;
     let mut any_unhealthy = false;
+    let mut crash_looping = false;
     for slot in a.slots.values() {
         ready += slot.ready_count();
+        crash_looping |= slot.crash_looping();
         restarts += slot.restarts;
         if let Some((_, _, at)) = slot.pending_restart {
             next_restart_at = Some(next_restart_at.map_or(at, |n| n.min(at)));
@@ -48,7 +50,7 @@ pub(super) fn build_view(a: &ServiceActor) -> ServiceView {
         ServiceState::Stopped
     } else if a.waiting_deps {
         ServiceState::Starting
-    } else if next_restart_at.is_some() {
+    } else if crash_looping {
         ServiceState::CrashLooping
     } else if ready >= a.desired {
         ServiceState::Ready
