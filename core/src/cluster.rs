@@ -108,6 +108,9 @@ pub enum Update {
     Event(Event),
 }
 
+/// How long a shutdown waits past the longest grace period (and its SIGKILL).
+pub const SHUTDOWN_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A cheap, cloneable handle to a running cluster.
 #[derive(Clone)]
 pub struct Cluster {
@@ -315,7 +318,13 @@ impl Cluster {
         self.inner
             .shut
             .get_or_init(|| async move {
-                futures_util::future::join_all(inner.services.iter().map(|h| h.shutdown())).await;
+                // Bounded even if a process cannot die (e.g. stuck in the kernel): the grace
+                // periods, the SIGKILL, then a margin.
+                let longest = inner.manifest.services.iter().map(|s| s.stop_grace).max().unwrap_or_default();
+                let all = futures_util::future::join_all(inner.services.iter().map(|h| h.shutdown()));
+                if tokio::time::timeout(longest + SHUTDOWN_MARGIN, all).await.is_err() {
+                    tracing::error!("some processes did not exit {SHUTDOWN_MARGIN:?} after SIGKILL; giving up on them");
+                }
                 // Closed before returning, so the ports can be bound again at once.
                 futures_util::future::join_all(inner.proxies.iter().map(|p| p.stop())).await;
                 inner.cancel.cancel();
