@@ -118,6 +118,11 @@ async fn run(args: UpArgs) -> u8 {
 async fn follow(cluster: &Cluster, run_dir: &Path) {
     let mut sub = cluster.subscribe();
     let mut events = std::fs::OpenOptions::new().create(true).append(true).open(run_dir.join("events.jsonl")).ok();
+    // The events from before the subscription; the feed repeats some, skipped by number.
+    let mut written = 0u64;
+    for e in cluster.events().await {
+        append_event(&mut events, &e, &mut written);
+    }
     let mut printed = String::new();
     let mut printed_at = Instant::now() - TABLE_EVERY;
     let mut reported: Vec<String> = vec![];
@@ -146,14 +151,21 @@ async fn follow(cluster: &Cluster, run_dir: &Path) {
                     printed_at = Instant::now();
                 }
             }
-            Update::Event(e) => {
-                if let (Some(f), Ok(line)) = (events.as_mut(), serde_json::to_string(&e)) {
-                    if writeln!(f, "{line}").is_err() {
-                        events = None;
-                    }
-                }
-            }
+            Update::Event(e) => append_event(&mut events, &e, &mut written),
             Update::Logs { .. } => {}
+        }
+    }
+}
+
+/// One JSON line per event, each event once; a file that cannot be written is given up.
+fn append_event(file: &mut Option<std::fs::File>, e: &crate::snapshot::Event, written: &mut u64) {
+    if e.seq <= *written {
+        return;
+    }
+    *written = e.seq;
+    if let (Some(f), Ok(line)) = (file.as_mut(), serde_json::to_string(e)) {
+        if writeln!(f, "{line}").is_err() {
+            *file = None;
         }
     }
 }

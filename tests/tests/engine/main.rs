@@ -20,7 +20,7 @@ name = "three"
 [services.api]
 command = "mdk-testsvc"
 replicas = 2
-health = { http = "/health" }
+health = { http = "/health", interval = "2s" }
 [services.tcp]
 command = "mdk-testsvc"
 args = ["--tcp"]
@@ -38,6 +38,11 @@ depends_on = ["api"]
     let api_ready = events.iter().find(|e| e.service == "api" && e.kind == EventKind::Ready).expect("api ready event");
     let worker_started = events.iter().find(|e| e.service == "worker" && e.kind == EventKind::Started).expect("worker started");
     assert!(worker_started.seq > api_ready.seq, "worker started before api was ready: {events:?}");
+    // Starting replicas are probed fast: ready well before the 2 s probe interval.
+    let api_started = events.iter().find(|e| e.service == "api" && e.replica == api_ready.replica && e.kind == EventKind::Started).expect("api started");
+    let to_ready = api_ready.at - api_started.at;
+    println!("api replica ready {to_ready} ms after start");
+    assert!(to_ready < 1000, "ready seen {to_ready} ms after start");
     // Resources: sampled once a second for every replica and the engine.
     let sampled = poll_until("memory figures", LONG, || {
         up.snapshot().filter(|s| s.engine.rss_bytes > 0 && s.services.iter().all(|v| v.replicas.iter().all(|r| r.rss_bytes > 0)))
