@@ -128,8 +128,9 @@ impl Drop for Up {
 /// A cluster run in this process (for commands: scale, restart), with temp folders.
 pub async fn cluster(template: &str) -> (Cluster, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let text = manifest_text(template);
-    let manifest = microdeck::manifest::parse_manifest(text.as_bytes(), "test.toml", dir.path()).expect("valid manifest");
+    let file = dir.path().join("cluster.toml");
+    std::fs::write(&file, manifest_text(template)).expect("write manifest");
+    let manifest = microdeck::manifest::load_file(&file).expect("valid manifest");
     let mut options = ClusterOptions::default_for(&manifest);
     options.run_dir = dir.path().join("run");
     options.data_dir = dir.path().join("data");
