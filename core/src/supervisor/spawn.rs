@@ -124,6 +124,11 @@ pub fn launch_spec(service: &Service, senv: &ServiceEnv, index: u32, port: u16) 
             (resolve_program("sh", &senv.base_dir, &[])?, vec!["-c".to_string(), placeholders::expand(line, &ctx)])
         }
     };
+    let cwd = service.cwd.clone().unwrap_or_else(|| senv.base_dir.clone());
+    if !cwd.is_dir() {
+        // Else the spawn fails with an ENOENT that seems to be about the program.
+        return Err(SpawnError::Missing(format!("working directory {} does not exist", cwd.display())));
+    }
     let data = senv.data_dir.join(&service.name);
     std::fs::create_dir_all(&data).map_err(|source| SpawnError::Io { program: data.display().to_string(), source })?;
     let mut env: Vec<(String, String)> =
@@ -136,7 +141,7 @@ pub fn launch_spec(service: &Service, senv: &ServiceEnv, index: u32, port: u16) 
         program,
         args,
         env,
-        cwd: service.cwd.clone().unwrap_or_else(|| senv.base_dir.clone()),
+        cwd,
         grace: service.stop_grace,
     })
 }
