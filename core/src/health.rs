@@ -36,8 +36,12 @@ pub struct ProbeTarget {
 pub async fn probe_loop(target: ProbeTarget, client: reqwest::Client, cancel: CancellationToken, tx: mpsc::Sender<ProbeReport>) {
     let report = |result| ProbeReport { index: target.index, epoch: target.epoch, result };
     if target.health.check == HealthCheck::Process {
-        // Alive is healthy; the exit itself is seen by the process's waiter.
-        let _closed = tx.send(report(Ok(()))).await;
+        // Alive is healthy (enough times for the threshold); the exit is seen by the process's waiter.
+        for _ in 0..target.health.success_threshold.max(1) {
+            if tx.send(report(Ok(()))).await.is_err() {
+                return;
+            }
+        }
         return;
     }
     let interval = target.health.interval.max(Duration::from_millis(10));
