@@ -45,6 +45,9 @@ pub async fn probe_loop(target: ProbeTarget, client: reqwest::Client, cancel: Ca
         return;
     }
     let interval = target.health.interval.max(Duration::from_millis(10));
+    let threshold = target.health.success_threshold.max(1);
+    let mut in_a_row = 0u32;
+    // Fast until the replica has passed as many probes in a row as readiness needs.
     let mut seen_ready = false;
     let mut last_failure_report: Option<Instant> = None;
     loop {
@@ -59,10 +62,12 @@ pub async fn probe_loop(target: ProbeTarget, client: reqwest::Client, cancel: Ca
         };
         let send = match &result {
             Ok(()) => {
-                seen_ready = true;
+                in_a_row += 1;
+                seen_ready |= in_a_row >= threshold;
                 true
             }
             Err(_) => {
+                in_a_row = 0;
                 let due = last_failure_report.is_none_or(|t| t.elapsed() >= interval);
                 if due {
                     last_failure_report = Some(Instant::now());
