@@ -131,6 +131,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_starting_replica_is_probed_fast_until_the_threshold() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let health = Health { check: HealthCheck::Tcp, interval: Duration::from_secs(10), success_threshold: 3, ..Health::default() };
+        let (tx, mut rx) = mpsc::channel(8);
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(probe_loop(ProbeTarget { index: 0, epoch: 1, port, health }, client(), cancel.clone(), tx));
+        let started = Instant::now();
+        for _ in 0..3 {
+            let r = tokio::time::timeout(Duration::from_secs(2), rx.recv()).await.expect("a report in time").expect("open");
+            assert_eq!(r.result, Ok(()));
+        }
+        assert!(started.elapsed() < Duration::from_secs(1), "three probes took {:?}", started.elapsed());
+        // Then the manifest's interval: nothing more for a while.
+        assert!(tokio::time::timeout(Duration::from_millis(300), rx.recv()).await.is_err());
+        cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(2), task).await.expect("ends on cancel").expect("no panic");
+    }
+
+    #[tokio::test]
     async fn tcp_and_http_probes_say_why_they_fail() {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = l.local_addr().expect("addr").port();
