@@ -16,4 +16,6 @@ run: build
 test: test-rust
 
 test-rust:
-	cargo test --workspace --no-fail-fast
+	cargo test --workspace --no-fail-fast --exclude microdeck-tests
+	# Process-timing tests (real children, CPU and memory figures) run one at a time.
+	cargo test -p microdeck-tests --no-fail-fast -- --test-threads=1

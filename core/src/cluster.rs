@@ -1,14 +1,35 @@
 //! `Cluster`: the one API both shells use — commands, snapshots, subscriptions, events.
+//! The signatures are what the shells (desktop, web API, CLI) code against.
 //!
-//! CONTRACT STUB: the signatures below are what the shells (desktop, web API, CLI) code
-//! against; the engine issue fills in the bodies. Keep the signatures stable.
+//! - `options`: default folders (XDG) for a manifest;
+//! - `wiring`: the log hub as the replicas' output, each service's address (its
+//!   `proxy`) bound at start and fed with the ready replicas;
+//! - `subscribe`: the per-subscriber feed (snapshot first, then updates).
 
+mod options;
+mod subscribe;
+mod wiring;
+
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::{watch, OnceCell};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use crate::events::{now_ms, EventLog};
+use crate::logs::{LogConfig, LogHub};
 use crate::manifest::Manifest;
+use crate::proxy::ServiceProxy;
+use crate::resources::Resources;
 use crate::snapshot::{ClusterSnapshot, Event, Level, LogLine};
+use crate::supervisor::actor::spawn_service;
+use crate::supervisor::spawn::ServiceEnv;
+use crate::supervisor::{ServiceHandle, Shared};
+
+pub use subscribe::Subscription;
 
 /// Where a cluster keeps its files, and how it shifts its ports.
 #[derive(Debug, Clone)]
@@ -27,6 +48,10 @@ pub struct ClusterOptions {
     pub log_file_bytes: u64,
     /// ...keeping this many files.
     pub log_files: usize,
+    /// The executable run as each replica's shim (`<shim> __shim -- program…`).
+    /// `None`: `$MICRODECK_SHIM`, else the running executable (which must be `microdeck`
+    /// or call `microdeck::shim::run_if_shim()` first thing in `main`).
+    pub shim: Option<PathBuf>,
 }
 
 /// A command that could not be carried out; crosses shells as `{ code, message }`.
@@ -83,70 +108,230 @@ pub enum Update {
     Event(Event),
 }
 
-/// A live feed from the cluster. Drop it to unsubscribe.
-pub struct Subscription {
-    _private: (),
-}
-
-impl Subscription {
-    /// The next update; `None` once the cluster has shut down.
-    pub async fn recv(&mut self) -> Option<Update> {
-        todo!("engine issue")
-    }
-}
+/// How long a shutdown waits past the longest grace period (and its SIGKILL).
+pub const SHUTDOWN_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A cheap, cloneable handle to a running cluster.
 #[derive(Clone)]
 pub struct Cluster {
-    _private: (),
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    manifest: Manifest,
+    options: ClusterOptions,
+    services: Vec<ServiceHandle>,
+    by_name: HashMap<String, usize>,
+    version: watch::Receiver<u64>,
+    resources: watch::Receiver<Resources>,
+    events: EventLog,
+    logs: LogHub,
+    proxies: Vec<ServiceProxy>,
+    /// Every task but the log hub's, which outlives the children to keep their last lines.
+    cancel: CancellationToken,
+    logs_cancel: CancellationToken,
+    tracker: TaskTracker,
+    shut: OnceCell<()>,
 }
 
 impl Cluster {
     /// Starts every service (in `depends_on` order) and returns at once; readiness shows in snapshots.
-    pub async fn start(_manifest: Manifest, _options: ClusterOptions) -> Result<Cluster, ClusterError> {
-        todo!("engine issue")
+    pub async fn start(manifest: Manifest, options: ClusterOptions) -> Result<Cluster, ClusterError> {
+        let io = |what: &str, p: &PathBuf, e: std::io::Error| ClusterError::Io(format!("cannot create {what} {}: {e}", p.display()));
+        std::fs::create_dir_all(&options.run_dir).map_err(|e| io("the run folder", &options.run_dir, e))?;
+        std::fs::create_dir_all(&options.data_dir).map_err(|e| io("the data folder", &options.data_dir, e))?;
+        let shim = options::shim_path(&options)?;
+        let cancel = CancellationToken::new();
+        let logs_cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let names: Vec<String> = manifest.services.iter().map(|s| s.name.clone()).collect();
+        let log_config = LogConfig {
+            dir: options.run_dir.join("logs"),
+            ring_lines: options.log_ring_lines,
+            file_bytes: options.log_file_bytes,
+            files: options.log_files,
+        };
+        let logs = LogHub::start(log_config, &names, logs_cancel.clone())
+            .map_err(|e| ClusterError::Io(e.to_string()))?;
+        let addresses = match wiring::bind_addresses(&manifest, options.port_offset, &cancel) {
+            Ok(a) => a,
+            Err(e) => {
+                cancel.cancel();
+                logs_cancel.cancel();
+                return Err(e);
+            }
+        };
+        let ports: BTreeMap<String, u16> = addresses.iter().map(|(n, a)| (n.clone(), a.local_addr().port())).collect();
+        let proxies: Vec<ServiceProxy> = addresses.iter().map(|(_, a)| a.clone()).collect();
+        let events = EventLog::start(cancel.clone());
+        let (version_tx, version) = watch::channel(0u64);
+        let shared = Arc::new(Shared {
+            shim,
+            probe_client: crate::health::client(),
+            events: events.clone(),
+            output: Arc::new(wiring::LogOutput(logs.clone())),
+            version: version_tx,
+            cancel: cancel.clone(),
+            tracker: tracker.clone(),
+        });
+        let mut handles: HashMap<String, ServiceHandle> = HashMap::new();
+        for service in wiring::dependency_order(&manifest) {
+            let deps = service.depends_on.iter().filter_map(|d| handles.get(d).map(|h| h.view.clone())).collect();
+            let senv = ServiceEnv {
+                base_dir: manifest.base_dir.clone(),
+                program_dirs: options.program_dirs.clone(),
+                data_dir: options.data_dir.clone(),
+                addresses: ports.clone(),
+            };
+            let port = ports.get(&service.name).copied().unwrap_or(0);
+            let handle = spawn_service(service.clone(), senv, port, deps, shared.clone());
+            handles.insert(service.name.clone(), handle);
+        }
+        let services: Vec<ServiceHandle> = names.iter().filter_map(|n| handles.remove(n)).collect();
+        for (name, address) in addresses {
+            if let Some(h) = services.iter().find(|h| h.name == name) {
+                tracker.spawn(wiring::feed_address(address, h.view.clone(), cancel.clone()));
+            }
+        }
+        let views: Vec<watch::Receiver<crate::snapshot::ServiceView>> = services.iter().map(|h| h.view.clone()).collect();
+        let resources = crate::resources::spawn(
+            move || views.iter().flat_map(|v| v.borrow().replicas.iter().filter_map(|r| r.pid).collect::<Vec<_>>()).collect(),
+            cancel.clone(),
+        );
+        let by_name = services.iter().enumerate().map(|(i, h)| (h.name.clone(), i)).collect();
+        let cluster = Cluster {
+            inner: Arc::new(Inner {
+                manifest,
+                options,
+                services,
+                by_name,
+                version,
+                resources,
+                events,
+                logs,
+                proxies,
+                cancel,
+                logs_cancel,
+                tracker,
+                shut: OnceCell::new(),
+            }),
+        };
+        cluster.start_all().await?;
+        Ok(cluster)
     }
+
     pub fn manifest(&self) -> Manifest {
-        todo!("engine issue")
+        self.inner.manifest.clone()
     }
-    pub async fn start_service(&self, _service: &str) -> Result<(), ClusterError> {
-        todo!("engine issue")
+
+    pub fn options(&self) -> &ClusterOptions {
+        &self.inner.options
     }
-    pub async fn stop_service(&self, _service: &str) -> Result<(), ClusterError> {
-        todo!("engine issue")
+
+    fn service(&self, name: &str) -> Result<&ServiceHandle, ClusterError> {
+        if self.inner.cancel.is_cancelled() {
+            return Err(ClusterError::ShuttingDown);
+        }
+        self.inner
+            .by_name
+            .get(name)
+            .and_then(|i| self.inner.services.get(*i))
+            .ok_or_else(|| ClusterError::UnknownService(name.to_string()))
+    }
+
+    pub async fn start_service(&self, service: &str) -> Result<(), ClusterError> {
+        self.service(service)?.start().await
+    }
+    pub async fn stop_service(&self, service: &str) -> Result<(), ClusterError> {
+        self.service(service)?.stop().await
     }
     /// Rolling: one replica at a time, the new one ready before the old one stops.
-    pub async fn restart_service(&self, _service: &str) -> Result<(), ClusterError> {
-        todo!("engine issue")
+    pub async fn restart_service(&self, service: &str) -> Result<(), ClusterError> {
+        self.service(service)?.restart().await
     }
-    pub async fn scale(&self, _service: &str, _replicas: u32) -> Result<(), ClusterError> {
-        todo!("engine issue")
+    pub async fn scale(&self, service: &str, replicas: u32) -> Result<(), ClusterError> {
+        self.service(service)?.scale(replicas).await
     }
     /// SIGKILL one replica (a demo of a crash); the restart policy brings it back.
-    pub async fn kill_replica(&self, _service: &str, _index: u32) -> Result<(), ClusterError> {
-        todo!("engine issue")
+    pub async fn kill_replica(&self, service: &str, index: u32) -> Result<(), ClusterError> {
+        self.service(service)?.kill(index).await
     }
     pub async fn start_all(&self) -> Result<(), ClusterError> {
-        todo!("engine issue")
+        for h in &self.inner.services {
+            h.start().await?;
+        }
+        Ok(())
     }
     pub async fn stop_all(&self) -> Result<(), ClusterError> {
-        todo!("engine issue")
+        for h in &self.inner.services {
+            h.stop().await?;
+        }
+        Ok(())
     }
+
     pub fn snapshot(&self) -> ClusterSnapshot {
-        todo!("engine issue")
+        let res = self.inner.resources.borrow().clone();
+        let services = self
+            .inner
+            .services
+            .iter()
+            .map(|h| {
+                let mut v = h.view.borrow().clone();
+                for r in &mut v.replicas {
+                    if let Some(u) = r.pid.and_then(|p| res.per_pid.get(&p)) {
+                        r.cpu_percent = u.cpu_percent;
+                        r.rss_bytes = u.rss_bytes;
+                    }
+                }
+                v.cpu_percent = v.replicas.iter().map(|r| r.cpu_percent).sum();
+                v.rss_bytes = v.replicas.iter().map(|r| r.rss_bytes).sum();
+                v
+            })
+            .collect();
+        let logs_dir = self.inner.logs.dir().display().to_string();
+        ClusterSnapshot {
+            name: self.inner.manifest.name.clone(),
+            taken_at: now_ms(),
+            services,
+            engine: res.engine,
+            logs_dir,
+            run_dir: self.inner.options.run_dir.display().to_string(),
+        }
     }
+
     pub fn subscribe(&self) -> Subscription {
-        todo!("engine issue")
+        subscribe::start(self.clone())
     }
-    pub async fn logs(&self, _query: &LogQuery) -> Vec<LogLine> {
-        todo!("engine issue")
+
+    pub async fn logs(&self, query: &LogQuery) -> Vec<LogLine> {
+        self.inner.logs.query(query).await
     }
+
     /// Newest last, bounded.
     pub async fn events(&self) -> Vec<Event> {
-        todo!("engine issue")
+        self.inner.events.list().await
     }
+
     /// Stops every service (bounded by their grace periods) and every task; idempotent.
     pub async fn shutdown(&self) {
-        todo!("engine issue")
+        let inner = self.inner.clone();
+        self.inner
+            .shut
+            .get_or_init(|| async move {
+                // Bounded even if a process cannot die (e.g. stuck in the kernel): the grace
+                // periods, the SIGKILL, then a margin.
+                let longest = inner.manifest.services.iter().map(|s| s.stop_grace).max().unwrap_or_default();
+                let all = futures_util::future::join_all(inner.services.iter().map(|h| h.shutdown()));
+                if tokio::time::timeout(longest + SHUTDOWN_MARGIN, all).await.is_err() {
+                    tracing::error!("some processes did not exit {SHUTDOWN_MARGIN:?} after SIGKILL; giving up on them");
+                }
+                // Closed before returning, so the ports can be bound again at once.
+                futures_util::future::join_all(inner.proxies.iter().map(|p| p.stop())).await;
+                inner.cancel.cancel();
+                inner.logs_cancel.cancel();
+                inner.tracker.close();
+                let _late = tokio::time::timeout(std::time::Duration::from_secs(2), inner.tracker.wait()).await;
+            })
+            .await;
     }
 }

@@ -7,8 +7,28 @@
 //! - [`manifest`]: the cluster manifest (TOML) and Procfile import, validated with
 //!   errors that name the file, line, column and key;
 //! - [`snapshot`]: the serde views the shells render (services, replicas, logs, events);
-//! - [`cluster`]: `Cluster`, the one API of every shell.
+//! - [`supervisor`]: one actor per service owning its replicas (processes, restarts,
+//!   backoff, scaling, rolling restarts);
+//! - [`shim`]: the hidden `microdeck __shim` mode that leads each replica's process
+//!   group and stops it when the engine dies;
+//! - [`health`]: per-replica probes (HTTP, TCP, process-alive);
+//! - [`resources`]: CPU and memory per replica and of the engine;
+//! - [`events`]: the bounded cluster event log;
+//! - [`logs`]: line capture from children, level parsing, the per-service ring, rotated
+//!   log files and the batched feed for viewers;
+//! - [`proxy`]: each service's stable address, forwarding HTTP or TCP to its ready
+//!   replicas;
+//! - [`cluster`]: `Cluster`, the one API of every shell;
+//! - [`cli`]: the headless commands behind the `microdeck` binary (`up`).
 
 pub mod manifest;
 pub mod snapshot;
+pub mod supervisor;
+pub mod shim;
+pub mod health;
+pub mod resources;
+pub mod events;
+pub mod logs;
+pub mod proxy;
 pub mod cluster;
+pub mod cli;

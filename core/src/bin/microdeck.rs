@@ -28,11 +28,17 @@ enum Command {
         #[arg(long)]
         manifest: bool,
     },
+    Up(microdeck::cli::up::UpArgs),
 }
 
 fn main() -> ExitCode {
+    // Each replica runs under this same binary in a hidden mode (see `microdeck::shim`).
+    if let Some(code) = microdeck::shim::run_if_shim() {
+        return code;
+    }
     match Cli::parse().command {
         Command::Check { file, procfile, manifest } => check(&file, procfile, manifest),
+        Command::Up(args) => microdeck::cli::up::up(args),
     }
 }
 

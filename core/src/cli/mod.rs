@@ -1,0 +1,21 @@
+//! The headless commands behind the `microdeck` binary; `main` only parses and calls.
+//!
+//! - `up`: run a cluster in the foreground with a status table;
+//! - `table`: that table.
+
+pub mod table;
+pub mod up;
+
+/// Exit codes shared by the verbs (listed in `microdeck up --help`).
+pub mod exit {
+    /// Stopped on request (Ctrl-C, SIGTERM).
+    pub const OK: u8 = 0;
+    /// Bad arguments, or the manifest cannot be read.
+    pub const USAGE: u8 = 2;
+    /// The manifest is invalid.
+    pub const INVALID_MANIFEST: u8 = 3;
+    /// A service's port is already in use.
+    pub const PORT_IN_USE: u8 = 4;
+    /// The cluster could not start (folders, the shim, the runtime).
+    pub const START_FAILED: u8 = 5;
+}

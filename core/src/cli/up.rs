@@ -1,0 +1,226 @@
+//! `microdeck up`: runs a cluster in the foreground, headless.
+//!
+//! Prints a status table when something changes (at most twice a second) and one line
+//! per failed service; writes `<run-dir>/snapshot.json` (the latest `ClusterSnapshot`,
+//! replaced atomically on change) and appends every event to `<run-dir>/events.jsonl`,
+//! so scripts and tests can follow it. Ctrl-C or SIGTERM stops every service, showing
+//! what it waits for, and exits 0.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::exit;
+use super::table;
+use crate::cluster::{Cluster, ClusterError, ClusterOptions, Update};
+use crate::manifest::{self, Format, LoadError, Manifest};
+use crate::snapshot::{ClusterSnapshot, ServiceState};
+
+/// Run a cluster headless until Ctrl-C or SIGTERM.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "Files: <run-dir>/logs/<service>.log, <run-dir>/snapshot.json (latest status), <run-dir>/events.jsonl.\n\
+Exit codes: 0 stopped on request; 2 bad arguments or unreadable file; 3 invalid manifest; 4 a port is already in use; 5 the cluster could not start.")]
+pub struct UpArgs {
+    /// The cluster manifest (TOML). Default: ./services/cluster.toml.
+    #[arg(long, conflicts_with = "procfile")]
+    pub manifest: Option<PathBuf>,
+    /// A Procfile (`name: command` lines) instead of a manifest.
+    #[arg(long)]
+    pub procfile: Option<PathBuf>,
+    /// Logs and run state. Default: $XDG_STATE_HOME/microdeck/<cluster>.
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// Services' data folders. Default: $XDG_DATA_HOME/microdeck/<cluster>.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Added to every fixed port, to run a second cluster beside the first.
+    #[arg(long, default_value_t = 0)]
+    pub port_offset: u16,
+}
+
+/// Least time between two printed tables.
+const TABLE_EVERY: Duration = Duration::from_millis(500);
+
+pub fn up(args: UpArgs) -> ExitCode {
+    // Engine diagnostics on stderr: errors only, unless RUST_LOG says otherwise.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+    let _already_set = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("microdeck: cannot start the runtime: {e}");
+            return ExitCode::from(exit::START_FAILED);
+        }
+    };
+    ExitCode::from(runtime.block_on(run(args)))
+}
+
+fn load(args: &UpArgs) -> Result<Manifest, u8> {
+    let (path, format) = match (&args.manifest, &args.procfile) {
+        (Some(m), _) => (m.clone(), Format::Manifest),
+        (None, Some(p)) => (p.clone(), Format::Procfile),
+        (None, None) => {
+            let bundled = PathBuf::from("services/cluster.toml");
+            if !bundled.exists() {
+                eprintln!("microdeck: no manifest given and no services/cluster.toml here; use --manifest FILE or --procfile FILE");
+                return Err(exit::USAGE);
+            }
+            (bundled, Format::Manifest)
+        }
+    };
+    manifest::load_file_as(&path, format).map_err(|e| {
+        match &e {
+            LoadError::Unreadable { .. } => eprintln!("microdeck: {e}"),
+            LoadError::Invalid { .. } => eprintln!("{e}"),
+        }
+        match e {
+            LoadError::Unreadable { .. } => exit::USAGE,
+            LoadError::Invalid { .. } => exit::INVALID_MANIFEST,
+        }
+    })
+}
+
+async fn run(args: UpArgs) -> u8 {
+    let manifest = match load(&args) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let mut options = ClusterOptions::default_for(&manifest);
+    if let Some(d) = &args.run_dir {
+        options.run_dir = d.clone();
+    }
+    if let Some(d) = &args.data_dir {
+        options.data_dir = d.clone();
+    }
+    options.port_offset = args.port_offset;
+    let run_dir = options.run_dir.clone();
+    let cluster = match Cluster::start(manifest, options).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("microdeck: {e}");
+            return match e {
+                ClusterError::PortInUse { .. } => exit::PORT_IN_USE,
+                _ => exit::START_FAILED,
+            };
+        }
+    };
+    println!("microdeck: cluster `{}` starting; logs in {}", cluster.manifest().name, run_dir.join("logs").display());
+    follow(&cluster, &run_dir).await;
+    stop(&cluster).await;
+    exit::OK
+}
+
+/// Prints and records updates until Ctrl-C or SIGTERM.
+async fn follow(cluster: &Cluster, run_dir: &Path) {
+    let mut sub = cluster.subscribe();
+    let mut events = std::fs::OpenOptions::new().create(true).append(true).open(run_dir.join("events.jsonl")).ok();
+    // The events from before the subscription; the feed repeats some, skipped by number.
+    let mut written = 0u64;
+    for e in cluster.events().await {
+        append_event(&mut events, &e, &mut written);
+    }
+    let mut printed = String::new();
+    let mut printed_at = Instant::now() - TABLE_EVERY;
+    let mut reported: Vec<String> = vec![];
+    let (mut term, mut int) = match signals() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("microdeck: cannot watch signals: {e}");
+            return;
+        }
+    };
+    loop {
+        let update = tokio::select! {
+            _ = term.recv() => return,
+            _ = int.recv() => return,
+            u = sub.recv() => match u { Some(u) => u, None => return },
+        };
+        match update {
+            Update::Snapshot(snap) => {
+                write_snapshot(run_dir, &snap);
+                report_failures(&snap, &mut reported);
+                let text = table::render(&snap);
+                if text != printed && printed_at.elapsed() >= TABLE_EVERY {
+                    print!("\n{text}");
+                    let _unwritable = std::io::stdout().flush();
+                    printed = text;
+                    printed_at = Instant::now();
+                }
+            }
+            Update::Event(e) => append_event(&mut events, &e, &mut written),
+            Update::Logs { .. } => {}
+        }
+    }
+}
+
+/// One JSON line per event, each event once; a file that cannot be written is given up.
+fn append_event(file: &mut Option<std::fs::File>, e: &crate::snapshot::Event, written: &mut u64) {
+    if e.seq <= *written {
+        return;
+    }
+    *written = e.seq;
+    if let (Some(f), Ok(line)) = (file.as_mut(), serde_json::to_string(e)) {
+        if writeln!(f, "{line}").is_err() {
+            *file = None;
+        }
+    }
+}
+
+fn signals() -> std::io::Result<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)> {
+    use tokio::signal::unix::{signal, SignalKind};
+    Ok((signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?))
+}
+
+/// One line on stderr per service that failed to start.
+fn report_failures(snap: &ClusterSnapshot, reported: &mut Vec<String>) {
+    for s in &snap.services {
+        if s.state == ServiceState::Failed && !reported.contains(&s.name) {
+            reported.push(s.name.clone());
+            let problem = s.problem.clone().unwrap_or_default();
+            if s.optional {
+                eprintln!("microdeck: optional service `{}` is not running: {problem}", s.name);
+            } else {
+                eprintln!("microdeck: service `{}` failed: {problem} (the others keep running)", s.name);
+            }
+        }
+    }
+}
+
+/// `snapshot.json`, replaced atomically so a reader never sees half a file.
+fn write_snapshot(run_dir: &Path, snap: &ClusterSnapshot) {
+    let Ok(json) = serde_json::to_vec_pretty(snap) else { return };
+    let tmp = run_dir.join("snapshot.json.tmp");
+    if std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, run_dir.join("snapshot.json"))).is_err() {
+        tracing::warn!("cannot write {}/snapshot.json", run_dir.display());
+    }
+}
+
+/// Stops everything, saying what it still waits for.
+async fn stop(cluster: &Cluster) {
+    let waiting = table::still_running(&cluster.snapshot());
+    if waiting.is_empty() {
+        println!("\nstopping…");
+    } else {
+        println!("\nstopping: {waiting}…");
+    }
+    let shutdown = cluster.shutdown();
+    tokio::pin!(shutdown);
+    let mut last = waiting;
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                let now = table::still_running(&cluster.snapshot());
+                if now != last && !now.is_empty() {
+                    println!("waiting for: {now}…");
+                }
+                last = now;
+            }
+        }
+    }
+    println!("stopped.");
+}

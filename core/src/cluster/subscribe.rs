@@ -1,0 +1,87 @@
+//! One subscriber's feed: a snapshot first, then snapshots on change (at most
+//! [`MAX_SNAPSHOTS_PER_SEC`] a second, plus a [`HEARTBEAT`] for resource figures), log
+//! batches and events. A task per subscriber; dropping the [`Subscription`] ends it.
+
+use std::time::Duration;
+
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use super::{Cluster, Update};
+
+pub const MAX_SNAPSHOTS_PER_SEC: u32 = 10;
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// A live feed from the cluster. Drop it to unsubscribe.
+pub struct Subscription {
+    rx: mpsc::Receiver<Update>,
+    _stop: DropGuard,
+}
+
+impl Subscription {
+    /// The next update; `None` once the cluster has shut down.
+    pub async fn recv(&mut self) -> Option<Update> {
+        self.rx.recv().await
+    }
+}
+
+pub(super) fn start(cluster: Cluster) -> Subscription {
+    let (tx, rx) = mpsc::channel(64);
+    let stop = CancellationToken::new();
+    let guard = stop.clone().drop_guard();
+    let cancel = cluster.inner.cancel.clone();
+    // Registered before the first snapshot is taken, so nothing slips between.
+    let mut version = cluster.inner.version.clone();
+    let mut events = cluster.inner.events.subscribe();
+    let mut logs = cluster.inner.logs.subscribe();
+    let first = cluster.snapshot();
+    version.mark_unchanged();
+    cluster.inner.tracker.clone().spawn(async move {
+        if tx.send(Update::Snapshot(first)).await.is_err() {
+            return;
+        }
+        let min_gap = Duration::from_secs(1) / MAX_SNAPSHOTS_PER_SEC;
+        let mut last_sent = Instant::now();
+        let mut dirty = false;
+        let mut heartbeat = tokio::time::interval_at(Instant::now() + HEARTBEAT, HEARTBEAT);
+        loop {
+            let next_allowed = last_sent + min_gap;
+            let update = tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = cancel.cancelled() => return,
+                r = version.changed(), if !dirty => {
+                    if r.is_err() { return; }
+                    dirty = true;
+                    continue;
+                }
+                _ = tokio::time::sleep_until(next_allowed), if dirty => None,
+                _ = heartbeat.tick() => None,
+                e = events.recv() => match e {
+                    Ok(e) => Some(Update::Event(e)),
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return,
+                },
+                l = logs.recv() => match l {
+                    Some((lines, skipped)) => Some(Update::Logs { lines, skipped }),
+                    None => return,
+                },
+            };
+            let update = match update {
+                Some(u) => u,
+                None => {
+                    dirty = false;
+                    version.mark_unchanged();
+                    last_sent = Instant::now();
+                    heartbeat.reset();
+                    Update::Snapshot(cluster.snapshot())
+                }
+            };
+            if tx.send(update).await.is_err() {
+                return;
+            }
+        }
+    });
+    Subscription { rx, _stop: guard }
+}

@@ -1,0 +1,242 @@
+//! The service's log file on disk, rotated by size: `<service>.log`, `.log.1` … `.log.<files-1>`.
+//!
+//! One line per log line: `<RFC 3339 UTC time, ms> <replica> <out|err> <LEVEL|-> <text>`,
+//! e.g. `2026-11-26T02:36:29.123Z 0 out INFO listening on 7401`. Split on the first four
+//! spaces to read it back; the text is everything after.
+
+use std::fmt::Write as _;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use tokio::fs::{File, OpenOptions};
+use tokio::io::{AsyncWriteExt, BufWriter};
+
+use crate::snapshot::{Level, LogLine, Stream};
+
+const WRITE_BUFFER: usize = 256 * 1024;
+
+/// Appends lines to one service's files and rotates them. Owned by that service's actor.
+pub struct LogFile {
+    path: PathBuf,
+    file_bytes: u64,
+    files: usize,
+    out: Option<BufWriter<File>>,
+    /// Bytes in the current file, buffered ones included.
+    size: u64,
+    line: String,
+}
+
+impl LogFile {
+    /// Opens (appending to) `<dir>/<service>.log`; blocking, for start-up.
+    pub fn open_blocking(
+        dir: &Path,
+        service: &str,
+        file_bytes: u64,
+        files: usize,
+    ) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let path = log_path(dir, service);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        let size = file.metadata()?.len();
+        Ok(Self {
+            path,
+            file_bytes: file_bytes.max(1),
+            files: files.max(1),
+            out: Some(BufWriter::with_capacity(WRITE_BUFFER, File::from_std(file))),
+            size,
+            line: String::with_capacity(256),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Buffers one line, rotating first if it would overflow the current file.
+    pub async fn write(&mut self, line: &LogLine) -> io::Result<()> {
+        self.line.clear();
+        format_line(&mut self.line, line);
+        let len = self.line.len() as u64;
+        if self.size > 0 && self.size + len > self.file_bytes {
+            self.rotate().await?;
+        }
+        if self.out.is_none() {
+            self.reopen().await?;
+        }
+        if let Some(out) = self.out.as_mut() {
+            out.write_all(self.line.as_bytes()).await?;
+            self.size += len;
+        }
+        Ok(())
+    }
+
+    /// Pushes buffered lines to the OS, so readers of the file see them.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        match self.out.as_mut() {
+            Some(out) => out.flush().await,
+            None => Ok(()),
+        }
+    }
+
+    /// `.log.{n-2}` → `.log.{n-1}`, …, `.log` → `.log.1`, then a fresh `.log`.
+    async fn rotate(&mut self) -> io::Result<()> {
+        if let Some(mut out) = self.out.take() {
+            out.flush().await?;
+            out.into_inner().sync_data().await.ok();
+        }
+        if self.files == 1 {
+            remove_if_present(&self.path).await?;
+        } else {
+            for n in (1..self.files - 1).rev() {
+                rename_if_present(&self.numbered(n), &self.numbered(n + 1)).await?;
+            }
+            rename_if_present(&self.path, &self.numbered(1)).await?;
+        }
+        self.reopen().await
+    }
+
+    async fn reopen(&mut self) -> io::Result<()> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .await?;
+        self.size = file.metadata().await?.len();
+        self.out = Some(BufWriter::with_capacity(WRITE_BUFFER, file));
+        Ok(())
+    }
+
+    fn numbered(&self, n: usize) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(format!(".{n}"));
+        PathBuf::from(name)
+    }
+}
+
+/// `<dir>/<service>.log`, the name made safe for a file name (`a/b` → `a_b.log`).
+pub fn log_path(dir: &Path, service: &str) -> PathBuf {
+    let stem: String = service
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    dir.join(format!("{stem}.log"))
+}
+
+async fn rename_if_present(from: &Path, to: &Path) -> io::Result<()> {
+    match tokio::fs::rename(from, to).await {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+async fn remove_if_present(path: &Path) -> io::Result<()> {
+    match tokio::fs::remove_file(path).await {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// Appends the file form of `line` (with its newline) to `out`.
+pub fn format_line(out: &mut String, line: &LogLine) {
+    format_time(out, line.at);
+    let stream = match line.stream {
+        Stream::Stdout => "out",
+        Stream::Stderr => "err",
+    };
+    let level = match line.level {
+        Some(Level::Trace) => "TRACE",
+        Some(Level::Debug) => "DEBUG",
+        Some(Level::Info) => "INFO",
+        Some(Level::Warn) => "WARN",
+        Some(Level::Error) => "ERROR",
+        None => "-",
+    };
+    // Writing to a String cannot fail.
+    let _ = write!(out, " {} {stream} {level} ", line.replica);
+    out.push_str(&line.text);
+    out.push('\n');
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for epoch milliseconds (UTC).
+pub fn format_time(out: &mut String, epoch_ms: u64) {
+    let secs = epoch_ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    let _ = write!(
+        out,
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        epoch_ms % 1000
+    );
+}
+
+/// Days since 1970-01-01 → (year, month, day), Howard Hinnant's `civil_from_days`.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        let cases = [
+            (0, "1970-01-01T00:00:00.000Z"),
+            (951_782_400_000, "2000-02-29T00:00:00.000Z"),
+            (1_795_833_389_123, "2026-11-28T02:36:29.123Z"),
+            (4_102_444_799_999, "2099-12-31T23:59:59.999Z"),
+        ];
+        for (ms, want) in cases {
+            let mut s = String::new();
+            format_time(&mut s, ms);
+            assert_eq!(s, want, "{ms}");
+        }
+    }
+
+    #[test]
+    fn service_names_cannot_leave_the_log_folder() {
+        let dir = Path::new("/run/logs");
+        assert_eq!(log_path(dir, "api-2_x"), Path::new("/run/logs/api-2_x.log"));
+        assert_eq!(
+            log_path(dir, "../etc/passwd"),
+            Path::new("/run/logs/___etc_passwd.log")
+        );
+    }
+
+    #[test]
+    fn line_format_is_time_replica_stream_level_text() {
+        let line = LogLine {
+            seq: 7,
+            at: 0,
+            service: "api".into(),
+            replica: 2,
+            stream: Stream::Stderr,
+            level: Some(Level::Warn),
+            text: "disk  almost full".into(),
+        };
+        let mut s = String::new();
+        format_line(&mut s, &line);
+        assert_eq!(s, "1970-01-01T00:00:00.000Z 2 err WARN disk  almost full\n");
+    }
+}

@@ -1,0 +1,392 @@
+//! HTTP/1.1 forwarding: a request goes to a picked ready replica over a pooled
+//! keep-alive client, bodies stream both ways, and every request ends in [`Shared::record`].
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE, UPGRADE};
+use hyper::upgrade::OnUpgrade;
+use hyper::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio_util::sync::CancellationToken;
+
+use super::balance::{Backend, InFlight};
+use super::Shared;
+
+pub type UpstreamBody = BoxBody<Bytes, hyper::Error>;
+pub type HttpClient = Client<HttpConnector, UpstreamBody>;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// Headers of one hop only (RFC 9110 §7.6.1); hyper frames the bodies itself.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+pub fn client() -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(connector)
+}
+
+/// How one request ended: the hook where traffic is measured.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub replica: Option<u32>,
+    pub status: u16,
+    /// From the request's arrival to the end of the response body.
+    pub latency: Duration,
+    pub response_bytes: u64,
+}
+
+/// Serves one request: forward, retry once elsewhere if safe, or answer 503/502.
+pub async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let started = Instant::now();
+    let Some(first) = shared.balancer.pick(None) else {
+        let body = serde_json::json!({ "error": "no ready replica", "service": &*shared.service });
+        return Ok(shared.answer(StatusCode::SERVICE_UNAVAILABLE, body, None, started));
+    };
+    let (mut parts, body) = req.into_parts();
+    let upgrade = upgrade_protocol(&parts.headers);
+    prepare_headers(&mut parts.headers, peer);
+    parts.version = Version::HTTP_11;
+    // An upgrade (WebSocket…) asks the replica for one too; the two are joined on 101.
+    let client_upgrade = match upgrade {
+        Some(protocol) => {
+            parts
+                .headers
+                .insert(CONNECTION, HeaderValue::from_static("upgrade"));
+            parts.headers.insert(UPGRADE, protocol);
+            parts.extensions.remove::<OnUpgrade>()
+        }
+        None => None,
+    };
+    // Replayable only when nothing of the body is consumed: idempotent and bodiless.
+    let replayable =
+        is_idempotent(&parts.method) && body.is_end_stream() && client_upgrade.is_none();
+    let replay = replayable.then(|| {
+        (
+            parts.method.clone(),
+            parts.uri.clone(),
+            parts.headers.clone(),
+        )
+    });
+    let request = Request::from_parts(parts, body.boxed());
+    let (error, failed) = match forward(&shared, request, first, started, client_upgrade).await {
+        Ok(response) => return Ok(response),
+        Err(failure) => failure,
+    };
+    if let Some((method, uri, headers)) = replay {
+        if let Some(second) = shared.balancer.pick(Some(failed)) {
+            let mut request = Request::new(Empty::new().map_err(|never| match never {}).boxed());
+            *request.method_mut() = method;
+            *request.uri_mut() = uri;
+            *request.headers_mut() = headers;
+            match forward(&shared, request, second, started, None).await {
+                Ok(response) => return Ok(response),
+                Err((e, _)) => return Ok(shared.upstream_failed(&e, started)),
+            }
+        }
+    }
+    Ok(shared.upstream_failed(&error, started))
+}
+
+/// A forwarding error and the backend it happened on.
+type Failure = (UpstreamError, Backend);
+
+#[derive(Debug)]
+pub struct UpstreamError {
+    pub replica: u32,
+    pub detail: String,
+}
+
+async fn forward(
+    shared: &Arc<Shared>,
+    mut request: Request<UpstreamBody>,
+    slot: InFlight,
+    started: Instant,
+    client_upgrade: Option<OnUpgrade>,
+) -> Result<Response<ProxyBody>, Failure> {
+    let backend = slot.backend;
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let uri = Uri::builder()
+        .scheme("http")
+        .authority(backend.addr.to_string())
+        .path_and_query(path)
+        .build();
+    match uri {
+        Ok(uri) => *request.uri_mut() = uri,
+        Err(e) => {
+            return Err((
+                UpstreamError {
+                    replica: backend.replica,
+                    detail: e.to_string(),
+                },
+                backend,
+            ))
+        }
+    }
+    match shared.client.request(request).await {
+        Ok(mut response) => {
+            let tunnel = match client_upgrade {
+                Some(client) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                    Some((client, hyper::upgrade::on(&mut response)))
+                }
+                _ => None,
+            };
+            let (mut parts, body) = response.into_parts();
+            let slot = match tunnel {
+                Some((client, upstream)) => {
+                    // The tunnel holds the in-flight mark while it is open.
+                    shared.connections.spawn(tunnel_upgraded(
+                        client,
+                        upstream,
+                        slot,
+                        shared.stop.clone(),
+                    ));
+                    None
+                }
+                None => {
+                    strip_hop_by_hop(&mut parts.headers);
+                    Some(slot)
+                }
+            };
+            let tracker = Tracker {
+                shared: shared.clone(),
+                replica: Some(backend.replica),
+                _in_flight: slot,
+                status: parts.status.as_u16(),
+                started,
+                bytes: 0,
+            };
+            Ok(Response::from_parts(
+                parts,
+                ProxyBody::new(body.boxed(), Some(tracker)),
+            ))
+        }
+        Err(e) => {
+            slot.counters().failures.fetch_add(1, Ordering::Relaxed);
+            let detail = error_chain(&e);
+            Err((
+                UpstreamError {
+                    replica: backend.replica,
+                    detail,
+                },
+                backend,
+            ))
+        }
+    }
+}
+
+impl Shared {
+    /// A JSON answer of the proxy itself (503, 502).
+    fn answer(
+        self: &Arc<Self>,
+        status: StatusCode,
+        body: serde_json::Value,
+        replica: Option<u32>,
+        started: Instant,
+    ) -> Response<ProxyBody> {
+        let bytes = Bytes::from(body.to_string());
+        let tracker = Tracker {
+            shared: self.clone(),
+            replica,
+            _in_flight: None,
+            status: status.as_u16(),
+            started,
+            bytes: 0,
+        };
+        let mut response = Response::new(ProxyBody::new(
+            Full::new(bytes).map_err(|never| match never {}).boxed(),
+            Some(tracker),
+        ));
+        *response.status_mut() = status;
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
+    }
+
+    fn upstream_failed(
+        self: &Arc<Self>,
+        error: &UpstreamError,
+        started: Instant,
+    ) -> Response<ProxyBody> {
+        tracing::debug!(service = %self.service, replica = error.replica, "upstream failed: {}", error.detail);
+        let body = serde_json::json!({
+            "error": "upstream failed",
+            "service": &*self.service,
+            "replica": error.replica,
+            "detail": error.detail,
+        });
+        self.answer(StatusCode::BAD_GATEWAY, body, Some(error.replica), started)
+    }
+}
+
+/// Joins the client's and the replica's upgraded connections until either closes or the proxy stops.
+async fn tunnel_upgraded(
+    client: OnUpgrade,
+    upstream: OnUpgrade,
+    _in_flight: InFlight,
+    stop: CancellationToken,
+) {
+    let (Ok(client), Ok(upstream)) = tokio::join!(client, upstream) else {
+        return;
+    };
+    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+    tokio::select! {
+        _ = stop.cancelled() => {}
+        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+    }
+}
+
+/// The protocol asked for when the request is an upgrade (`Connection: upgrade` + `Upgrade`).
+fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
+    let asks = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    asks.then(|| headers.get(UPGRADE).cloned()).flatten()
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+fn prepare_headers(headers: &mut HeaderMap, peer: SocketAddr) {
+    strip_hop_by_hop(headers);
+    let ip = peer.ip().to_string();
+    let forwarded = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(before) => format!("{before}, {ip}"),
+        None => ip,
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded) {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
+}
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Headers named in `Connection` are hop-by-hop too.
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// The error and its causes in one line ("client error (Connect): tcp connect error: Connection refused").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Counts a response as it streams and records the request when it is done (or dropped).
+struct Tracker {
+    shared: Arc<Shared>,
+    replica: Option<u32>,
+    /// Holds the backend's in-flight count until the body is done.
+    _in_flight: Option<InFlight>,
+    status: u16,
+    started: Instant,
+    bytes: u64,
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        let outcome = Outcome {
+            replica: self.replica,
+            status: self.status,
+            latency: self.started.elapsed(),
+            response_bytes: self.bytes,
+        };
+        self.shared.record(&outcome);
+    }
+}
+
+/// The response body the proxy sends: an upstream body or its own, tracked.
+pub struct ProxyBody {
+    inner: UpstreamBody,
+    tracker: Option<Tracker>,
+}
+
+impl ProxyBody {
+    fn new(inner: UpstreamBody, tracker: Option<Tracker>) -> Self {
+        Self { inner, tracker }
+    }
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(data), Some(tracker)) = (frame.data_ref(), self.tracker.as_mut()) {
+                    tracker.bytes += data.len() as u64;
+                }
+            }
+            // Done: record now rather than when hyper drops the body.
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => drop(self.tracker.take()),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,285 @@
+//! A service's stable address: one listener per service that forwards to its *ready*
+//! replicas — an HTTP/1.1 reverse proxy (keep-alive, streamed bodies) or a TCP forward.
+//!
+//! - [`balance`]: the lock-free backend set, round-robin / least-in-flight, counters;
+//! - `http`: HTTP forwarding, the 503/502 answers, the per-request record hook;
+//! - `tcp`: TCP forwarding;
+//! - `conn`: accepted sockets that reset on stop, so the port frees at once;
+//! - [`holder`]: who holds a port, for a clear "port in use" error.
+
+pub mod balance;
+mod conn;
+pub mod holder;
+mod http;
+mod tcp;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::manifest::{Balance, Protocol};
+use balance::Balancer;
+pub use balance::{Backend, BackendStatus};
+pub use http::Outcome;
+
+/// How long open HTTP connections may finish their requests after a stop.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Pause after a failed accept (e.g. out of file descriptors) before the next.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("port {port} is already in use{}", .holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default())]
+    PortInUse { port: u16, holder: Option<String> },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Requests (HTTP) or connections (TCP) the proxy has seen, by how they ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProxyTotals {
+    pub requests: u64,
+    pub ok: u64,
+    pub client_errors: u64,
+    pub server_errors: u64,
+    /// 503s: no ready replica.
+    pub unavailable: u64,
+    pub response_bytes: u64,
+}
+
+/// What every connection task shares.
+pub(crate) struct Shared {
+    service: Arc<str>,
+    balancer: Balancer,
+    client: http::HttpClient,
+    totals: Totals,
+    /// The proxy's stop, for tasks that outlive a request (upgraded tunnels).
+    stop: CancellationToken,
+    /// Every connection and tunnel, waited for by `stop`.
+    connections: TaskTracker,
+}
+
+#[derive(Default)]
+struct Totals {
+    requests: AtomicU64,
+    ok: AtomicU64,
+    client_errors: AtomicU64,
+    server_errors: AtomicU64,
+    unavailable: AtomicU64,
+    response_bytes: AtomicU64,
+}
+
+impl Shared {
+    /// The one place every HTTP request ends: the traffic issue measures here.
+    fn record(&self, outcome: &Outcome) {
+        let t = &self.totals;
+        t.requests.fetch_add(1, Ordering::Relaxed);
+        t.response_bytes
+            .fetch_add(outcome.response_bytes, Ordering::Relaxed);
+        let class = match outcome.status {
+            503 if outcome.replica.is_none() => &t.unavailable,
+            500..=599 => &t.server_errors,
+            400..=499 => &t.client_errors,
+            _ => &t.ok,
+        };
+        class.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The listener of one service. Clone it freely; it serves until [`stop`](Self::stop)
+/// or the cancel token it was bound with — dropping handles does not stop it.
+#[derive(Clone)]
+pub struct ServiceProxy {
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+    /// Cancelled once the listener is closed.
+    closed: CancellationToken,
+}
+
+impl ServiceProxy {
+    /// Binds `addr` now (so a held port is reported at start) and serves in spawned
+    /// tasks. Must run inside a tokio runtime.
+    pub fn bind(
+        service: &str,
+        addr: SocketAddr,
+        protocol: Protocol,
+        balance: Balance,
+        cancel: CancellationToken,
+    ) -> Result<ServiceProxy, ProxyError> {
+        let listener = listen(addr)?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| ProxyError::Bind { addr, source })?;
+        let shared = Arc::new(Shared {
+            service: Arc::from(service),
+            balancer: Balancer::new(balance),
+            client: http::client(),
+            totals: Totals::default(),
+            stop: cancel.child_token(),
+            connections: TaskTracker::new(),
+        });
+        let closed = CancellationToken::new();
+        let accept = AcceptLoop {
+            listener,
+            shared: shared.clone(),
+            protocol,
+            closed: closed.clone(),
+        };
+        tokio::spawn(accept.run());
+        Ok(ServiceProxy {
+            shared,
+            local_addr,
+            closed,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn service(&self) -> &str {
+        &self.shared.service
+    }
+
+    /// The replicas to forward to: only ready ones. Takes effect for the next request.
+    pub fn set_backends(&self, backends: Vec<Backend>) {
+        self.shared.balancer.set(backends);
+    }
+
+    /// Waits up to `limit` for the requests (or TCP connections) in flight on `backend`
+    /// to finish — call it after `set_backends` left the backend out, before signalling
+    /// the replica. True if it went idle in time.
+    pub async fn drain(&self, backend: Backend, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        self.shared.balancer.drain(backend, deadline).await
+    }
+
+    /// Each current backend with its in-flight and request counts.
+    pub fn backends(&self) -> Vec<BackendStatus> {
+        self.shared.balancer.status()
+    }
+
+    pub fn totals(&self) -> ProxyTotals {
+        let t = &self.shared.totals;
+        ProxyTotals {
+            requests: t.requests.load(Ordering::Relaxed),
+            ok: t.ok.load(Ordering::Relaxed),
+            client_errors: t.client_errors.load(Ordering::Relaxed),
+            server_errors: t.server_errors.load(Ordering::Relaxed),
+            unavailable: t.unavailable.load(Ordering::Relaxed),
+            response_bytes: t.response_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Closes the listener and waits for open connections to finish their current
+    /// requests (at most a few seconds); then the port can be bound again at once.
+    /// Idempotent; also the way to wait for a stop that the cancel token began.
+    pub async fn stop(&self) {
+        self.shared.stop.cancel();
+        self.closed.cancelled().await;
+        self.shared.connections.close();
+        self.shared.connections.wait().await;
+    }
+}
+
+fn listen(addr: SocketAddr) -> Result<TcpListener, ProxyError> {
+    let bind_error = |source: io::Error| {
+        if source.kind() == io::ErrorKind::AddrInUse {
+            ProxyError::PortInUse {
+                port: addr.port(),
+                holder: holder::port_holder(addr.port()),
+            }
+        } else {
+            ProxyError::Bind { addr, source }
+        }
+    };
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(bind_error)?;
+    // So a restarted engine can bind at once despite connections in TIME_WAIT.
+    socket.set_reuseaddr(true).map_err(bind_error)?;
+    socket.bind(addr).map_err(bind_error)?;
+    socket.listen(1024).map_err(bind_error)
+}
+
+struct AcceptLoop {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    protocol: Protocol,
+    closed: CancellationToken,
+}
+
+impl AcceptLoop {
+    async fn run(self) {
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new()).keep_alive(true);
+        let (stop, connections) = (&self.shared.stop, &self.shared.connections);
+        loop {
+            let accepted = tokio::select! {
+                _ = stop.cancelled() => break,
+                accepted = self.listener.accept() => accepted,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(service = %self.shared.service, "accept failed: {e}");
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                    }
+                }
+            };
+            // Latency only: a socket without NODELAY still forwards.
+            stream.set_nodelay(true).ok();
+            let shared = self.shared.clone();
+            let stream = conn::Accepted::new(stream, stop.clone());
+            match self.protocol {
+                Protocol::Tcp => connections.spawn(tcp::forward(shared, stream)),
+                Protocol::Http => connections.spawn(serve_http(http.clone(), stream, peer, shared)),
+            };
+        }
+        drop(self.listener);
+        self.closed.cancel();
+    }
+}
+
+async fn serve_http(
+    http: http1::Builder,
+    stream: conn::Accepted,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+) {
+    let stop = shared.stop.clone();
+    let service = service_fn(move |req| http::handle(shared.clone(), req, peer));
+    let connection = http
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    tokio::select! {
+        // A broken client connection is the client's business.
+        _ = connection.as_mut() => {}
+        _ = stop.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            let _expired = tokio::time::timeout(STOP_GRACE, connection.as_mut()).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,107 @@
+//! The supervisor: one actor (tokio task) per service owning its replicas.
+//!
+//! - `backoff`: the restart delay policy (named constants + `backoff_delay`);
+//! - `replica`: one replica slot's state machine (sync, unit-tested without processes);
+//! - `spawn`: program lookup, a replica's environment, and the shim launch;
+//! - `actor`: the service actor that turns the state machine's actions into processes,
+//!   signals and timers, and publishes the service's view on a `watch`;
+//! - `view`: that view, built from the slots.
+//!
+//! The outside holds a [`ServiceHandle`]: commands over a bounded channel with a
+//! `oneshot` reply, and the latest view.
+
+pub mod actor;
+pub mod backoff;
+pub mod replica;
+pub mod spawn;
+mod view;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::process::{ChildStderr, ChildStdout};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::cluster::ClusterError;
+use crate::events::EventLog;
+use crate::snapshot::{Level, ServiceView};
+
+pub use backoff::{backoff_delay, BACKOFF_MAX, BACKOFF_MIN, BACKOFF_RESET};
+
+/// Most replicas one service may be scaled to.
+pub const MAX_REPLICAS: u32 = 64;
+
+pub(crate) type Reply = oneshot::Sender<Result<(), ClusterError>>;
+
+/// What a service actor can be asked.
+pub enum Command {
+    Start(Reply),
+    Stop(Reply),
+    /// Rolling: one replica at a time, the new one ready before the old one stops.
+    Restart(Reply),
+    Scale(u32, Reply),
+    Kill(u32, Reply),
+    /// Stop everything and end the actor; answered once every process is gone.
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Where a replica's stdout and stderr go (the log hub, in a cluster).
+pub trait OutputSink: Send + Sync {
+    fn capture(&self, service: &str, replica: u32, stdout: ChildStdout, stderr: ChildStderr);
+    /// A line from the engine about a replica ("exited with code 1"), so its log says why.
+    fn note(&self, service: &str, replica: u32, level: Level, text: String);
+}
+
+/// What every service actor shares.
+pub struct Shared {
+    /// The executable run in shim mode (`microdeck __shim`).
+    pub shim: PathBuf,
+    pub probe_client: reqwest::Client,
+    pub events: EventLog,
+    pub output: Arc<dyn OutputSink>,
+    /// Bumped whenever any service's view changes.
+    pub version: watch::Sender<u64>,
+    pub cancel: CancellationToken,
+    pub tracker: TaskTracker,
+}
+
+/// A service actor's handle. Dropping every handle stops the service's processes.
+#[derive(Clone)]
+pub struct ServiceHandle {
+    pub name: String,
+    tx: mpsc::Sender<Command>,
+    pub view: watch::Receiver<ServiceView>,
+}
+
+impl ServiceHandle {
+    async fn call(&self, make: impl FnOnce(Reply) -> Command) -> Result<(), ClusterError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(make(reply)).await.map_err(|_| ClusterError::ShuttingDown)?;
+        rx.await.map_err(|_| ClusterError::ShuttingDown)?
+    }
+
+    pub async fn start(&self) -> Result<(), ClusterError> {
+        self.call(Command::Start).await
+    }
+    pub async fn stop(&self) -> Result<(), ClusterError> {
+        self.call(Command::Stop).await
+    }
+    pub async fn restart(&self) -> Result<(), ClusterError> {
+        self.call(Command::Restart).await
+    }
+    pub async fn scale(&self, n: u32) -> Result<(), ClusterError> {
+        self.call(|r| Command::Scale(n, r)).await
+    }
+    pub async fn kill(&self, index: u32) -> Result<(), ClusterError> {
+        self.call(|r| Command::Kill(index, r)).await
+    }
+    /// Resolves once the service's processes are all gone (at once if the actor already ended).
+    pub async fn shutdown(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Command::Shutdown(reply)).await.is_ok() {
+            let _ended = rx.await;
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! One replica slot's state machine: plain synchronous code, driven by the service
+//! actor (which turns [`Action`]s into processes, signals and timers) and unit-tested
+//! without processes. Every process and timer carries an epoch; a message with a stale
+//! epoch is ignored, so an old backoff timer can never restart a new process.
+//!
+//! A slot keeps its `REPLICA` index across restarts; during a rolling restart it holds
+//! the old process (`outgoing`) until the new one (`current`) is ready.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::manifest::{RestartPolicy, Service};
+use crate::snapshot::{EventKind, ExitInfo, ReplicaState};
+
+use super::backoff::{Backoff, BACKOFF_RESET};
+
+/// What the slot needs from the manifest.
+#[derive(Debug, Clone)]
+pub struct SlotConfig {
+    pub policy: RestartPolicy,
+    pub failure_threshold: u32,
+    pub success_threshold: u32,
+    pub start_period: Duration,
+}
+
+impl SlotConfig {
+    pub fn of(service: &Service) -> SlotConfig {
+        SlotConfig {
+            policy: service.restart,
+            failure_threshold: service.health.failure_threshold.max(1),
+            success_threshold: service.health.success_threshold.max(1),
+            start_period: service.health.start_period,
+        }
+    }
+}
+
+/// One process of a slot.
+#[derive(Debug, Clone)]
+pub struct Proc {
+    pub epoch: u64,
+    /// The program's pid (reported by the shim), else the shim's.
+    pub pid: Option<u32>,
+    pub port: u16,
+    pub state: ReplicaState,
+    pub started_at: Instant,
+    /// Wall clock of `started_at`, for views.
+    pub started_ms: u64,
+    pub ready_since: Option<Instant>,
+    pub last_probe_error: Option<String>,
+    successes: u32,
+    failures: u32,
+    /// SIGTERM sent because it stayed unhealthy: its exit is a failure to restart from.
+    unhealthy_restart: bool,
+}
+
+impl Proc {
+    pub fn is_running(&self) -> bool {
+        matches!(self.state, ReplicaState::Starting | ReplicaState::Ready | ReplicaState::Unhealthy | ReplicaState::Stopping)
+    }
+}
+
+/// Something the actor must do for the slot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Spawn { epoch: u64 },
+    /// SIGTERM to the process group, then SIGKILL after the grace period.
+    Terminate { epoch: u64 },
+    /// SIGKILL to the process group now.
+    Kill { epoch: u64 },
+    /// Call [`Slot::restart_due`] with this epoch after `delay`.
+    RestartAfter { epoch: u64, delay: Duration },
+    Event { kind: EventKind, message: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub index: u32,
+    cfg: SlotConfig,
+    next_epoch: u64,
+    pub current: Option<Proc>,
+    /// The process being replaced by a rolling restart; stopped once `current` is ready.
+    pub outgoing: Option<Proc>,
+    /// Whether the slot should be running.
+    pub wanted: bool,
+    pub restarts: u32,
+    pub last_exit: Option<(ExitInfo, Instant)>,
+    backoff: Backoff,
+    /// (timer epoch, when, when on the wall clock) of a scheduled restart.
+    pub pending_restart: Option<(u64, Instant, u64)>,
+}
+
+fn event(kind: EventKind, message: impl Into<String>) -> Action {
+    Action::Event { kind, message: message.into() }
+}
+
+/// "exited with code 1" / "exited with signal 9 (SIGKILL)".
+pub fn describe_exit(code: Option<i32>, signal: Option<i32>) -> String {
+    match (code, signal) {
+        (_, Some(s)) => {
+            let name = nix::sys::signal::Signal::try_from(s).map(|s| s.as_str()).unwrap_or("?");
+            format!("exited with signal {s} ({name})")
+        }
+        (Some(c), None) => format!("exited with code {c}"),
+        (None, None) => "exited".to_string(),
+    }
+}
+
+pub fn describe_delay(d: Duration) -> String {
+    if d.is_zero() {
+        "restarting now".to_string()
+    } else if d < Duration::from_secs(1) {
+        format!("restart in {}ms", d.as_millis())
+    } else {
+        format!("restart in {}s", d.as_secs_f32())
+    }
+}
+
+impl Slot {
+    pub fn new(index: u32, cfg: SlotConfig) -> Slot {
+        Slot {
+            index,
+            cfg,
+            next_epoch: 1,
+            current: None,
+            outgoing: None,
+            wanted: false,
+            restarts: 0,
+            last_exit: None,
+            backoff: Backoff::default(),
+            pending_restart: None,
+        }
+    }
+
+    fn epoch(&mut self) -> u64 {
+        let e = self.next_epoch;
+        self.next_epoch += 1;
+        e
+    }
+
+    fn spawn_new(&mut self, now: Instant) -> Action {
+        let epoch = self.epoch();
+        self.current = Some(Proc {
+            epoch,
+            pid: None,
+            port: 0,
+            state: ReplicaState::Starting,
+            started_at: now,
+            started_ms: 0,
+            ready_since: None,
+            last_probe_error: None,
+            successes: 0,
+            failures: 0,
+            unhealthy_restart: false,
+        });
+        Action::Spawn { epoch }
+    }
+
+    fn current_running(&self) -> bool {
+        self.current.as_ref().is_some_and(Proc::is_running)
+    }
+
+    /// Any process of this slot still alive (or being stopped).
+    pub fn has_process(&self) -> bool {
+        self.current_running() || self.outgoing.is_some()
+    }
+
+    pub fn proc_mut(&mut self, epoch: u64) -> Option<&mut Proc> {
+        if self.current.as_ref().is_some_and(|p| p.epoch == epoch) {
+            return self.current.as_mut();
+        }
+        self.outgoing.as_mut().filter(|p| p.epoch == epoch)
+    }
+
+    pub fn start(&mut self, now: Instant) -> Vec<Action> {
+        self.wanted = true;
+        if self.current_running() || self.pending_restart.is_some() {
+            return vec![];
+        }
+        self.backoff.reset();
+        vec![self.spawn_new(now)]
+    }
+
+    /// The process is up: `pid`, listening (soon) on `port`.
+    pub fn spawned(&mut self, epoch: u64, pid: u32, port: u16, at_ms: u64, now: Instant) -> Vec<Action> {
+        let Some(p) = self.proc_mut(epoch) else { return vec![] };
+        p.pid = Some(pid);
+        p.port = port;
+        p.started_at = now;
+        p.started_ms = at_ms;
+        vec![event(EventKind::Started, format!("started (pid {pid}, port {port})"))]
+    }
+
+    /// The shim told the program's own pid.
+    pub fn program_pid(&mut self, epoch: u64, pid: u32) {
+        if let Some(p) = self.proc_mut(epoch) {
+            p.pid = Some(pid);
+        }
+    }
+
+    /// The program could not be started at all: no restart, the service shows why.
+    pub fn spawn_failed(&mut self, epoch: u64, reason: &str) -> Vec<Action> {
+        if self.current.as_ref().is_some_and(|p| p.epoch == epoch) {
+            self.current = None;
+        }
+        self.wanted = false;
+        self.pending_restart = None;
+        vec![event(EventKind::Failed, reason.to_string())]
+    }
+
+    pub fn probe(&mut self, epoch: u64, result: Result<(), String>, now: Instant) -> Vec<Action> {
+        let cfg = self.cfg.clone();
+        let is_current = self.current.as_ref().is_some_and(|p| p.epoch == epoch);
+        let Some(p) = self.proc_mut(epoch) else { return vec![] };
+        if !matches!(p.state, ReplicaState::Starting | ReplicaState::Ready | ReplicaState::Unhealthy) {
+            return vec![];
+        }
+        let mut out = vec![];
+        match result {
+            Ok(()) => {
+                p.failures = 0;
+                p.successes += 1;
+                if p.state != ReplicaState::Ready && p.successes >= cfg.success_threshold {
+                    p.state = ReplicaState::Ready;
+                    p.ready_since = Some(now);
+                    p.last_probe_error = None;
+                    out.push(event(EventKind::Ready, "ready"));
+                    if is_current {
+                        out.extend(self.retire_outgoing());
+                    }
+                }
+            }
+            Err(e) => {
+                p.successes = 0;
+                p.last_probe_error = Some(e.clone());
+                if p.state == ReplicaState::Starting && now.saturating_duration_since(p.started_at) < cfg.start_period {
+                    return out;
+                }
+                p.failures += 1;
+                if p.state != ReplicaState::Unhealthy && p.failures >= cfg.failure_threshold {
+                    p.state = ReplicaState::Unhealthy;
+                    p.ready_since = None;
+                    out.push(event(EventKind::Unhealthy, format!("unhealthy: {e}")));
+                } else if p.state == ReplicaState::Unhealthy && p.failures >= 2 * cfg.failure_threshold {
+                    // Still failing after another threshold's worth of probes: replace it.
+                    p.unhealthy_restart = true;
+                    p.state = ReplicaState::Stopping;
+                    out.push(event(EventKind::Restarted, format!("restarting: still unhealthy ({e})")));
+                    out.push(Action::Terminate { epoch });
+                }
+            }
+        }
+        out
+    }
+
+    /// Stops the outgoing process of a rolling restart.
+    fn retire_outgoing(&mut self) -> Vec<Action> {
+        match self.outgoing.as_mut() {
+            Some(o) if o.state != ReplicaState::Stopping => {
+                o.state = ReplicaState::Stopping;
+                vec![Action::Terminate { epoch: o.epoch }]
+            }
+            _ => vec![],
+        }
+    }
+
+    pub fn exited(&mut self, epoch: u64, code: Option<i32>, signal: Option<i32>, at_ms: u64, now: Instant) -> Vec<Action> {
+        let how = describe_exit(code, signal);
+        if self.outgoing.as_ref().is_some_and(|p| p.epoch == epoch) {
+            let was_stopping = self.outgoing.as_ref().is_some_and(|p| p.state == ReplicaState::Stopping);
+            self.outgoing = None;
+            let kind = if was_stopping { EventKind::Stopped } else { EventKind::Exited };
+            return vec![event(kind, if was_stopping { "stopped (replaced)".to_string() } else { how })];
+        }
+        let Some(p) = self.current.as_mut().filter(|p| p.epoch == epoch) else { return vec![] };
+        let stopping = p.state == ReplicaState::Stopping && !p.unhealthy_restart;
+        let unhealthy_restart = p.unhealthy_restart;
+        let ready_since = p.ready_since;
+        p.state = if stopping { ReplicaState::Stopped } else { ReplicaState::Exited };
+        p.pid = None;
+        self.last_exit = Some((ExitInfo { code, signal, at: at_ms }, now));
+        if stopping {
+            return vec![event(EventKind::Stopped, "stopped")];
+        }
+        let mut out = vec![event(EventKind::Exited, how)];
+        let failed = code != Some(0) || signal.is_some() || unhealthy_restart;
+        let restart = self.wanted
+            && match self.cfg.policy {
+                RestartPolicy::Always => true,
+                RestartPolicy::OnFailure => failed,
+                RestartPolicy::Never => false,
+            };
+        if !restart {
+            return out;
+        }
+        if ready_since.is_some_and(|r| now.saturating_duration_since(r) >= BACKOFF_RESET) {
+            self.backoff.reset();
+        }
+        let delay = self.backoff.next_delay();
+        out.push(event(EventKind::RestartScheduled, describe_delay(delay)));
+        if delay.is_zero() {
+            self.restarts += 1;
+            out.push(self.spawn_new(now));
+        } else {
+            let timer = self.epoch();
+            self.pending_restart = Some((timer, now + delay, at_ms + delay.as_millis() as u64));
+            out.push(Action::RestartAfter { epoch: timer, delay });
+        }
+        out
+    }
+
+    /// A backoff timer fired.
+    pub fn restart_due(&mut self, epoch: u64, now: Instant) -> Vec<Action> {
+        match self.pending_restart {
+            Some((e, _, _)) if e == epoch && self.wanted => {
+                self.pending_restart = None;
+                self.restarts += 1;
+                vec![self.spawn_new(now)]
+            }
+            _ => vec![],
+        }
+    }
+
+    pub fn stop(&mut self) -> Vec<Action> {
+        self.wanted = false;
+        self.pending_restart = None;
+        let mut out = vec![];
+        for p in [self.current.as_mut(), self.outgoing.as_mut()].into_iter().flatten() {
+            if p.is_running() && p.state != ReplicaState::Stopping {
+                p.state = ReplicaState::Stopping;
+                out.push(Action::Terminate { epoch: p.epoch });
+            }
+            p.unhealthy_restart = false;
+        }
+        out
+    }
+
+    /// SIGKILL the current process (a demo crash); the restart policy brings it back.
+    pub fn kill(&mut self) -> Vec<Action> {
+        match self.current.as_ref().filter(|p| p.is_running()) {
+            Some(p) => vec![
+                event(EventKind::Killed, format!("killed with SIGKILL (pid {})", p.pid.unwrap_or(0))),
+                Action::Kill { epoch: p.epoch },
+            ],
+            None => vec![],
+        }
+    }
+
+    /// One step of a rolling restart: start a new process; the old one keeps serving
+    /// until the new one is ready.
+    pub fn replace(&mut self, now: Instant) -> Vec<Action> {
+        self.wanted = true;
+        self.pending_restart = None;
+        self.backoff.reset();
+        let old = self.current.take().filter(|p| p.is_running() && p.state != ReplicaState::Stopping);
+        if let Some(old) = old {
+            // A second replace before the first finished: stop the older one now.
+            let mut out = self.retire_outgoing_now();
+            self.outgoing = Some(old);
+            out.push(self.spawn_new(now));
+            out
+        } else {
+            vec![self.spawn_new(now)]
+        }
+    }
+
+    fn retire_outgoing_now(&mut self) -> Vec<Action> {
+        match self.outgoing.take() {
+            Some(o) if o.state != ReplicaState::Stopping => vec![Action::Terminate { epoch: o.epoch }],
+            _ => vec![],
+        }
+    }
+
+    /// No rolling step in progress: the new process is ready (or the slot is not wanted).
+    pub fn settled(&self) -> bool {
+        self.outgoing.is_none()
+            && (!self.wanted || self.current.as_ref().is_some_and(|p| p.state == ReplicaState::Ready))
+    }
+
+    /// Restarted more than once in a row and not ready since: shown as crash-looping
+    /// also while the next attempt starts, not only while it waits.
+    pub fn crash_looping(&self) -> bool {
+        self.wanted
+            && (self.pending_restart.is_some()
+                || (self.backoff.attempt() >= 2 && self.current.as_ref().is_some_and(|p| p.state != ReplicaState::Ready)))
+    }
+
+    pub fn ready_count(&self) -> u32 {
+        [self.current.as_ref(), self.outgoing.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter(|p| p.state == ReplicaState::Ready)
+            .count() as u32
+    }
+}
+
+#[cfg(test)]
+#[path = "replica_tests.rs"]
+mod tests;

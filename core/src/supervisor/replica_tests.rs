@@ -1,0 +1,184 @@
+//! The slot state machine, driven by hand: no processes, paused time.
+
+use std::time::Duration;
+
+use tokio::time::{advance, Instant};
+
+use super::*;
+use crate::supervisor::backoff::{BACKOFF_MIN, BACKOFF_RESET};
+
+fn cfg(policy: RestartPolicy) -> SlotConfig {
+    SlotConfig { policy, failure_threshold: 2, success_threshold: 1, start_period: Duration::ZERO }
+}
+
+fn spawn_epoch(actions: &[Action]) -> u64 {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Spawn { epoch } => Some(*epoch),
+            _ => None,
+        })
+        .expect("a spawn action")
+}
+
+fn restart_after(actions: &[Action]) -> Option<(u64, Duration)> {
+    actions.iter().find_map(|a| match a {
+        Action::RestartAfter { epoch, delay } => Some((*epoch, *delay)),
+        _ => None,
+    })
+}
+
+fn state(s: &Slot) -> ReplicaState {
+    s.current.as_ref().expect("a process").state
+}
+
+/// Starts a slot and makes its process ready; returns its epoch.
+fn start_ready(s: &mut Slot) -> u64 {
+    let e = spawn_epoch(&s.start(Instant::now()));
+    s.spawned(e, 100, 4000, 0, Instant::now());
+    s.probe(e, Ok(()), Instant::now());
+    e
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_probe_ready() {
+    let mut s = Slot::new(0, cfg(RestartPolicy::Always));
+    let e = spawn_epoch(&s.start(Instant::now()));
+    assert_eq!(state(&s), ReplicaState::Starting);
+    s.spawned(e, 42, 5000, 0, Instant::now());
+    let out = s.probe(e, Ok(()), Instant::now());
+    assert_eq!(state(&s), ReplicaState::Ready);
+    assert!(out.contains(&Action::Event { kind: EventKind::Ready, message: "ready".into() }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn crash_series_backs_off_and_stale_timers_do_nothing() {
+    let mut s = Slot::new(0, cfg(RestartPolicy::Always));
+    let mut e = start_ready(&mut s);
+    // First crash: restarted at once.
+    let out = s.exited(e, Some(1), None, 0, Instant::now());
+    assert_eq!(restart_after(&out), None);
+    e = spawn_epoch(&out);
+    // Second: 250 ms, then 500 ms.
+    let out = s.exited(e, Some(1), None, 0, Instant::now());
+    let (t1, d1) = restart_after(&out).expect("scheduled");
+    assert_eq!(d1, BACKOFF_MIN);
+    assert!(s.pending_restart.is_some());
+    // A stale timer (wrong epoch) cannot restart.
+    assert!(s.restart_due(t1 + 100, Instant::now()).is_empty());
+    advance(d1).await;
+    e = spawn_epoch(&s.restart_due(t1, Instant::now()));
+    let out = s.exited(e, None, Some(9), 0, Instant::now());
+    let (t2, d2) = restart_after(&out).expect("scheduled");
+    assert_eq!(d2, BACKOFF_MIN * 2);
+    assert!(s.crash_looping(), "waiting for the next attempt");
+    // The same timer firing twice restarts once.
+    assert!(!s.restart_due(t2, Instant::now()).is_empty());
+    assert!(s.crash_looping(), "still crash-looping while the next attempt starts");
+    assert!(s.restart_due(t2, Instant::now()).is_empty());
+    assert_eq!(s.restarts, 3);
+    let e = s.current.as_ref().map(|p| p.epoch).expect("current");
+    s.probe(e, Ok(()), Instant::now());
+    assert!(!s.crash_looping(), "ready again");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_healthy_spell_resets_the_backoff() {
+    let mut s = Slot::new(0, cfg(RestartPolicy::Always));
+    let e = start_ready(&mut s);
+    let e = spawn_epoch(&s.exited(e, Some(1), None, 0, Instant::now()));
+    s.probe(e, Ok(()), Instant::now());
+    advance(BACKOFF_RESET).await;
+    // Ready for a minute: this crash counts as the first again.
+    let out = s.exited(e, Some(1), None, 0, Instant::now());
+    assert_eq!(restart_after(&out), None);
+    spawn_epoch(&out);
+}
+
+#[tokio::test(start_paused = true)]
+async fn policies_decide_what_restarts() {
+    let mut never = Slot::new(0, cfg(RestartPolicy::Never));
+    let e = start_ready(&mut never);
+    let out = never.exited(e, Some(1), None, 0, Instant::now());
+    assert!(out.iter().all(|a| matches!(a, Action::Event { .. })));
+    assert_eq!(state(&never), ReplicaState::Exited);
+
+    let mut on_failure = Slot::new(0, cfg(RestartPolicy::OnFailure));
+    let e = start_ready(&mut on_failure);
+    assert!(on_failure.exited(e, Some(0), None, 0, Instant::now()).iter().all(|a| matches!(a, Action::Event { .. })));
+    let e = start_ready(&mut on_failure);
+    spawn_epoch(&on_failure.exited(e, Some(3), None, 0, Instant::now()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_terminates_and_does_not_restart() {
+    let mut s = Slot::new(0, cfg(RestartPolicy::Always));
+    let e = start_ready(&mut s);
+    assert_eq!(s.stop(), vec![Action::Terminate { epoch: e }]);
+    assert_eq!(state(&s), ReplicaState::Stopping);
+    let out = s.exited(e, None, Some(15), 0, Instant::now());
+    assert_eq!(out, vec![Action::Event { kind: EventKind::Stopped, message: "stopped".into() }]);
+    assert_eq!(state(&s), ReplicaState::Stopped);
+}
+
+#[tokio::test(start_paused = true)]
+async fn unhealthy_after_threshold_then_replaced() {
+    let mut s = Slot::new(0, cfg(RestartPolicy::Always));
+    let e = start_ready(&mut s);
+    s.probe(e, Err("connection refused".into()), Instant::now());
+    assert_eq!(state(&s), ReplicaState::Ready, "one failure is below the threshold of 2");
+    s.probe(e, Err("connection refused".into()), Instant::now());
+    assert_eq!(state(&s), ReplicaState::Unhealthy);
+    assert_eq!(s.current.as_ref().and_then(|p| p.last_probe_error.clone()).as_deref(), Some("connection refused"));
+    // Recovers...
+    s.probe(e, Ok(()), Instant::now());
+    assert_eq!(state(&s), ReplicaState::Ready);
+    // ...or, failing on, is terminated and restarted as a failure.
+    for _ in 0..3 {
+        s.probe(e, Err("timeout".into()), Instant::now());
+    }
+    let out = s.probe(e, Err("timeout".into()), Instant::now());
+    assert!(out.contains(&Action::Terminate { epoch: e }));
+    spawn_epoch(&s.exited(e, None, Some(15), 0, Instant::now()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn failures_in_the_start_period_do_not_count() {
+    let mut s = Slot::new(0, SlotConfig { start_period: Duration::from_secs(5), ..cfg(RestartPolicy::Always) });
+    let e = spawn_epoch(&s.start(Instant::now()));
+    for _ in 0..10 {
+        s.probe(e, Err("refused".into()), Instant::now());
+    }
+    assert_eq!(state(&s), ReplicaState::Starting);
+    advance(Duration::from_secs(6)).await;
+    s.probe(e, Err("refused".into()), Instant::now());
+    s.probe(e, Err("refused".into()), Instant::now());
+    assert_eq!(state(&s), ReplicaState::Unhealthy);
+}
+
+#[tokio::test(start_paused = true)]
+async fn rolling_replace_keeps_the_old_one_until_the_new_one_is_ready() {
+    let mut s = Slot::new(0, cfg(RestartPolicy::Always));
+    let old = start_ready(&mut s);
+    let new = spawn_epoch(&s.replace(Instant::now()));
+    assert_eq!(s.ready_count(), 1, "the old one still serves");
+    assert!(!s.settled());
+    let out = s.probe(new, Ok(()), Instant::now());
+    assert!(out.contains(&Action::Terminate { epoch: old }));
+    assert_eq!(s.ready_count(), 1, "the new one is ready, the old one stopping");
+    s.exited(old, None, Some(15), 0, Instant::now());
+    assert!(s.settled());
+    assert_eq!(s.current.as_ref().map(|p| p.epoch), Some(new));
+}
+
+#[tokio::test(start_paused = true)]
+async fn kill_and_spawn_failure() {
+    let mut s = Slot::new(0, cfg(RestartPolicy::Always));
+    let e = start_ready(&mut s);
+    assert!(s.kill().contains(&Action::Kill { epoch: e }));
+    let out = s.exited(e, None, Some(9), 0, Instant::now());
+    let e2 = spawn_epoch(&out);
+    let out = s.spawn_failed(e2, "program `x` not found");
+    assert!(matches!(&out[0], Action::Event { kind: EventKind::Failed, .. }));
+    assert!(!s.wanted && s.current.is_none());
+}

@@ -1,0 +1,84 @@
+//! The service's view (what snapshots show), built from the actor's slots.
+
+use crate::manifest::Protocol;
+use crate::snapshot::{ReplicaState, ReplicaView, ServiceState, ServiceView};
+
+use super::actor::ServiceActor;
+use super::replica::Proc;
+
+fn replica_view(index: u32, p: Option<&Proc>, slot: &super::replica::Slot) -> ReplicaView {
+    ReplicaView {
+        index,
+        pid: p.and_then(|p| p.pid),
+        port: p.map(|p| p.port).unwrap_or(0),
+        state: p.map(|p| p.state).unwrap_or(ReplicaState::Stopped),
+        restarts: slot.restarts,
+        started_at: p.filter(|p| p.is_running() && p.started_ms > 0).map(|p| p.started_ms),
+        last_exit: slot.last_exit.as_ref().map(|(e, _)| e.clone()),
+        last_probe_error: p.and_then(|p| p.last_probe_error.clone()),
+        cpu_percent: 0.0,
+        rss_bytes: 0,
+    }
+}
+
+pub(super) fn build_view(a: &ServiceActor) -> ServiceView {
+    let mut replicas = vec![];
+    let mut ready = 0;
+    let mut restarts = 0;
+    let mut next_restart_at: Option<u64> = None;
+    let mut any_unhealthy = false;
+    let mut crash_looping = false;
+    for slot in a.slots.values() {
+        ready += slot.ready_count();
+        crash_looping |= slot.crash_looping();
+        restarts += slot.restarts;
+        if let Some((_, _, at)) = slot.pending_restart {
+            next_restart_at = Some(next_restart_at.map_or(at, |n| n.min(at)));
+        }
+        if let Some(o) = &slot.outgoing {
+            replicas.push(replica_view(slot.index, Some(o), slot));
+        }
+        if let Some(p) = &slot.current {
+            any_unhealthy |= p.state == ReplicaState::Unhealthy;
+        }
+        replicas.push(replica_view(slot.index, slot.current.as_ref(), slot));
+    }
+    let state = if a.problem.is_some() {
+        ServiceState::Failed
+    } else if !a.running {
+        // Replicas still stopping show as `stopping` in their own rows.
+        ServiceState::Stopped
+    } else if a.waiting_deps {
+        ServiceState::Starting
+    } else if crash_looping {
+        ServiceState::CrashLooping
+    } else if ready >= a.desired {
+        ServiceState::Ready
+    } else if ready > 0 {
+        ServiceState::Degraded
+    } else if any_unhealthy {
+        ServiceState::Unhealthy
+    } else {
+        ServiceState::Starting
+    };
+    ServiceView {
+        name: a.service.name.clone(),
+        state,
+        desired: a.desired,
+        ready,
+        address: format!("127.0.0.1:{}", a.port),
+        port: a.port,
+        protocol: match a.service.protocol {
+            Protocol::Http => "http".into(),
+            Protocol::Tcp => "tcp".into(),
+        },
+        restarts,
+        next_restart_at,
+        problem: a.problem.clone(),
+        optional: a.service.optional,
+        started_at: a.started_ms,
+        cpu_percent: 0.0,
+        rss_bytes: 0,
+        replicas,
+    }
+}

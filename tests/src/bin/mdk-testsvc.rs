@@ -1,0 +1,111 @@
+//! `mdk-testsvc`: a tiny, fast-starting service for the engine tests (std only).
+//!
+//! Serves HTTP on `$PORT`: `/health` → 200 `ok`; anything else → 200 with
+//! `{"service","replica","port","pid"}`. Flags:
+//! `--crash` exit 1 at once; `--flood N` print N numbered lines first;
+//! `--tcp` a TCP service that greets each connection with `replica R pid P`;
+//! `--start-delay-ms N` wait before listening; `--grandchild` start `sleep 1000` first.
+
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_default()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str| args.iter().any(|a| a == name);
+    let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse::<u64>().ok());
+    if flag("--crash") {
+        eprintln!("crashing on purpose");
+        std::process::exit(1);
+    }
+    if flag("--grandchild") {
+        // Left running on purpose: the engine must clean it up with the group.
+        let _child = std::process::Command::new("sleep").arg("1000").spawn();
+    }
+    if let Some(n) = value("--flood") {
+        let stdout = std::io::stdout();
+        let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
+        for i in 1..=n {
+            if writeln!(out, "line {i:07}").is_err() {
+                std::process::exit(3);
+            }
+        }
+        let _unsent = out.flush();
+    }
+    if let Some(ms) = value("--start-delay-ms") {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+    let port = env("PORT");
+    let listener = match TcpListener::bind(format!("127.0.0.1:{port}")) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot listen on {port}: {e}");
+            std::process::exit(2);
+        }
+    };
+    println!("listening on {port} as replica {}", env("REPLICA"));
+    let tcp = flag("--tcp");
+    for conn in listener.incoming().flatten() {
+        std::thread::spawn(move || if tcp { greet(conn) } else { serve(conn) });
+    }
+}
+
+fn greet(mut conn: TcpStream) {
+    let _unsent = writeln!(conn, "replica {} pid {}", env("REPLICA"), std::process::id());
+}
+
+fn serve(conn: TcpStream) {
+    let _unsent = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    let Ok(clone) = conn.try_clone() else { return };
+    let mut reader = BufReader::new(clone);
+    let mut conn = conn;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut content_length = 0usize;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    content_length = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0u8; content_length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+        let body = if path == "/health" {
+            "ok".to_string()
+        } else {
+            format!(
+                "{{\"service\":\"{}\",\"replica\":{},\"port\":{},\"pid\":{}}}",
+                env("SERVICE_NAME"),
+                env("REPLICA"),
+                env("PORT"),
+                std::process::id()
+            )
+        };
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if conn.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
