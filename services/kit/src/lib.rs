@@ -8,6 +8,7 @@
 //! ## Layout
 //!
 //! - [`analytics`]: fire-and-forget events to the analytics service;
+//! - `testing` (feature `testing`): a fake analytics for the samples' tests;
 //! - [`knobs`]: `work_ms`, `max_inflight`, `error_rate` and the middleware applying them;
 //! - this file: [`Config`] (from env), [`app`] (wraps a service's routes), [`serve`] / [`run`],
 //!   [`client`], [`init_logging`].
@@ -16,6 +17,8 @@
 
 pub mod analytics;
 pub mod knobs;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -63,7 +63,10 @@ fn bad_name() -> Response {
 async fn list(State(s): State<AppState>) -> Response {
     let store = s.store.clone();
     match tokio::task::spawn_blocking(move || store.list()).await {
-        Ok(Ok(all)) => Json(all).into_response(),
+        Ok(Ok(all)) => {
+            s.analytics.event("list", serde_json::json!({ "count": all.len() }));
+            Json(all).into_response()
+        }
         Ok(Err(e)) => internal(e),
         Err(e) => internal(e),
     }

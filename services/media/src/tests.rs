@@ -91,3 +91,24 @@ async fn seeding_happens_once_and_deleted_objects_stay_deleted() {
     let (status, _, _) = call(&app, get("/objects/tiles.png")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn uploads_downloads_and_lists_post_events() {
+    let (url, mut rx) = service_kit::testing::fake_analytics().await.unwrap();
+    let dir = tempdir("events");
+    let app = service_kit::app(
+        &service_kit::Config::for_test("media", &dir),
+        router(Store::open(&dir).unwrap(), Analytics::new(Some(url), "media")),
+    );
+    call(&app, Request::put("/objects/e.txt").body(Body::from("e")).unwrap()).await;
+    call(&app, get("/objects/e.txt")).await;
+    call(&app, get("/objects")).await;
+    let mut kinds = Vec::new();
+    for _ in 0..3 {
+        let (caller, ev) = tokio::time::timeout(DEADLINE, rx.recv()).await.unwrap().unwrap();
+        assert_eq!((caller.as_str(), ev["source"].as_str()), ("media", Some("media")));
+        kinds.push(ev["kind"].as_str().unwrap().to_string());
+    }
+    kinds.sort();
+    assert_eq!(kinds, ["download", "list", "upload"]);
+}

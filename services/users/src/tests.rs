@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::routing::post;
 use http_body_util::BodyExt;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -71,23 +70,7 @@ async fn demo_profile_is_seeded() {
 
 #[tokio::test]
 async fn reads_and_writes_post_events_and_survive_analytics_down() {
-    // A fake analytics on port 0 that forwards each event it receives.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, serde_json::Value)>(16);
-    let fake = Router::new().route(
-        "/events",
-        post(move |h: axum::http::HeaderMap, Json(v): Json<serde_json::Value>| {
-            let tx = tx.clone();
-            async move {
-                let caller = h.get("x-microdeck-caller").and_then(|c| c.to_str().ok()).unwrap_or("").to_string();
-                tx.send((caller, v)).await.unwrap();
-                StatusCode::ACCEPTED
-            }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, fake).await });
-
+    let (url, mut rx) = service_kit::testing::fake_analytics().await.unwrap();
     let app = app(&tempdir("events"), Analytics::new(Some(url), "users"));
     call(&app, "POST", "/users", Some(serde_json::json!({ "name": "dave" }))).await;
     call(&app, "GET", "/users/dave", None).await;
