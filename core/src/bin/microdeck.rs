@@ -1,9 +1,11 @@
 //! `microdeck`: the headless CLI. Parses arguments and calls into the engine.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use microdeck::manifest::{summary, Format};
 
 #[derive(Parser)]
 #[command(name = "microdeck", version, about = "A dashboard and supervisor for a local microservice cluster")]
@@ -14,29 +16,39 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate a manifest or Procfile: prints errors, or `ok` and a line per service.
+    /// Validate a manifest or Procfile: prints every error as `file:line:col: key: message`,
+    /// or `ok` and a line per service. Exit 0 valid, 1 invalid, 2 unreadable.
     Check {
-        /// The manifest (TOML) or Procfile.
+        /// The manifest (TOML) or Procfile; the format is guessed from the name.
         file: PathBuf,
+        /// Read FILE as a Procfile whatever its name.
+        #[arg(long, conflicts_with = "manifest")]
+        procfile: bool,
+        /// Read FILE as a TOML manifest whatever its name.
+        #[arg(long)]
+        manifest: bool,
     },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Check { file } => match microdeck::manifest::load_file(&file) {
-            Ok(m) => {
-                println!("ok: {} ({} services)", m.name, m.services.len());
-                ExitCode::SUCCESS
-            }
-            Err(e @ microdeck::manifest::LoadError::Unreadable { .. }) => {
-                eprintln!("microdeck: {e}");
-                ExitCode::from(2)
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(1)
-            }
-        },
+    match Cli::parse().command {
+        Command::Check { file, procfile, manifest } => check(&file, procfile, manifest),
     }
+}
+
+/// `microdeck check`: the formatting lives in `manifest::summary`.
+fn check(file: &Path, procfile: bool, manifest: bool) -> ExitCode {
+    let format = match (procfile, manifest) {
+        (true, _) => Some(Format::Procfile),
+        (_, true) => Some(Format::Manifest),
+        _ => None,
+    };
+    let outcome = summary::check(file, format);
+    // A closed pipe (`| head`) is not worth a panic; the exit code still tells.
+    let out = std::io::stdout().lock().write_all(outcome.stdout.as_bytes());
+    let err = std::io::stderr().lock().write_all(outcome.stderr.as_bytes());
+    if out.is_err() || err.is_err() {
+        return ExitCode::from(outcome.code.max(1));
+    }
+    ExitCode::from(outcome.code)
 }

@@ -23,13 +23,22 @@ impl Manifest {
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name == name)
     }
+
+    /// Service names in an order where each comes after what it `depends_on`, else
+    /// in manifest order (validation has ruled out cycles).
+    pub fn start_order(&self) -> Vec<String> {
+        let nodes: Vec<(&str, Vec<&str>)> =
+            self.services.iter().map(|s| (s.name.as_str(), s.depends_on.iter().map(String::as_str).collect())).collect();
+        super::graph::start_order(&nodes).unwrap_or_else(|| self.services.iter().map(|s| s.name.clone()).collect())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Service {
     pub name: String,
     pub run: Run,
-    /// Working directory, already resolved against `Manifest::base_dir`.
+    /// Working directory, already resolved against `Manifest::base_dir`; that folder
+    /// itself when the manifest gives none (a Procfile's processes run from its folder).
     pub cwd: Option<PathBuf>,
     /// Values are templates: placeholders are expanded per replica (see `placeholders`).
     pub env: BTreeMap<String, String>,

@@ -1,75 +1,133 @@
-//! The manifest as written (TOML), before validation. These types are also the
-//! source of the checked-in JSON Schema, so their doc comments are what editors show.
+//! The manifest as written (TOML), before validation. These types are the source of
+//! the checked-in JSON Schema (`core/schema/manifest.schema.json`), so their doc
+//! comments are what editors show; a test keeps them and the validator's keys in step.
 
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-/// A Microdeck cluster manifest.
+/// A Microdeck cluster manifest: services run as child processes, each behind a
+/// stable address. Reference this schema from a TOML file with a first-line comment
+/// `#:schema ./path/to/manifest.schema.json` (Taplo / Even Better TOML).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "Microdeck cluster manifest")]
 pub struct RawManifest {
-    /// The cluster's name, shown in the title bar.
+    /// The cluster's name, shown in the title bar (default: the folder's name).
+    #[schemars(length(min = 1))]
     pub name: Option<String>,
-    /// One table per service: `[services.NAME]`.
-    #[serde(default)]
+    /// One table per service: `[services.NAME]`. Names use lowercase letters, digits,
+    /// `-` and `_`: they appear in placeholders, file names and URLs.
+    #[schemars(extend("propertyNames" = { "pattern": "^[a-z0-9_-]{1,63}$" }))]
     pub services: BTreeMap<String, RawService>,
     /// Traffic scenarios for the load generator.
     pub load: Option<RawLoad>,
 }
 
 /// One service: a program run as one or more replicas behind one stable address.
+/// Give exactly one of `command` or `shell`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend(
+    "oneOf" = [{ "required": ["command"] }, { "required": ["shell"] }],
+    "dependencies" = { "args": ["command"] }
+))]
 pub struct RawService {
-    /// The program to run (looked up on PATH, then next to the manifest). Not run by a shell.
+    /// The program to run (looked up on PATH, or relative to the manifest's folder). Not run by a shell.
+    #[schemars(length(min = 1))]
     pub command: Option<String>,
-    /// Arguments; placeholders such as `{{self.port}}` and `$PORT` are expanded.
+    /// Arguments of `command`; `{{self.port}}`, `$PORT`, `{{NAME.url}}`, `{{NAME.port}}` are expanded.
     pub args: Option<Vec<String>>,
-    /// A shell line run with `sh -c`, instead of `command` + `args`.
+    /// A command line run with `sh -c`, instead of `command` + `args`.
+    #[schemars(length(min = 1))]
     pub shell: Option<String>,
-    /// Working directory, relative to the manifest's folder.
+    /// Working directory, relative to the manifest's folder (default: that folder).
     pub cwd: Option<String>,
-    /// Extra environment; values may use placeholders such as `{{users.url}}`.
+    /// Extra environment; values may use placeholders such as `{{users.url}}`. `PORT` is set by Microdeck.
+    #[schemars(extend("propertyNames" = { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "not": { "const": "PORT" } }))]
     pub env: Option<BTreeMap<String, String>>,
     /// The service's stable address port (absent = a free one).
+    #[schemars(range(min = 1))]
     pub port: Option<u16>,
-    /// `http` (default) or `tcp`.
-    pub protocol: Option<String>,
+    /// What the stable address carries (default `http`).
+    pub protocol: Option<RawProtocol>,
     /// How many replicas to run, 0 to 16 (default 1).
+    #[schemars(range(min = 0, max = 16))]
     pub replicas: Option<u32>,
-    /// How readiness is probed.
+    /// How readiness is probed (default: the process being alive).
     pub health: Option<RawHealth>,
-    /// `always` (default), `on-failure` or `never`.
-    pub restart: Option<String>,
+    /// When a replica that exits is started again (default `always`).
+    pub restart: Option<RawRestart>,
     /// Services that must be ready before this one starts.
     pub depends_on: Option<Vec<String>>,
     /// Time between SIGTERM and SIGKILL, e.g. "5s" (default 5s).
+    #[schemars(regex(pattern = DURATION_PATTERN))]
     pub stop_grace: Option<String>,
-    /// A missing program is reported instead of failing the cluster.
+    /// A missing program is reported instead of failing the cluster (default false).
     pub optional: Option<bool>,
-    /// `round-robin` (default) or `least-inflight`.
-    pub balance: Option<String>,
+    /// How the stable address spreads requests over ready replicas (default `round-robin`).
+    pub balance: Option<RawBalance>,
+}
+
+/// A number and a unit (ms, s, m/min, h), possibly repeated: "250ms", "2s", "1m30s".
+pub const DURATION_PATTERN: &str = r"^(\s*([0-9]+\.?[0-9]*|\.[0-9]+)\s*(ms|s|min|m|h))+\s*$";
+
+/// An HTTP header name: an RFC 9110 token.
+pub const HEADER_NAME_PATTERN: &str = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawProtocol {
+    /// HTTP: requests are balanced one by one and counted.
+    Http,
+    /// Plain TCP: connections are balanced.
+    Tcp,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawRestart {
+    /// Restart whenever a replica exits, with backoff.
+    Always,
+    /// Restart only after a non-zero exit or a signal.
+    OnFailure,
+    /// Never restart.
+    Never,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawBalance {
+    /// Each ready replica in turn.
+    RoundRobin,
+    /// The ready replica with the fewest requests in flight.
+    LeastInflight,
 }
 
 /// Health probe settings. Give `http` or `tcp`, or neither for process-alive.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawHealth {
-    /// Path probed with GET on the replica's port, e.g. "/health".
+    /// Path probed with GET on the replica's port, e.g. "/health"; 2xx/3xx is healthy.
+    #[schemars(regex(pattern = r"^/"))]
     pub http: Option<String>,
-    /// Probe with a TCP connect.
+    /// Probe with a TCP connect to the replica's port.
     pub tcp: Option<bool>,
-    /// Time between probes once ready, e.g. "1s".
+    /// Time between probes, e.g. "1s" (default 1s).
+    #[schemars(regex(pattern = DURATION_PATTERN))]
     pub interval: Option<String>,
-    /// Probe timeout, e.g. "500ms".
+    /// Probe timeout, e.g. "500ms" (default 500ms).
+    #[schemars(regex(pattern = DURATION_PATTERN))]
     pub timeout: Option<String>,
     /// Consecutive failures before a ready replica is unhealthy (default 3).
+    #[schemars(range(min = 1, max = 100))]
     pub failure_threshold: Option<u32>,
     /// Consecutive successes before a replica is ready (default 1).
+    #[schemars(range(min = 1, max = 100))]
     pub success_threshold: Option<u32>,
     /// Grace after start during which failures don't count (default 10s).
+    #[schemars(regex(pattern = DURATION_PATTERN))]
     pub start_period: Option<String>,
 }
 
@@ -82,37 +140,65 @@ pub struct RawLoad {
     pub scenario: Vec<RawScenario>,
 }
 
-/// A named traffic mix.
+/// A named traffic mix sent to one service's stable address.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
+    /// Unique among scenarios.
+    #[schemars(length(min = 1))]
     pub name: String,
     /// The service whose address receives the traffic.
     pub target: String,
-    /// A request run once before the load, whose response fills placeholders.
+    /// A request run once before the load, whose response fills `{{name}}` placeholders.
     pub setup: Option<RawSetup>,
-    /// `[[load.scenario.request]]` tables, picked by weight.
-    #[serde(default)]
+    /// `[[load.scenario.request]]` tables, picked at random in proportion to `weight`.
+    #[schemars(length(min = 1))]
     pub request: Vec<RawRequest>,
 }
 
+/// An HTTP method.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RawMethod {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Connect,
+    Options,
+    Trace,
+    Patch,
+}
+
+/// One kind of request in a scenario; path, headers and body may use `{{name}}` from the setup.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRequest {
     /// HTTP method (default GET).
-    pub method: Option<String>,
+    pub method: Option<RawMethod>,
+    /// Request path, starting with `/`.
+    #[schemars(regex(pattern = r"^/"))]
     pub path: String,
+    /// Extra request headers.
+    #[schemars(extend("propertyNames" = { "pattern": HEADER_NAME_PATTERN }))]
     pub headers: Option<BTreeMap<String, String>>,
     pub body: Option<String>,
-    /// Relative weight (default 1).
+    /// Relative weight, 1 to 1000 (default 1).
+    #[schemars(range(min = 1, max = 1000))]
     pub weight: Option<u32>,
 }
 
+/// A request sent once before the load.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSetup {
-    pub method: Option<String>,
+    /// HTTP method (default GET).
+    pub method: Option<RawMethod>,
+    /// Request path, starting with `/`.
+    #[schemars(regex(pattern = r"^/"))]
     pub path: String,
+    #[schemars(extend("propertyNames" = { "pattern": HEADER_NAME_PATTERN }))]
     pub headers: Option<BTreeMap<String, String>>,
     pub body: Option<String>,
     /// placeholder → JSON pointer into the response, e.g. `{ token = "/token" }`.
