@@ -1,5 +1,6 @@
 """Unit tests of mdk-analytics: its handlers on a real socket, and its SIGTERM behaviour."""
 
+import http.client
 import importlib.machinery
 import importlib.util
 import json
@@ -76,21 +77,26 @@ class HandlerTests(unittest.TestCase):
 
 
 class ProcessTests(unittest.TestCase):
-    def test_sigterm_stops_gracefully_with_json_logs(self):
+    def test_sigterm_stops_gracefully_despite_an_idle_kept_alive_connection(self):
         env = dict(os.environ, PORT="0", SERVICE_NAME="analytics", REPLICA="0")
         proc = subprocess.Popen([sys.executable, SCRIPT], env=env, stdout=subprocess.PIPE, text=True)
         try:
             first = json.loads(proc.stdout.readline())
             self.assertEqual(first["message"], "listening")
             port = int(first["addr"].rsplit(":", 1)[1])
-            with urllib.request.urlopen("http://127.0.0.1:%d/stats" % port, timeout=10) as resp:
-                self.assertEqual(resp.status, 200)
+            # A kept-alive connection (as the engine's proxy and probes keep) must not hold the exit.
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/stats")
+            resp = conn.getresponse()
+            resp.read()
+            self.assertEqual(resp.status, 200)
             request_line = json.loads(proc.stdout.readline())
             self.assertEqual((request_line["path"], request_line["status"]), ("/stats", 200))
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(timeout=10), 0)
             rest = [json.loads(l) for l in proc.stdout.read().splitlines() if l.strip()]
             self.assertEqual(rest[-1]["message"], "stopped")
+            conn.close()
         finally:
             if proc.poll() is None:
                 proc.kill()
