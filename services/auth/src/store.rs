@@ -138,7 +138,8 @@ pub(crate) mod tests {
 
     #[test]
     fn replicas_starting_at_once_agree_on_one_secret() {
-        let dir = tempdir("secret-race");
+        let tmp = tempdir();
+        let dir = tmp.path().to_path_buf();
         let handles: Vec<_> = (0..8).map(|_| {
             let d = dir.clone();
             std::thread::spawn(move || load_or_create_secret(&d).unwrap())
@@ -150,9 +151,8 @@ pub(crate) mod tests {
         assert_eq!(leftovers, 1, "temp files left behind");
     }
 
-    pub fn tempdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("mdk-auth-{tag}-{}-{}", std::process::id(), rand::random::<u32>()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    /// A data folder removed when the test ends.
+    pub fn tempdir() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap()
     }
 }

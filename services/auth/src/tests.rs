@@ -37,8 +37,8 @@ fn creds(u: &str, p: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn register_login_verify() {
-    let dir = tempdir("flow");
-    let app = replica(&dir, "0");
+    let dir = tempdir();
+    let app = replica(dir.path(), "0");
     let (status, _) = call(&app, "/register", None, creds("alice", "s3cret")).await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, _) = call(&app, "/register", None, creds("alice", "other")).await;
@@ -68,16 +68,16 @@ async fn register_login_verify() {
 
 #[tokio::test]
 async fn demo_user_is_seeded() {
-    let dir = tempdir("seed");
-    let app = replica(&dir, "0");
+    let dir = tempdir();
+    let app = replica(dir.path(), "0");
     let (status, body) = call(&app, "/login", None, creds("demo", "demo")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 #[tokio::test]
 async fn token_from_one_replica_is_accepted_by_another() {
-    let dir = tempdir("shared");
-    let (a, b) = (replica(&dir, "0"), replica(&dir, "1"));
+    let dir = tempdir();
+    let (a, b) = (replica(dir.path(), "0"), replica(dir.path(), "1"));
     let (status, _) = call(&a, "/register", None, creds("bob", "pw")).await;
     assert_eq!(status, StatusCode::CREATED);
     // Registered on one replica, logs in on the other: one credential store.
@@ -88,7 +88,8 @@ async fn token_from_one_replica_is_accepted_by_another() {
     assert_eq!((status, body["username"].as_str()), (StatusCode::OK, Some("bob")));
 
     // A replica of another cluster (another data folder, another secret) rejects it.
-    let stranger = replica(&tempdir("other"), "0");
+    let other = tempdir();
+    let stranger = replica(other.path(), "0");
     let (status, _) = call(&stranger, "/verify", Some(&token), serde_json::Value::Null).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

@@ -1,6 +1,5 @@
 //! Handler tests of media, through `Router::oneshot`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, Request};
@@ -10,10 +9,9 @@ use super::*;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mdk-media-{tag}-{}-{}", std::process::id(), rand::random::<u32>()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A data folder removed when the test ends.
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
 }
 
 fn app(dir: &std::path::Path) -> Router {
@@ -33,7 +31,8 @@ fn get(path: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn upload_list_download_and_range() {
-    let dir = tempdir("objects");
+    let tmp = tempdir();
+    let dir = tmp.path().to_path_buf();
     let app = app(&dir);
     let text = b"0123456789abcdef".to_vec();
     let (status, _, body) = call(&app, Request::put("/objects/notes.txt").body(Body::from(text.clone())).unwrap()).await;
@@ -63,7 +62,8 @@ async fn upload_list_download_and_range() {
 
 #[tokio::test]
 async fn thumbnails_are_computed_to_the_asked_size() {
-    let app = app(&tempdir("thumbs"));
+    let tmp = tempdir();
+    let app = app(tmp.path());
     let (status, _, body) = call(&app, get("/objects/sunset.png")).await;
     assert_eq!(status, StatusCode::OK);
     let original = image::load_from_memory(&body).unwrap();
@@ -84,7 +84,8 @@ async fn thumbnails_are_computed_to_the_asked_size() {
 
 #[tokio::test]
 async fn seeding_happens_once_and_deleted_objects_stay_deleted() {
-    let dir = tempdir("seed");
+    let tmp = tempdir();
+    let dir = tmp.path().to_path_buf();
     drop(app(&dir));
     std::fs::remove_file(dir.join("objects/tiles.png")).unwrap();
     let app = app(&dir);
@@ -95,7 +96,8 @@ async fn seeding_happens_once_and_deleted_objects_stay_deleted() {
 #[tokio::test]
 async fn uploads_downloads_and_lists_post_events() {
     let (url, mut rx) = service_kit::testing::fake_analytics().await.unwrap();
-    let dir = tempdir("events");
+    let tmp = tempdir();
+    let dir = tmp.path().to_path_buf();
     let app = service_kit::app(
         &service_kit::Config::for_test("media", &dir),
         router(Store::open(&dir).unwrap(), Analytics::new(Some(url), "media")),

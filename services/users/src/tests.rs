@@ -1,6 +1,5 @@
 //! Handler tests of users, through `Router::oneshot`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -13,10 +12,9 @@ use super::*;
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mdk-users-{tag}-{}-{:?}", std::process::id(), std::time::Instant::now()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A data folder removed when the test ends.
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
 }
 
 fn app(dir: &std::path::Path, analytics: Analytics) -> Router {
@@ -34,7 +32,8 @@ async fn call(app: &Router, method: &str, path: &str, body: Option<serde_json::V
 
 #[tokio::test]
 async fn crud_persists_across_a_new_router_on_the_same_db() {
-    let dir = tempdir("crud");
+    let tmp = tempdir();
+    let dir = tmp.path().to_path_buf();
     let first = app(&dir, Analytics::new(None, "users"));
     let (status, body) = call(&first, "POST", "/users", Some(serde_json::json!({ "name": "carol", "email": "c@x.test" }))).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -63,7 +62,8 @@ async fn crud_persists_across_a_new_router_on_the_same_db() {
 
 #[tokio::test]
 async fn demo_profile_is_seeded() {
-    let app = app(&tempdir("seed"), Analytics::new(None, "users"));
+    let tmp = tempdir();
+    let app = app(tmp.path(), Analytics::new(None, "users"));
     let (status, body) = call(&app, "GET", "/users/demo", None).await;
     assert_eq!((status, body["display_name"].as_str()), (StatusCode::OK, Some("Demo User")));
 }
@@ -71,7 +71,8 @@ async fn demo_profile_is_seeded() {
 #[tokio::test]
 async fn reads_and_writes_post_events_and_survive_analytics_down() {
     let (url, mut rx) = service_kit::testing::fake_analytics().await.unwrap();
-    let app = app(&tempdir("events"), Analytics::new(Some(url), "users"));
+    let tmp = tempdir();
+    let app = app(tmp.path(), Analytics::new(Some(url), "users"));
     call(&app, "POST", "/users", Some(serde_json::json!({ "name": "dave" }))).await;
     call(&app, "GET", "/users/dave", None).await;
     let mut kinds = Vec::new();
@@ -87,7 +88,8 @@ async fn reads_and_writes_post_events_and_survive_analytics_down() {
     let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dead = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let app = app_with(&tempdir("events-down"), dead);
+    let tmp = tempdir();
+    let app = app_with(tmp.path(), dead);
     let (status, _) = call(&app, "GET", "/users/demo", None).await;
     assert_eq!(status, StatusCode::OK);
 }
