@@ -114,11 +114,9 @@ impl KnobState {
 /// Middleware over a service's own routes: wait for a slot, spend `work_ms`, maybe fail.
 pub async fn apply_knobs(State(state): State<Arc<KnobState>>, req: Request, next: Next) -> Response {
     let cur = state.0.load_full();
+    // The gate is never closed, so acquiring only waits.
     let _permit = match &cur.gate {
-        Some(gate) => match gate.clone().acquire_owned().await {
-            Ok(p) => Some(p),
-            Err(_) => None,
-        },
+        Some(gate) => gate.clone().acquire_owned().await.ok(),
         None => None,
     };
     if cur.knobs.work_ms > 0 {
