@@ -17,7 +17,9 @@
 //! - [`logs`]: line capture from children, level parsing, the per-service ring, rotated
 //!   log files and the batched feed for viewers;
 //! - [`cluster`]: `Cluster`, the one API of every shell;
-//! - [`cli`]: the headless commands behind the `microdeck` binary (`up`).
+//! - [`web`]: the local HTTP API + SSE + the built UI, on 127.0.0.1 behind a token;
+//! - [`cli`]: the commands behind the `microdeck` binary (`up`, and the client verbs
+//!   `status`, `logs`, `scale`, … that talk to a running cluster over `web`).
 
 pub mod manifest;
 pub mod snapshot;
@@ -28,4 +30,5 @@ pub mod resources;
 pub mod events;
 pub mod logs;
 pub mod cluster;
+pub mod web;
 pub mod cli;

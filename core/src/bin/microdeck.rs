@@ -20,6 +20,9 @@ enum Command {
         file: PathBuf,
     },
     Up(microdeck::cli::up::UpArgs),
+    /// Verbs that talk to a running cluster (`status`, `logs`, `scale`, …).
+    #[command(flatten)]
+    Client(microdeck::cli::verbs::ClientCommand),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     match cli.command {
+        Command::Client(verb) => microdeck::cli::verbs::run(verb),
         Command::Check { file } => check(&file),
         Command::Up(args) => microdeck::cli::up::up(args),
     }
