@@ -17,6 +17,7 @@
 //! - [`logs`]: line capture from children, level parsing, the per-service ring, rotated
 //!   log files and the batched feed for viewers;
 //! - [`cluster`]: `Cluster`, the one API of every shell;
+//! - [`bundled`]: the sample cluster's manifest, built in, and `reset_data`;
 //! - [`web`]: the local HTTP API + SSE + the built UI, on 127.0.0.1 behind a token;
 //! - [`cli`]: the commands behind the `microdeck` binary (`up`, and the client verbs
 //!   `status`, `logs`, `scale`, … that talk to a running cluster over `web`).
@@ -32,3 +33,4 @@ pub mod logs;
 pub mod cluster;
 pub mod web;
 pub mod cli;
+pub mod bundled;
