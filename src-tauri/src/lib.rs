@@ -62,6 +62,13 @@ pub fn run() -> ExitCode {
         }
     };
     let name = manifest.name.clone();
+    let signals = match tauri::async_runtime::block_on(async { quit::Signals::catch() }) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("microdeck-desktop: cannot catch SIGTERM/SIGINT: {e}");
+            None
+        }
+    };
     let started = tauri::async_runtime::block_on(SessionHandle::start(Launch::from_args(&args), manifest));
     let session = match started {
         Ok((session, login)) => {
@@ -88,8 +95,10 @@ pub fn run() -> ExitCode {
                 quit::begin(window.app_handle());
             }
         })
-        .setup(|app| {
-            quit::on_signals(app.handle().clone());
+        .setup(move |app| {
+            if let Some(signals) = signals {
+                signals.quit_on_signal(app.handle().clone());
+            }
             Ok(())
         })
         .build(tauri::generate_context!());

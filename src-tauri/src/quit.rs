@@ -75,21 +75,28 @@ fn report<R: Runtime>(app: &AppHandle<R>, session: &SessionHandle) {
     }
 }
 
-/// SIGTERM and SIGINT quit like a closed window does.
-pub fn on_signals<R: Runtime>(app: AppHandle<R>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    tauri::async_runtime::spawn(async move {
-        let (mut term, mut int) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-            (Ok(t), Ok(i)) => (t, i),
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::warn!("cannot watch SIGTERM/SIGINT: {e}");
-                return;
+/// SIGTERM and SIGINT, caught from the start so that one arriving while the window opens
+/// is not fatal: it is acted on once the app runs.
+pub struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Takes over SIGTERM and SIGINT; call inside the async runtime.
+    pub fn catch() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
+    }
+
+    /// From now on, SIGTERM and SIGINT quit like a closed window does.
+    pub fn quit_on_signal<R: Runtime>(mut self, app: AppHandle<R>) {
+        tauri::async_runtime::spawn(async move {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.int.recv() => {}
             }
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-        begin(&app);
-    });
+            begin(&app);
+        });
+    }
 }

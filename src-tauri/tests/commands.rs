@@ -1,6 +1,8 @@
 //! The Tauri commands on `tauri::test::mock_builder()` (no display needed), against a real
 //! `Cluster` of `sleep` services led by the real `microdeck` shim.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
