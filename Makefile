@@ -13,7 +13,10 @@ build:
 run: build
 	$(CARGO_TARGET_DIR)/debug/microdeck up
 
-test: test-rust
+test: test-ui test-rust
 
 test-rust:
 	cargo test --workspace --no-fail-fast
+
+# Node things (the UI, the e2e suite) and the installs they need.
+include mk/ui.mk
