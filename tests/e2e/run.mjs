@@ -58,7 +58,7 @@ async function runTarget(name) {
   const spec = TARGETS[name];
   let session = null;
   const setup = await timed(async () => {
-    session = await spec.start({ bin: spec.bin, portOffset: spec.portOffset, manifest: process.env.E2E_MANIFEST, outputDir });
+    session = await spec.start({ bin: spec.bin, portOffset: spec.portOffset, manifest: process.env.E2E_MANIFEST ? path.resolve(process.env.E2E_MANIFEST) : undefined, outputDir });
   });
   if (setup.error) {
     record(name, 'start the target', setup.error, setup.ms);

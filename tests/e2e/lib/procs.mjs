@@ -57,10 +57,10 @@ export function portOpen(port) {
  * Starts a program in its own process group; stdout and stderr go to `logFile`, and the
  * caller may also watch stdout through `onStdout`. Returns a handle with `stop()`.
  */
-export function start(name, command, args, { env = process.env, logFile, onStdout, extraFds = 0 } = {}) {
+export function start(name, command, args, { env = process.env, cwd, logFile, onStdout, extraFds = 0 } = {}) {
   const stdio = ['ignore', 'pipe', 'pipe'];
   for (let i = 0; i < extraFds; i++) stdio.push('pipe');
-  const child = spawn(command, args, { env, stdio, detached: true });
+  const child = spawn(command, args, { env, cwd, stdio, detached: true });
   const log = logFile ? createWriteStream(logFile, { flags: 'a' }) : null;
   const handle = {
     name,

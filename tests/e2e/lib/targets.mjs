@@ -5,8 +5,12 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { remote } from 'webdriverio';
 import { freePort, portOpen, start, startXvfb, waitFor, which } from './procs.mjs';
+
+/** Both shells find the bundled `services/cluster.toml` from the repository root. */
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -80,7 +84,7 @@ export async function startWeb({ bin, portOffset, manifest, outputDir }) {
     for (const h of handles.reverse()) await h.stop();
   };
   try {
-    const up = start('microdeck up', bin, ['up', ...clusterArgs(portOffset, manifest)], { env, logFile: path.join(outputDir, 'web-cluster.log') });
+    const up = start('microdeck up', bin, ['up', ...clusterArgs(portOffset, manifest)], { env, cwd: REPO, logFile: path.join(outputDir, 'web-cluster.log') });
     handles.push(up);
     const url = await waitFor('`microdeck up` to print its URL', () => {
       if (up.exited) throw new Error(`microdeck up exited (${up.exitCode}): ${up.output.slice(-2000)}`);
@@ -122,6 +126,7 @@ export async function startDesktop({ bin, portOffset, manifest, outputDir }) {
     const nativePort = await freePort();
     const driver = start('tauri-driver', 'tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
       env: { ...env, DISPLAY: xvfb.display },
+      cwd: REPO,
       logFile: path.join(outputDir, 'desktop-driver.log'),
     });
     handles.push(driver);
