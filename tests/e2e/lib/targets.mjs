@@ -52,7 +52,7 @@ async function connect(port, capabilities) {
     port,
     path: '/',
     logLevel: 'warn',
-    connectionRetryTimeout: 120_000,
+    connectionRetryTimeout: Number(process.env.E2E_SESSION_MS ?? 120_000),
     connectionRetryCount: 1,
     capabilities,
   });
@@ -108,7 +108,7 @@ export async function startWeb({ bin, portOffset, manifest, outputDir }) {
 
 /** Xvfb + tauri-driver, which starts WebKitWebDriver, which starts the desktop app. */
 export async function startDesktop({ bin, portOffset, manifest, outputDir }) {
-  for (const program of [bin, 'tauri-driver', 'WebKitWebDriver', 'Xvfb']) {
+  for (const program of [bin, 'tauri-driver', 'WebKitWebDriver', 'Xvfb', 'dbus-daemon']) {
     if (!which(program)) throw new Error(`missing ${program} (make deps-system / deps-tauri-driver install it)`);
   }
   const { root, env } = isolatedEnv('desktop', portOffset);
@@ -122,10 +122,23 @@ export async function startDesktop({ bin, portOffset, manifest, outputDir }) {
   try {
     const xvfb = await startXvfb(path.join(outputDir, 'desktop-xvfb.log'));
     handles.push(xvfb);
+    // A session bus of our own: otherwise GTK autolaunches one (and the accessibility bus)
+    // that daemonize out of reach and outlive the run.
+    let busAddress = '';
+    const bus = start('dbus-daemon', 'dbus-daemon', ['--session', '--nofork', '--print-address=1'], {
+      env,
+      logFile: path.join(outputDir, 'desktop-dbus.log'),
+      onStdout: (t) => (busAddress += t),
+    });
+    handles.push(bus);
+    await waitFor('a session bus', () => {
+      if (bus.exited) throw new Error(`dbus-daemon exited (${bus.exitCode}): ${bus.output.slice(-1000)}`);
+      return busAddress.includes('\n');
+    }, { timeoutMs: 30_000 });
     const port = await freePort();
     const nativePort = await freePort();
     const driver = start('tauri-driver', 'tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
-      env: { ...env, DISPLAY: xvfb.display },
+      env: { ...env, DISPLAY: xvfb.display, DBUS_SESSION_BUS_ADDRESS: busAddress.trim(), NO_AT_BRIDGE: '1' },
       cwd: REPO,
       logFile: path.join(outputDir, 'desktop-driver.log'),
     });
