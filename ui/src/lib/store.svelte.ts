@@ -4,7 +4,7 @@
 import { EventFeed, LogFeed } from './feed';
 import type { Connection, Transport } from './transport';
 import { normaliseError } from './transport';
-import type { ClusterEvent, ClusterSnapshot, Update } from './types';
+import type { ClusterEvent, ClusterSnapshot, CommandError, Update } from './types';
 
 /** Lines kept in the browser; older ones are dropped. */
 export const LOG_BUFFER_LINES = 20_000;
@@ -18,7 +18,7 @@ class ClusterStore {
   snapshot = $state.raw<ClusterSnapshot | null>(null);
   connection = $state<Connection>('connecting');
   /** Why the first snapshot could not be had, if it could not. */
-  loadError = $state<string | null>(null);
+  loadError = $state<CommandError | null>(null);
   events = $state.raw<ClusterEvent[]>([]);
   /** Bumped when the log buffer changed; components read `logs` after reading this. */
   logVersion = $state(0);
@@ -53,7 +53,7 @@ class ClusterStore {
         this.loadError = null;
       })
       .catch((e) => {
-        if (!this.snapshot) this.loadError = normaliseError(e).message;
+        if (!this.snapshot) this.loadError = normaliseError(e);
       });
     Promise.allSettled([transport.logs({ limit: LOG_HISTORY_LINES }), transport.events()]).then(([logs, events]) => {
       if (logs.status === 'fulfilled') this.logs.add(logs.value);

@@ -62,6 +62,10 @@ describe('httpTransport', () => {
     const t = httpTransport('', fakeFetch(403, 'forbidden', []));
     await expect(t.snapshot()).rejects.toEqual({ code: 'http-403', message: 'forbidden' });
   });
+  it('does not show an HTML error page as the message', async () => {
+    const t = httpTransport('', fakeFetch(404, '<!DOCTYPE html><title>Not found</title>', []));
+    await expect(t.snapshot()).rejects.toEqual({ code: 'http-404', message: 'HTTP 404' });
+  });
   it('says when the engine cannot be reached', async () => {
     const failing = (async () => {
       throw new TypeError('Failed to fetch');

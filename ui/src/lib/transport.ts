@@ -125,7 +125,9 @@ export function httpTransport(
     }
     const text = await res.text();
     if (!res.ok) {
-      let err: CommandError = { code: `http-${res.status}`, message: text || res.statusText || `HTTP ${res.status}` };
+      // A page (e.g. a proxy's HTML error) is no message to show: the status says enough.
+      const plain = text && !text.trimStart().startsWith('<') && text.length <= 500 ? text : '';
+      let err: CommandError = { code: `http-${res.status}`, message: plain || `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}` };
       try {
         const parsed = normaliseError(JSON.parse(text));
         if (parsed.code !== 'error') err = parsed;
