@@ -10,6 +10,8 @@ export class LogFeed {
   private lastSeq = new Map<string, number>();
   /** Lines the engine dropped for this viewer because it fell behind (`Update::Logs.skipped`). */
   skipped = 0;
+  /** Lines kept per service right now. */
+  readonly perService = new Map<string, number>();
 
   constructor(capacity: number) {
     this.ring = new Ring<LogLine>(capacity);
@@ -23,7 +25,13 @@ export class LogFeed {
       const last = this.lastSeq.get(line.service);
       if (last !== undefined && line.seq <= last) continue;
       this.lastSeq.set(line.service, line.seq);
-      this.ring.push(line);
+      this.perService.set(line.service, (this.perService.get(line.service) ?? 0) + 1);
+      const evicted = this.ring.push(line);
+      if (evicted) {
+        const left = (this.perService.get(evicted.service) ?? 1) - 1;
+        if (left > 0) this.perService.set(evicted.service, left);
+        else this.perService.delete(evicted.service);
+      }
       added++;
     }
     return added;
@@ -31,6 +39,16 @@ export class LogFeed {
 
   get length(): number {
     return this.ring.length;
+  }
+
+  /** Lines ever kept; line number `n` (0-based, counting from the first ever) is `at(n)`. */
+  get total(): number {
+    return this.ring.dropped + this.ring.length;
+  }
+
+  /** The line numbered `n`, if still kept. */
+  at(n: number): LogLine | undefined {
+    return this.ring.get(n - this.ring.dropped);
   }
 
   toArray(): LogLine[] {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { NO_FILTER, filterLines, lineMatcher, lineTag } from './logfilter';
+import { FilteredLog, NO_FILTER, filterLines, lineMatcher, lineTag } from './logfilter';
+import type { LogFilter } from './logfilter';
 import type { LogLine } from './types';
 
 let seq = 0;
@@ -50,5 +51,44 @@ describe('log filter', () => {
   });
   it('tags a line with its service and replica', () => {
     expect(lineTag(LINES[3])).toBe('media-2');
+  });
+});
+
+describe('FilteredLog (incremental)', () => {
+  const SERVICES = ['gateway', 'auth', 'media'];
+  const LEVEL_LIST = [null, 'debug', 'info', 'warn', 'error'] as const;
+  // A deterministic pseudo-random stream, so a failure can be replayed.
+  let state = 7;
+  const rand = (n: number) => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state % n;
+  };
+  const seqs = new Map<string, number>();
+  function randomLine(): LogLine {
+    const service = SERVICES[rand(SERVICES.length)];
+    const s = (seqs.get(service) ?? 0) + 1;
+    seqs.set(service, s);
+    return { seq: s, at: s, service, replica: rand(3), stream: 'stdout', level: LEVEL_LIST[rand(LEVEL_LIST.length)], text: `request ${rand(50)} took ${rand(900)}ms` };
+  }
+
+  it('always equals a full filter of the buffer, across appends, drops and filter changes', async () => {
+    const { LogFeed } = await import('./feed');
+    const feed = new LogFeed(500);
+    const view = new FilteredLog();
+    const filters: LogFilter[] = [
+      NO_FILTER,
+      { ...NO_FILTER, text: 'request 1' },
+      { ...NO_FILTER, service: 'auth', level: 'warn' },
+      { service: 'media', replica: 2, level: null, text: 'TOOK' },
+    ];
+    for (let round = 0; round < 60; round++) {
+      feed.add(Array.from({ length: rand(80) }, randomLine));
+      const f = filters[Math.floor(round / 15) % filters.length];
+      const expected = filterLines(feed.toArray(), f).lines;
+      expect(view.update(feed, f)).toEqual(expected);
+    }
+    expect(feed.total).toBeGreaterThan(feed.length); // drops happened
+    const counted = Object.fromEntries(filterLines(feed.toArray(), NO_FILTER).perService);
+    expect(Object.fromEntries(feed.perService)).toEqual(counted);
   });
 });

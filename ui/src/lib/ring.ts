@@ -16,15 +16,18 @@ export class Ring<T> {
     return this.len;
   }
 
-  push(item: T): void {
+  /** Adds at the end; returns the oldest item if it had to go to make room. */
+  push(item: T): T | undefined {
     if (this.len < this.capacity) {
       this.buf[(this.start + this.len) % this.capacity] = item;
       this.len++;
-    } else {
-      this.buf[this.start] = item;
-      this.start = (this.start + 1) % this.capacity;
-      this.dropped++;
+      return undefined;
     }
+    const evicted = this.buf[this.start];
+    this.buf[this.start] = item;
+    this.start = (this.start + 1) % this.capacity;
+    this.dropped++;
+    return evicted;
   }
 
   pushAll(items: Iterable<T>): void {
