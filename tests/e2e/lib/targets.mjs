@@ -84,7 +84,8 @@ export async function startWeb({ bin, portOffset, manifest, outputDir }) {
     for (const h of handles.reverse()) await h.stop();
   };
   try {
-    const up = start('microdeck up', bin, ['up', ...clusterArgs(portOffset, manifest)], { env, cwd: REPO, logFile: path.join(outputDir, 'web-cluster.log') });
+    // `--web-port 0`: the API on a free port, whatever else runs on this machine.
+    const up = start('microdeck up', bin, ['up', '--web-port', '0', ...clusterArgs(portOffset, manifest)], { env, cwd: REPO, logFile: path.join(outputDir, 'web-cluster.log') });
     handles.push(up);
     const url = await waitFor('`microdeck up` to print its URL', () => {
       if (up.exited) throw new Error(`microdeck up exited (${up.exitCode}): ${up.output.slice(-2000)}`);
