@@ -53,9 +53,10 @@ $(UI_DIR)/dist/index.html: $(UI_DIR)/node_modules/.mdk-installed $(UI_SOURCES)
 test-ui: $(UI_DIR)/node_modules/.mdk-installed
 	cd $(UI_DIR) && $(NPM) run check && $(NPM) test
 
-# Both targets of the WebDriver suite against the real binaries (built with the UI in them).
+# Both targets of the WebDriver suite against the real binaries (built with the UI in them;
+# --workspace: the desktop shell is a member but not a default one).
 test-e2e: deps-system deps-node deps-tauri-driver ui
-	cargo build --bins
+	cargo build --workspace --bins
 	cd $(E2E_DIR) && node run.mjs
 
 # The desktop shell compiles ui/dist into itself, so every Rust build needs the UI first.

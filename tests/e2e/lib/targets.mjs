@@ -39,9 +39,12 @@ export function isolatedEnv(target, portOffset) {
   return { root, env };
 }
 
-/** Arguments both shells take to run the cluster shifted by `portOffset` (and from a manifest, if given). */
+/**
+ * Arguments both shells take: the cluster shifted by `portOffset`, the local API on a free
+ * port (`--web-port 0`) whatever else runs here, and a manifest if one is given.
+ */
 export function clusterArgs(portOffset, manifest) {
-  const args = ['--port-offset', String(portOffset)];
+  const args = ['--port-offset', String(portOffset), '--web-port', '0'];
   if (manifest) args.push('--manifest', manifest);
   return args;
 }
@@ -84,8 +87,7 @@ export async function startWeb({ bin, portOffset, manifest, outputDir }) {
     for (const h of handles.reverse()) await h.stop();
   };
   try {
-    // `--web-port 0`: the API on a free port, whatever else runs on this machine.
-    const up = start('microdeck up', bin, ['up', '--web-port', '0', ...clusterArgs(portOffset, manifest)], { env, cwd: REPO, logFile: path.join(outputDir, 'web-cluster.log') });
+    const up = start('microdeck up', bin, ['up', ...clusterArgs(portOffset, manifest)], { env, cwd: REPO, logFile: path.join(outputDir, 'web-cluster.log') });
     handles.push(up);
     const url = await waitFor('`microdeck up` to print its URL', () => {
       if (up.exited) throw new Error(`microdeck up exited (${up.exitCode}): ${up.output.slice(-2000)}`);
