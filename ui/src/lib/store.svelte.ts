@@ -23,6 +23,8 @@ class ClusterStore {
   /** Bumped when the log buffer changed; components read `logs` after reading this. */
   logVersion = $state(0);
   skipped = $state(0);
+  /** Set while the desktop app quits: what it still waits for ('' = nothing left). */
+  quitting = $state<string | null>(null);
 
   readonly logs = new LogFeed(LOG_BUFFER_LINES);
   private readonly eventFeed = new EventFeed(EVENTS_KEPT);
@@ -37,6 +39,7 @@ class ClusterStore {
   /** Subscribes first and holds back logs and events until the history is in, so none slip between. */
   start(transport: Transport): () => void {
     this.transport = transport;
+    transport.onQuitting?.((waiting) => (this.quitting = waiting));
     let historyIn = false;
     const held: Update[] = [];
     const unsubscribe = transport.subscribe(

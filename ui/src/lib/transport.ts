@@ -2,6 +2,7 @@
 // browser (docs/api.md). Both expose the same functions and reject with a `CommandError`.
 
 import { Channel, invoke } from '@tauri-apps/api/core';
+import { listen } from '@tauri-apps/api/event';
 import type { ClusterEvent, ClusterSnapshot, CommandError, LogLine, LogQuery, Update } from './types';
 
 /** Whether the feed is live; a browser's EventSource reconnects by itself. */
@@ -23,6 +24,8 @@ export interface Transport {
   stopAll(): Promise<void>;
   /** A snapshot arrives first, then updates as they happen. Returns the unsubscribe function. */
   subscribe(onUpdate: (u: Update) => void, onConnection?: (c: Connection) => void): () => void;
+  /** The desktop app only: while it quits, what the shutdown still waits for (its `quitting` event). */
+  onQuitting?(onWaiting: (waiting: string) => void): void;
 }
 
 /** Turns whatever a shell rejected with into `{ code, message }`. */
@@ -83,6 +86,11 @@ export function tauriTransport(): Transport {
     killReplica: (name, index) => call('kill_replica', { name, index }),
     startAll: () => call('start_all'),
     stopAll: () => call('stop_all'),
+    onQuitting(onWaiting) {
+      listen<{ waiting: string }>('quitting', (e) => onWaiting(e.payload.waiting)).catch(() => {
+        // Without the event the window title still says it.
+      });
+    },
     subscribe(onUpdate, onConnection) {
       let active = true;
       const channel = new Channel<Update>();
