@@ -12,7 +12,7 @@ export CARGO_TARGET_DIR
 build:
 	cargo build --bins
 
-test: test-rust test-services
+test: test-ui test-rust test-services
 
 test-rust:
 	cargo test --workspace --no-fail-fast
@@ -23,3 +23,6 @@ test-services:
 
 # The desktop app: `make run` (or, with no display, a pointer to `microdeck up`), `make test-desktop`.
 include mk/desktop.mk
+
+# Node things (the UI, the e2e suite) and the installs they need.
+include mk/ui.mk

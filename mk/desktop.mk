@@ -25,3 +25,6 @@ run:
 
 test-desktop: deps-system ui
 	cargo test -p microdeck-desktop
+
+# `cargo test --workspace` builds and tests the desktop crate too (webkit, Xvfb).
+test-rust: deps-system
