@@ -5,17 +5,14 @@
 CARGO_TARGET_DIR ?= /var/tmp/microdeck-target
 export CARGO_TARGET_DIR
 
-.PHONY: run test test-rust test-services build
+.PHONY: test test-rust test-services build
 
 # Builds the engine and the sample services; the build also places the Python sample
 # (mdk-analytics) next to them, where the engine looks for sample programs.
 build:
 	cargo build --bins
 
-run: build
-	$(CARGO_TARGET_DIR)/debug/microdeck up
-
-test: test-rust test-services
+test: test-ui test-rust test-services
 
 test-rust:
 	cargo test --workspace --no-fail-fast --exclude microdeck-tests
@@ -25,3 +22,9 @@ test-rust:
 # The Python sample's unit tests (the Rust samples' run under test-rust).
 test-services:
 	python3 -m unittest discover -s services/analytics -p 'test_*.py'
+
+# The desktop app: `make run` (or, with no display, a pointer to `microdeck up`), `make test-desktop`.
+include mk/desktop.mk
+
+# Node things (the UI, the e2e suite) and the installs they need.
+include mk/ui.mk

@@ -29,6 +29,9 @@ enum Command {
         manifest: bool,
     },
     Up(microdeck::cli::up::UpArgs),
+    /// Verbs that talk to a running cluster (`status`, `logs`, `scale`, …).
+    #[command(flatten)]
+    Client(microdeck::cli::verbs::ClientCommand),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         return code;
     }
     match Cli::parse().command {
+        Command::Client(verb) => microdeck::cli::verbs::run(verb),
         Command::Check { file, procfile, manifest } => check(&file, procfile, manifest),
         Command::Up(args) => microdeck::cli::up::up(args),
     }

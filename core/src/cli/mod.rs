@@ -1,10 +1,18 @@
 //! The headless commands behind the `microdeck` binary; `main` only parses and calls.
 //!
 //! - `up`: run a cluster in the foreground with a status table;
-//! - `table`: that table.
+//! - `table`: that table;
+//! - `verbs`: the client verbs (`status`, `logs`, `scale`, `restart`, `stop`, `start`,
+//!   `kill`) against a running cluster; `client`: their HTTP client of the local API;
+//!   `format`: what they print;
+//! - `web_args`: the local API options of `up` (`--ui-dir`, `--web-port`).
 
+pub mod client;
+pub mod format;
 pub mod table;
 pub mod up;
+pub mod verbs;
+pub mod web_args;
 
 /// Exit codes shared by the verbs (listed in `microdeck up --help`).
 pub mod exit {

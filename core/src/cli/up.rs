@@ -39,6 +39,8 @@ pub struct UpArgs {
     /// Added to every fixed port, to run a second cluster beside the first.
     #[arg(long, default_value_t = 0)]
     pub port_offset: u16,
+    #[command(flatten)]
+    pub web: super::web_args::WebArgs,
 }
 
 /// Least time between two printed tables.
@@ -109,8 +111,17 @@ async fn run(args: UpArgs) -> u8 {
         }
     };
     println!("microdeck: cluster `{}` starting; logs in {}", cluster.manifest().name, run_dir.join("logs").display());
+    let web = match args.web.serve(&cluster).await {
+        Ok(web) => web,
+        Err(e) => {
+            eprintln!("microdeck: {e}");
+            cluster.shutdown().await;
+            return exit::START_FAILED;
+        }
+    };
     follow(&cluster, &run_dir).await;
     stop(&cluster).await;
+    web.shutdown().await;
     exit::OK
 }
 
