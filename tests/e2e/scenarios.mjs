@@ -215,7 +215,9 @@ export const scenarios = [
 
 /** The picture saved with the output: the overview with every service. */
 export async function screenshot(browser, file) {
-  await go(browser, 'overview').catch(() => {});
-  await browser.$(sel('service-gateway')).waitForExist({ timeout: WAIT_MS }).catch(() => {});
+  await go(browser, 'overview');
+  await browser.$(sel('service-gateway')).waitForExist({ timeout: WAIT_MS });
+  // Let the engine paint the new view first: WebKit's screenshot is the last painted frame.
+  await browser.executeAsync((done) => requestAnimationFrame(() => requestAnimationFrame(() => done())));
   await browser.saveScreenshot(file);
 }
