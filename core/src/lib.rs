@@ -17,3 +17,4 @@ pub mod manifest;
 pub mod snapshot;
 pub mod cluster;
 pub mod metrics;
+pub mod loadgen;
