@@ -5,7 +5,7 @@
 CARGO_TARGET_DIR ?= /var/tmp/microdeck-target
 export CARGO_TARGET_DIR
 
-.PHONY: run test test-rust build
+.PHONY: run test test-rust test-deps build
 
 build:
 	cargo build --bins
@@ -15,5 +15,9 @@ run: build
 
 test: test-rust
 
-test-rust:
+# The reference Prometheus parser checks `/metrics` (tests/tests/prometheus_text.rs).
+test-deps:
+	python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install --quiet prometheus_client
+
+test-rust: test-deps
 	cargo test --workspace --no-fail-fast

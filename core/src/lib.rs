@@ -18,3 +18,4 @@ pub mod snapshot;
 pub mod cluster;
 pub mod metrics;
 pub mod loadgen;
+pub mod cli;

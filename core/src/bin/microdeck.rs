@@ -28,11 +28,14 @@ enum Command {
         #[arg(long)]
         manifest: bool,
     },
+    /// Send a manifest scenario's traffic at a fixed rate (open loop) and report it.
+    Load(microdeck::cli::load::LoadArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Check { file, procfile, manifest } => check(&file, procfile, manifest),
+        Command::Load(args) => microdeck::cli::load::run(args),
     }
 }
 
