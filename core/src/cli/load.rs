@@ -128,7 +128,8 @@ pub fn summary(r: &LoadReport) -> String {
     let state = match &r.state {
         LoadState::Failed { message } => format!("failed: {message}"),
         LoadState::Stopped => "stopped".into(),
-        _ => "finished".into(),
+        LoadState::Finished => "finished".into(),
+        LoadState::Setup | LoadState::Running | LoadState::Draining => "running".into(),
     };
     format!(
         "scenario {} → {}: {state} after {:.1} s\nsent {}, ok {}, errors {}{kinds}\nachieved {:.1} rps (asked {}); \
@@ -193,12 +194,10 @@ async fn drive(addr: SocketAddr, scenario: Scenario, args: LoadArgs) -> ExitCode
         }
     }
     let report = handle.finished().await;
-    let _ = write!(out, "{}", summary(&report));
-    match report.state {
-        LoadState::Failed { message } => {
-            eprintln!("microdeck load: {message}");
-            ExitCode::from(EXIT_NOT_RUN)
-        }
-        _ => ExitCode::from(EXIT_RAN),
+    if let LoadState::Failed { message } = &report.state {
+        eprintln!("microdeck load: {message}");
+        return ExitCode::from(EXIT_NOT_RUN);
     }
+    let _ = write!(out, "{}", summary(&report));
+    ExitCode::from(EXIT_RAN)
 }

@@ -54,11 +54,12 @@ impl Prepared {
 pub async fn run_setup(client: &Client, target: SocketAddr, setup: &Setup) -> Result<BTreeMap<String, String>, LoadError> {
     let failed = |why: String| LoadError::Setup(format!("{} {}: {why}", setup.request.method, setup.request.path));
     let req = Prepared::new(target, &setup.request, &BTreeMap::new())?;
-    let resp = client.request(req.request()).await.map_err(|e| failed(e.to_string()))?;
+    let resp = client.request(req.request()).await.map_err(|e| failed(chain(&e)))?;
     let status = resp.status();
-    let body = resp.into_body().collect().await.map_err(|e| failed(e.to_string()))?.to_bytes();
+    let body = resp.into_body().collect().await.map_err(|e| failed(chain(&e)))?.to_bytes();
     if !status.is_success() {
-        return Err(failed(format!("status {status}: {}", String::from_utf8_lossy(&body[..body.len().min(200)]))));
+        let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+        return Err(failed(format!("status {status}: {}", text.split_whitespace().collect::<Vec<_>>().join(" "))));
     }
     if setup.extract.is_empty() {
         return Ok(BTreeMap::new());
@@ -74,6 +75,18 @@ pub async fn run_setup(client: &Client, target: SocketAddr, setup: &Setup) -> Re
         vars.insert(name.clone(), value);
     }
     Ok(vars)
+}
+
+/// An error with its causes, e.g. `client error (Connect): tcp connect error: Connection refused`.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// Smooth weighted round-robin (nginx's): each request gets exactly its share of any
