@@ -3,9 +3,12 @@
 //!
 //! The hot path is [`Metrics::record`]: a `try_send` of the sample into a bounded queue
 //! (atomics only, no lock, no await). One actor task owns the [`store::Store`]: it
-//! folds samples in as they come, closes a 1-second bucket on every tick, and answers
-//! queries over a second bounded channel. A sample that finds the queue full is
-//! dropped and counted (`microdeck_metrics_dropped_samples_total`), never waited for.
+//! folds queued samples in every [`DRAIN_EVERY`] (and before each tick or query),
+//! closes a 1-second bucket on every tick, and answers queries over a second bounded
+//! channel. It polls the queue on a timer rather than waiting on it so that `record`
+//! never pays for waking it (a futex call per sample, measured at ~1 µs). A sample
+//! that finds the queue full is dropped and counted
+//! (`microdeck_metrics_dropped_samples_total`), never waited for.
 
 pub mod prometheus;
 pub mod store;
@@ -35,10 +38,10 @@ pub const TICK: Duration = Duration::from_secs(1);
 pub const EDGE_RATE_WINDOW: usize = 5;
 /// Seconds of per-replica counts kept for [`Metrics::replica_spread`].
 pub const SPREAD_KEEP: usize = 300;
-/// Samples that may wait for the actor; far above what one tick of a busy proxy holds.
+/// Samples that may wait for the actor: 6.5 M/s at one drain every 10 ms.
 pub const SAMPLE_QUEUE: usize = 65_536;
-/// Samples the actor folds in per wake-up.
-const SAMPLE_BATCH: usize = 1024;
+/// How often the actor folds in the queued samples.
+pub const DRAIN_EVERY: Duration = Duration::from_millis(10);
 const COMMAND_QUEUE: usize = 64;
 
 /// The caller of a request that names none (no `x-microdeck-caller` header).
@@ -193,7 +196,8 @@ async fn run(
     // A late tick closes one longer bucket (its rps divides by the real length).
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     store.tick(clock.now());
-    let mut batch = Vec::with_capacity(SAMPLE_BATCH);
+    let mut drain_tick = tokio::time::interval(DRAIN_EVERY);
+    drain_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -202,12 +206,9 @@ async fn run(
                 drain(&mut store, &mut samples);
                 store.tick(clock.now());
             }
-            n = samples.recv_many(&mut batch, SAMPLE_BATCH) => {
-                if n == 0 {
+            _ = drain_tick.tick() => {
+                if !drain(&mut store, &mut samples) {
                     break; // every handle is gone
-                }
-                for s in batch.drain(..) {
-                    store.record(s);
                 }
             }
             cmd = commands.recv() => match cmd {
@@ -222,9 +223,14 @@ async fn run(
     }
 }
 
-fn drain(store: &mut Store, samples: &mut mpsc::Receiver<RequestSample>) {
-    while let Ok(s) = samples.try_recv() {
-        store.record(s);
+/// Folds in every queued sample; false once every handle is gone.
+fn drain(store: &mut Store, samples: &mut mpsc::Receiver<RequestSample>) -> bool {
+    loop {
+        match samples.try_recv() {
+            Ok(s) => store.record(s),
+            Err(mpsc::error::TryRecvError::Empty) => return true,
+            Err(mpsc::error::TryRecvError::Disconnected) => return false,
+        }
     }
 }
 
