@@ -5,7 +5,7 @@
 CARGO_TARGET_DIR ?= /var/tmp/microdeck-target
 export CARGO_TARGET_DIR
 
-.PHONY: test test-rust test-services build
+.PHONY: test test-rust test-services test-deps build
 
 # Builds the engine and the sample services; the build also places the Python sample
 # (mdk-analytics) next to them, where the engine looks for sample programs.
@@ -14,7 +14,7 @@ build:
 
 test: test-ui test-rust test-services
 
-test-rust:
+test-rust: test-deps
 	cargo test --workspace --no-fail-fast --exclude microdeck-tests
 	# Process-timing tests (real children, CPU and memory figures) run one at a time.
 	cargo test -p microdeck-tests --no-fail-fast -- --test-threads=1
@@ -28,3 +28,7 @@ include mk/desktop.mk
 
 # Node things (the UI, the e2e suite) and the installs they need.
 include mk/ui.mk
+
+# The reference Prometheus parser checks `/metrics` (tests/tests/prometheus_text.rs).
+test-deps:
+	python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install --quiet prometheus_client

@@ -32,6 +32,8 @@ enum Command {
     /// Verbs that talk to a running cluster (`status`, `logs`, `scale`, …).
     #[command(flatten)]
     Client(microdeck::cli::verbs::ClientCommand),
+    /// Send a manifest scenario's traffic at a fixed rate (open loop) and report it.
+    Load(microdeck::cli::load::LoadArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Client(verb) => microdeck::cli::verbs::run(verb),
         Command::Check { file, procfile, manifest } => check(&file, procfile, manifest),
         Command::Up(args) => microdeck::cli::up::up(args),
+        Command::Load(args) => microdeck::cli::load::run(args),
     }
 }
 

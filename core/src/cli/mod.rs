@@ -5,10 +5,12 @@
 //! - `verbs`: the client verbs (`status`, `logs`, `scale`, `restart`, `stop`, `start`,
 //!   `kill`) against a running cluster; `client`: their HTTP client of the local API;
 //!   `format`: what they print;
-//! - `web_args`: the local API options of `up` (`--ui-dir`, `--web-port`).
+//! - `web_args`: the local API options of `up` (`--ui-dir`, `--web-port`);
+//! - `load`: open-loop load from a manifest scenario, a line a second and a summary.
 
 pub mod client;
 pub mod format;
+pub mod load;
 pub mod table;
 pub mod up;
 pub mod verbs;
