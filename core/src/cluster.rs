@@ -8,6 +8,7 @@
 
 mod options;
 mod subscribe;
+mod traffic;
 mod wiring;
 
 use std::collections::{BTreeMap, HashMap};
@@ -127,6 +128,10 @@ struct Inner {
     events: EventLog,
     logs: LogHub,
     proxies: Vec<ServiceProxy>,
+    /// What every address records into.
+    metrics: crate::metrics::Metrics,
+    /// The current or last load run.
+    load: arc_swap::ArcSwapOption<crate::loadgen::LoadHandle>,
     /// Every task but the log hub's, which outlives the children to keep their last lines.
     cancel: CancellationToken,
     logs_cancel: CancellationToken,
@@ -170,6 +175,9 @@ impl Cluster {
             probe_client: crate::health::client(),
             events: events.clone(),
             output: Arc::new(wiring::LogOutput(logs.clone())),
+            drainer: Some(Arc::new(wiring::ProxyDrainer(
+                addresses.iter().map(|(n, a)| (n.clone(), a.clone())).collect(),
+            ))),
             version: version_tx,
             cancel: cancel.clone(),
             tracker: tracker.clone(),
@@ -198,6 +206,15 @@ impl Cluster {
             move || views.iter().flat_map(|v| v.borrow().replicas.iter().filter_map(|r| r.pid).collect::<Vec<_>>()).collect(),
             cancel.clone(),
         );
+        let named_views = services.iter().map(|h| (h.name.clone(), h.view.clone())).collect();
+        let metrics = match traffic::start_metrics(&proxies, named_views, resources.clone(), &cancel, &tracker) {
+            Ok(m) => m,
+            Err(e) => {
+                cancel.cancel();
+                logs_cancel.cancel();
+                return Err(e);
+            }
+        };
         let by_name = services.iter().enumerate().map(|(i, h)| (h.name.clone(), i)).collect();
         let cluster = Cluster {
             inner: Arc::new(Inner {
@@ -210,6 +227,8 @@ impl Cluster {
                 events,
                 logs,
                 proxies,
+                metrics,
+                load: arc_swap::ArcSwapOption::empty(),
                 cancel,
                 logs_cancel,
                 tracker,
@@ -322,7 +341,7 @@ impl Cluster {
                 // periods, the SIGKILL, then a margin.
                 let longest = inner.manifest.services.iter().map(|s| s.stop_grace).max().unwrap_or_default();
                 let all = futures_util::future::join_all(inner.services.iter().map(|h| h.shutdown()));
-                if tokio::time::timeout(longest + SHUTDOWN_MARGIN, all).await.is_err() {
+                if tokio::time::timeout(longest + crate::supervisor::DRAIN_LIMIT + SHUTDOWN_MARGIN, all).await.is_err() {
                     tracing::error!("some processes did not exit {SHUTDOWN_MARGIN:?} after SIGKILL; giving up on them");
                 }
                 // Closed before returning, so the ports can be bound again at once.

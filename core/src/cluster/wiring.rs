@@ -1,7 +1,10 @@
 //! The engine's parts joined: replica output into the log hub, each service's stable
 //! address fed with its ready replicas, services ordered by `depends_on`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
 use std::net::SocketAddr;
 
 use tokio::process::{ChildStderr, ChildStdout};
@@ -13,7 +16,7 @@ use crate::logs::LogHub;
 use crate::manifest::{Manifest, Service};
 use crate::proxy::{Backend, ProxyError, ServiceProxy};
 use crate::snapshot::{Level, ReplicaState, ServiceView};
-use crate::supervisor::OutputSink;
+use crate::supervisor::{Drainer, OutputSink};
 
 /// Replica output goes to the log hub.
 pub(super) struct LogOutput(pub LogHub);
@@ -33,6 +36,22 @@ impl OutputSink for LogOutput {
                 tracing::debug!("cannot note in the log of {service}: {e}");
             }
         });
+    }
+}
+
+/// Drains a leaving replica out of its service's address before it is signalled.
+pub(super) struct ProxyDrainer(pub HashMap<String, ServiceProxy>);
+
+impl Drainer for ProxyDrainer {
+    fn drain(&self, service: &str, replica: u32, port: u16, limit: Duration) -> BoxFuture<'static, bool> {
+        let proxy = self.0.get(service).cloned();
+        Box::pin(async move {
+            let backend = Backend { replica, addr: SocketAddr::from(([127, 0, 0, 1], port)) };
+            match proxy {
+                Some(p) => p.remove_and_drain(backend, limit).await,
+                None => true,
+            }
+        })
     }
 }
 

@@ -28,6 +28,8 @@ pub type UpstreamBody = BoxBody<Bytes, hyper::Error>;
 pub type HttpClient = Client<HttpConnector, UpstreamBody>;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Names the calling service, for the caller→callee edges of the topology.
+const X_MICRODECK_CALLER: HeaderName = HeaderName::from_static("x-microdeck-caller");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// Headers of one hop only (RFC 9110 §7.6.1); hyper frames the bodies itself.
 const HOP_BY_HOP: [&str; 8] = [
@@ -59,6 +61,22 @@ pub struct Outcome {
     /// From the request's arrival to the end of the response body.
     pub latency: Duration,
     pub response_bytes: u64,
+    /// From `x-microdeck-caller`, else [`crate::metrics::EXTERNAL`].
+    pub caller: Arc<str>,
+    /// The request body's declared length (`content-length`), 0 when streamed without one.
+    pub request_bytes: u64,
+    /// No response from any replica (connect refused, reset): the proxy answered 502.
+    pub failed: bool,
+}
+
+/// What a request carries from its arrival to its record.
+#[derive(Clone)]
+struct Meta {
+    started: Instant,
+    caller: Arc<str>,
+    request_bytes: u64,
+    /// The service's in-flight gauge, held until the last tracker of the request is gone.
+    _gauge: Option<Arc<crate::metrics::InFlightGuard>>,
 }
 
 /// Serves one request: forward, retry once elsewhere if safe, or answer 503/502.
@@ -67,7 +85,24 @@ pub async fn handle(
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Result<Response<ProxyBody>, Infallible> {
-    let started = Instant::now();
+    let caller = req
+        .headers()
+        .get(X_MICRODECK_CALLER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .unwrap_or(crate::metrics::EXTERNAL);
+    let request_bytes = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let started = &Meta {
+        started: Instant::now(),
+        caller: Arc::from(caller),
+        request_bytes,
+        _gauge: shared.gauge.get().map(|g| Arc::new(g.enter())),
+    };
     let Some(first) = shared.balancer.pick(None) else {
         let body = serde_json::json!({ "error": "no ready replica", "service": &*shared.service });
         return Ok(shared.answer(StatusCode::SERVICE_UNAVAILABLE, body, None, started));
@@ -130,7 +165,7 @@ async fn forward(
     shared: &Arc<Shared>,
     mut request: Request<UpstreamBody>,
     slot: InFlight,
-    started: Instant,
+    started: &Meta,
     client_upgrade: Option<OnUpgrade>,
 ) -> Result<Response<ProxyBody>, Failure> {
     let backend = slot.backend;
@@ -182,7 +217,8 @@ async fn forward(
                 replica: Some(backend.replica),
                 _in_flight: slot,
                 status: parts.status.as_u16(),
-                started,
+                meta: started.clone(),
+                failed: false,
                 bytes: 0,
             };
             Ok(Response::from_parts(
@@ -211,7 +247,7 @@ impl Shared {
         status: StatusCode,
         body: serde_json::Value,
         replica: Option<u32>,
-        started: Instant,
+        started: &Meta,
     ) -> Response<ProxyBody> {
         let bytes = Bytes::from(body.to_string());
         let tracker = Tracker {
@@ -219,7 +255,8 @@ impl Shared {
             replica,
             _in_flight: None,
             status: status.as_u16(),
-            started,
+            meta: started.clone(),
+            failed: false,
             bytes: 0,
         };
         let mut response = Response::new(ProxyBody::new(
@@ -236,7 +273,7 @@ impl Shared {
     fn upstream_failed(
         self: &Arc<Self>,
         error: &UpstreamError,
-        started: Instant,
+        started: &Meta,
     ) -> Response<ProxyBody> {
         tracing::debug!(service = %self.service, replica = error.replica, "upstream failed: {}", error.detail);
         let body = serde_json::json!({
@@ -245,7 +282,11 @@ impl Shared {
             "replica": error.replica,
             "detail": error.detail,
         });
-        self.answer(StatusCode::BAD_GATEWAY, body, Some(error.replica), started)
+        let mut response = self.answer(StatusCode::BAD_GATEWAY, body, Some(error.replica), started);
+        if let Some(tracker) = response.body_mut().tracker.as_mut() {
+            tracker.failed = true;
+        }
+        response
     }
 }
 
@@ -332,7 +373,8 @@ struct Tracker {
     /// Holds the backend's in-flight count until the body is done.
     _in_flight: Option<InFlight>,
     status: u16,
-    started: Instant,
+    meta: Meta,
+    failed: bool,
     bytes: u64,
 }
 
@@ -341,8 +383,11 @@ impl Drop for Tracker {
         let outcome = Outcome {
             replica: self.replica,
             status: self.status,
-            latency: self.started.elapsed(),
+            latency: self.meta.started.elapsed(),
             response_bytes: self.bytes,
+            caller: self.meta.caller.clone(),
+            request_bytes: self.meta.request_bytes,
+            failed: self.failed,
         };
         self.shared.record(&outcome);
     }

@@ -16,7 +16,7 @@ mod tcp;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::manifest::{Balance, Protocol};
+use crate::metrics::{self, Metrics, MetricsError, RequestSample};
 use balance::Balancer;
 pub use balance::{Backend, BackendStatus};
 pub use http::Outcome;
@@ -70,6 +71,10 @@ pub(crate) struct Shared {
     stop: CancellationToken,
     /// Every connection and tunnel, waited for by `stop`.
     connections: TaskTracker,
+    /// Where every request is recorded, once attached (see [`ServiceProxy::attach_metrics`]).
+    metrics: OnceLock<Metrics>,
+    /// The service's in-flight gauge, entered per request.
+    gauge: OnceLock<metrics::InFlight>,
 }
 
 #[derive(Default)]
@@ -96,6 +101,17 @@ impl Shared {
             _ => &t.ok,
         };
         class.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = self.metrics.get() {
+            m.record(RequestSample {
+                service: self.service.to_string(),
+                replica: outcome.replica,
+                caller: outcome.caller.to_string(),
+                status: if outcome.failed { 0 } else { outcome.status },
+                latency: outcome.latency,
+                bytes_in: outcome.request_bytes,
+                bytes_out: outcome.response_bytes,
+            });
+        }
     }
 }
 
@@ -130,6 +146,8 @@ impl ServiceProxy {
             totals: Totals::default(),
             stop: cancel.child_token(),
             connections: TaskTracker::new(),
+            metrics: OnceLock::new(),
+            gauge: OnceLock::new(),
         });
         let closed = CancellationToken::new();
         let accept = AcceptLoop {
@@ -144,6 +162,31 @@ impl ServiceProxy {
             local_addr,
             closed,
         })
+    }
+
+    /// Records every later request into `metrics` and keeps the service's in-flight gauge.
+    /// The first attachment wins.
+    pub async fn attach_metrics(&self, metrics: Metrics) -> Result<(), MetricsError> {
+        let gauge = metrics.in_flight(&self.shared.service).await?;
+        let _first = self.shared.gauge.set(gauge);
+        let _first = self.shared.metrics.set(metrics);
+        Ok(())
+    }
+
+    /// Takes `backend` out of the set now (whatever the ready list says) and waits up to
+    /// `limit` for its requests in flight: the step before the replica is signalled.
+    /// True if it went idle in time.
+    pub async fn remove_and_drain(&self, backend: Backend, limit: Duration) -> bool {
+        let current = self.backends();
+        if current.iter().any(|b| b.replica == backend.replica && b.addr == backend.addr) {
+            let rest = current
+                .iter()
+                .filter(|b| !(b.replica == backend.replica && b.addr == backend.addr))
+                .map(|b| Backend { replica: b.replica, addr: b.addr })
+                .collect();
+            self.set_backends(rest);
+        }
+        self.drain(backend, limit).await
     }
 
     pub fn local_addr(&self) -> SocketAddr {

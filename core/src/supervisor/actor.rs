@@ -402,12 +402,7 @@ impl ServiceActor {
         for action in actions {
             match action {
                 Action::Spawn { epoch } => self.launch(index, epoch),
-                Action::Terminate { epoch } => {
-                    if let Some(rt) = self.procs.get(&(index, epoch)) {
-                        spawn::signal_group(rt.pgid, Signal::SIGTERM);
-                        self.timer(self.service.stop_grace, Internal::GraceOver { index, epoch });
-                    }
-                }
+                Action::Terminate { epoch } => self.terminate(index, epoch),
                 Action::Kill { epoch } => {
                     if let Some(rt) = self.procs.get(&(index, epoch)) {
                         spawn::signal_group(rt.pgid, Signal::SIGKILL);
@@ -417,6 +412,36 @@ impl ServiceActor {
                 Action::Event { kind, message } => self.event(Some(index), kind, message),
             }
         }
+    }
+
+    /// Drains the replica out of the service's address, then SIGTERM, then SIGKILL after
+    /// the grace period. The drain runs in a task so the actor keeps answering.
+    fn terminate(&self, index: u32, epoch: u64) {
+        let Some(rt) = self.procs.get(&(index, epoch)) else { return };
+        let pgid = rt.pgid;
+        let port = self.slots.get(&index).and_then(|slot| {
+            [slot.current.as_ref(), slot.outgoing.as_ref()].into_iter().flatten().find(|p| p.epoch == epoch).map(|p| p.port)
+        });
+        let limit = self.service.stop_grace.min(super::DRAIN_LIMIT);
+        let drain = match (&self.shared.drainer, port) {
+            (Some(d), Some(port)) => Some(d.drain(&self.service.name, index, port, limit)),
+            _ => None,
+        };
+        let (tx, grace, service) = (self.internal_tx.clone(), self.service.stop_grace, self.service.name.clone());
+        self.shared.tracker.spawn(async move {
+            if let Some(drain) = drain {
+                if !drain.await {
+                    tracing::info!(service, replica = index, "requests still in flight after {limit:?}; stopping anyway");
+                }
+            }
+            spawn::signal_group(pgid, Signal::SIGTERM);
+            tokio::select! {
+                _ = tx.closed() => {}
+                _ = tokio::time::sleep(grace) => {
+                    let _ended = tx.send(Internal::GraceOver { index, epoch }).await;
+                }
+            }
+        });
     }
 
     fn timer(&self, delay: Duration, msg: Internal) {

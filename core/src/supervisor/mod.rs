@@ -54,6 +54,17 @@ pub trait OutputSink: Send + Sync {
     fn note(&self, service: &str, replica: u32, level: Level, text: String);
 }
 
+/// Most a leaving replica waits for its requests in flight before it is signalled
+/// (capped further by the service's `stop_grace`).
+pub const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Takes a leaving replica out of its service's address and waits for its requests in
+/// flight — called before the replica is signalled, so stopping it fails no request.
+pub trait Drainer: Send + Sync {
+    /// True if the replica went idle within `limit`.
+    fn drain(&self, service: &str, replica: u32, port: u16, limit: std::time::Duration) -> futures_util::future::BoxFuture<'static, bool>;
+}
+
 /// What every service actor shares.
 pub struct Shared {
     /// The executable run in shim mode (`microdeck __shim`).
@@ -61,6 +72,8 @@ pub struct Shared {
     pub probe_client: reqwest::Client,
     pub events: EventLog,
     pub output: Arc<dyn OutputSink>,
+    /// Drains a replica before its SIGTERM; `None` signals at once.
+    pub drainer: Option<Arc<dyn Drainer>>,
     /// Bumped whenever any service's view changes.
     pub version: watch::Sender<u64>,
     pub cancel: CancellationToken,

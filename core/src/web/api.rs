@@ -42,6 +42,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/api/services/{name}/replicas/{index}/kill", post(kill_replica))
         .route("/api/cluster/start-all", post(start_all))
         .route("/api/cluster/stop-all", post(stop_all))
+        .merge(super::traffic::routes())
         // Anything else under /api is a mistake, not a page of the app.
         .route("/api", get(unknown_route).post(unknown_route))
         .route("/api/{*rest}", get(unknown_route).post(unknown_route))

@@ -1,0 +1,177 @@
+//! The cluster's traffic side: the one [`Metrics`] every service address records into
+//! (fed with resource readings too), its queries, the load generator (one run at a
+//! time, scenarios from the manifest) and the sample kit's demo knobs.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{Cluster, ClusterError};
+use crate::loadgen::{LoadGen, LoadHandle, LoadReport};
+use crate::metrics::{Metrics, ReplicaShare, Series, Topology};
+use crate::proxy::ServiceProxy;
+use crate::resources::Resources;
+use crate::snapshot::{ReplicaState, ServiceView};
+
+/// How long a knob or crash call to a replica may take.
+const KNOB_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Starts the metrics actor, attaches every address to it and feeds it resource readings.
+pub(super) fn start_metrics(
+    proxies: &[ServiceProxy],
+    views: Vec<(String, watch::Receiver<ServiceView>)>,
+    mut resources: watch::Receiver<Resources>,
+    cancel: &CancellationToken,
+    tracker: &TaskTracker,
+) -> Result<Metrics, ClusterError> {
+    let metrics = Metrics::spawn(cancel.clone()).map_err(|e| ClusterError::Io(e.to_string()))?;
+    for proxy in proxies {
+        let (proxy, metrics) = (proxy.clone(), metrics.clone());
+        tracker.spawn(async move {
+            if let Err(e) = proxy.attach_metrics(metrics).await {
+                tracing::warn!(service = proxy.service(), "traffic is not measured: {e}");
+            }
+        });
+    }
+    let m = metrics.clone();
+    let cancel = cancel.clone();
+    tracker.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                changed = resources.changed() => if changed.is_err() { break },
+            }
+            let res = resources.borrow_and_update().clone();
+            for (name, view) in &views {
+                let (mut cpu, mut rss) = (0.0f64, 0u64);
+                for r in view.borrow().replicas.iter() {
+                    if let Some(u) = r.pid.and_then(|p| res.per_pid.get(&p)) {
+                        cpu += f64::from(u.cpu_percent);
+                        rss += u.rss_bytes;
+                    }
+                }
+                m.record_resources(name, cpu, rss);
+            }
+        }
+    });
+    Ok(metrics)
+}
+
+fn stopped(e: crate::metrics::MetricsError) -> ClusterError {
+    ClusterError::Io(e.to_string())
+}
+
+impl Cluster {
+    /// The service's 1-second series over the last `window` (empty before any traffic).
+    pub async fn series(&self, service: &str, window: Duration) -> Result<Option<Series>, ClusterError> {
+        self.service(service)?;
+        self.inner.metrics.series(service, window).await.map_err(stopped)
+    }
+
+    /// Services and the caller→callee edges seen in traffic, with their rates.
+    pub async fn topology(&self) -> Result<Topology, ClusterError> {
+        self.inner.metrics.topology().await.map_err(stopped)
+    }
+
+    /// Each replica's share of the service's requests over the last `window`.
+    pub async fn replica_spread(&self, service: &str, window: Duration) -> Result<Vec<ReplicaShare>, ClusterError> {
+        self.service(service)?;
+        let spread = self.inner.metrics.replica_spread(service, window).await.map_err(stopped)?;
+        Ok(spread.unwrap_or_default())
+    }
+
+    /// The body of `GET /metrics` (Prometheus text).
+    pub async fn prometheus(&self) -> Result<String, ClusterError> {
+        self.inner.metrics.render_prometheus().await.map_err(stopped)
+    }
+
+    /// Starts the manifest's `scenario` at `rate` requests per second; one run at a time.
+    pub fn start_load(&self, scenario: &str, rate: f64, duration: Option<Duration>) -> Result<LoadReport, ClusterError> {
+        if self.inner.cancel.is_cancelled() {
+            return Err(ClusterError::ShuttingDown);
+        }
+        if let Some(run) = self.inner.load.load_full() {
+            if !run.report().state.is_over() {
+                return Err(ClusterError::InvalidArgument("a load run is already going; stop it first".into()));
+            }
+        }
+        let found = self.inner.manifest.load.scenarios.iter().find(|s| s.name == scenario);
+        let scenario = found.ok_or_else(|| ClusterError::InvalidArgument(format!("no load scenario named `{scenario}`")))?;
+        let target = self.address(&scenario.target)?;
+        let handle = LoadGen::start(target, scenario, rate, duration, self.inner.cancel.clone())
+            .map_err(|e| ClusterError::InvalidArgument(e.to_string()))?;
+        let report = handle.report();
+        self.inner.load.store(Some(Arc::new(handle)));
+        Ok(report)
+    }
+
+    fn current_load(&self) -> Result<Arc<LoadHandle>, ClusterError> {
+        self.inner.load.load_full().ok_or_else(|| ClusterError::InvalidArgument("no load run was started".into()))
+    }
+
+    /// Changes the running load's rate (0 pauses it).
+    pub fn set_load_rate(&self, rate: f64) -> Result<LoadReport, ClusterError> {
+        let run = self.current_load()?;
+        run.set_rate(rate).map_err(|e| ClusterError::InvalidArgument(e.to_string()))?;
+        Ok(run.report())
+    }
+
+    /// Stops the load run (its report stays readable).
+    pub fn stop_load(&self) -> Result<LoadReport, ClusterError> {
+        let run = self.current_load()?;
+        run.stop();
+        Ok(run.report())
+    }
+
+    /// The latest report of the current or last load run; `None` before any.
+    pub fn load_report(&self) -> Option<LoadReport> {
+        self.inner.load.load_full().map(|r| r.report())
+    }
+
+    /// The stable address of a service.
+    pub fn address(&self, service: &str) -> Result<SocketAddr, ClusterError> {
+        let i = self.inner.by_name.get(service).copied().ok_or_else(|| ClusterError::UnknownService(service.to_string()))?;
+        self.inner.proxies.get(i).map(|p| p.local_addr()).ok_or_else(|| ClusterError::UnknownService(service.to_string()))
+    }
+
+    /// Sets the sample kit's demo knobs (`work_ms`, `max_inflight`, `error_rate`) on every
+    /// ready replica of the service; returns how many replicas took them.
+    pub async fn set_knobs(&self, service: &str, knobs: &serde_json::Value) -> Result<usize, ClusterError> {
+        let ports: Vec<u16> = {
+            let view = self.service(service)?.view.borrow();
+            view.replicas.iter().filter(|r| r.state == ReplicaState::Ready).map(|r| r.port).collect()
+        };
+        if ports.is_empty() {
+            return Err(ClusterError::InvalidArgument(format!("{service} has no ready replica")));
+        }
+        let client = reqwest::Client::new();
+        let mut done = 0;
+        for port in ports {
+            let url = format!("http://127.0.0.1:{port}/admin/knobs");
+            let sent = client.post(&url).json(knobs).timeout(KNOB_TIMEOUT).send().await;
+            match sent {
+                Ok(r) if r.status().is_success() => done += 1,
+                Ok(r) => {
+                    let status = r.status();
+                    let body = r.text().await.unwrap_or_default();
+                    return Err(ClusterError::InvalidArgument(format!("{service} refused the knobs ({status}): {body}")));
+                }
+                Err(e) => return Err(ClusterError::Io(format!("cannot reach {service} on port {port}: {e}"))),
+            }
+        }
+        Ok(done)
+    }
+
+    /// Asks one replica of the service (through its address) to crash itself.
+    pub async fn crash(&self, service: &str) -> Result<(), ClusterError> {
+        self.service(service)?;
+        let url = format!("http://{}/admin/crash", self.address(service)?);
+        // The replica may die before it answers: a reset is the expected outcome.
+        let _answer = reqwest::Client::new().post(&url).timeout(KNOB_TIMEOUT).send().await;
+        Ok(())
+    }
+}
