@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 
 use super::{Cluster, ClusterError};
 use crate::loadgen::{LoadGen, LoadHandle, LoadReport};
-use crate::metrics::{Metrics, ReplicaShare, Series, Topology};
+use crate::metrics::{Metrics, ReplicaShare, Series, ServiceTotals, Topology};
 use crate::proxy::ServiceProxy;
 use crate::resources::Resources;
 use crate::snapshot::{ReplicaState, ServiceView};
@@ -82,6 +82,11 @@ impl Cluster {
         self.service(service)?;
         let spread = self.inner.metrics.replica_spread(service, window).await.map_err(stopped)?;
         Ok(spread.unwrap_or_default())
+    }
+
+    /// Counts since the start, per service and per replica.
+    pub async fn traffic_totals(&self) -> Result<Vec<ServiceTotals>, ClusterError> {
+        self.inner.metrics.totals().await.map_err(stopped)
     }
 
     /// The body of `GET /metrics` (Prometheus text).

@@ -1,7 +1,8 @@
 //! `mdk-testsvc`: a tiny, fast-starting service for the engine tests (std only).
 //!
 //! Serves HTTP on `$PORT`: `/health` → 200 `ok`; anything else → 200 with
-//! `{"service","replica","port","pid"}`. Flags:
+//! `{"service","replica","port","pid"}`; `/status/N` answers status N, `/sleep/MS`
+//! answers after MS milliseconds (a request held in flight). Flags:
 //! `--crash` exit 1 at once; `--flood N` print N numbered lines first;
 //! `--tcp` a TCP service that greets each connection with `replica R pid P`;
 //! `--start-delay-ms N` wait before listening; `--grandchild` start `sleep 1000` first.
@@ -100,8 +101,12 @@ fn serve(conn: TcpStream) {
                 std::process::id()
             )
         };
+        let status = path.strip_prefix("/status/").and_then(|n| n.parse::<u16>().ok()).unwrap_or(200);
+        if let Some(ms) = path.strip_prefix("/sleep/").and_then(|n| n.parse::<u64>().ok()) {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
         let response = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
             body.len()
         );
         if conn.write_all(response.as_bytes()).is_err() {
