@@ -34,7 +34,7 @@ fn main() {
 }
 
 /// The commands of `src/commands.rs` (docs/api.md).
-const COMMANDS: [&str; 11] = [
+const COMMANDS: [&str; 20] = [
     "snapshot",
     "events",
     "logs",
@@ -46,4 +46,13 @@ const COMMANDS: [&str; 11] = [
     "start_all",
     "stop_all",
     "subscribe",
+    "series",
+    "topology",
+    "replica_spread",
+    "start_load",
+    "set_load_rate",
+    "stop_load",
+    "load_report",
+    "set_knobs",
+    "crash",
 ];

@@ -1,11 +1,15 @@
 //! The Tauri commands of docs/api.md: one-line wrappers over the current `Cluster`.
 //! Errors cross as `{ code, message }`.
 
+use std::time::Duration;
+
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{Runtime, State, Webview};
 
 use microdeck::cluster::{Cluster, ClusterError, LogQuery, Update};
+use microdeck::loadgen::LoadReport;
+use microdeck::metrics::{ReplicaShare, Series, Topology};
 use microdeck::snapshot::{ClusterSnapshot, Event, LogLine};
 
 use crate::session::SessionHandle;
@@ -84,4 +88,56 @@ pub async fn stop_all(session: State<'_, SessionHandle>) -> Answer<()> {
 #[tauri::command]
 pub fn subscribe<R: Runtime>(webview: Webview<R>, session: State<'_, SessionHandle>, on_update: Channel<Update>) {
     session.subscribe(webview.label().to_owned(), on_update);
+}
+
+/// The service's 1-second series over the last `window_s` seconds (an empty one before traffic).
+#[tauri::command]
+pub async fn series(session: State<'_, SessionHandle>, name: String, window_s: u64) -> Answer<Series> {
+    let series = cluster(&session).series(&name, Duration::from_secs(window_s)).await?;
+    Ok(series.unwrap_or_else(|| Series { service: name, ..Series::default() }))
+}
+
+#[tauri::command]
+pub async fn topology(session: State<'_, SessionHandle>) -> Answer<Topology> {
+    Ok(cluster(&session).topology().await?)
+}
+
+#[tauri::command]
+pub async fn replica_spread(session: State<'_, SessionHandle>, name: String, window_s: u64) -> Answer<Vec<ReplicaShare>> {
+    Ok(cluster(&session).replica_spread(&name, Duration::from_secs(window_s)).await?)
+}
+
+#[tauri::command]
+pub fn start_load(session: State<'_, SessionHandle>, scenario: String, rate: f64, duration_s: Option<f64>) -> Answer<LoadReport> {
+    let duration = match duration_s {
+        Some(d) => Some(Duration::try_from_secs_f64(d).map_err(|e| CommandError { code: "invalid-argument".into(), message: format!("duration: {e}") })?),
+        None => None,
+    };
+    Ok(cluster(&session).start_load(&scenario, rate, duration)?)
+}
+
+#[tauri::command]
+pub fn set_load_rate(session: State<'_, SessionHandle>, rate: f64) -> Answer<LoadReport> {
+    Ok(cluster(&session).set_load_rate(rate)?)
+}
+
+#[tauri::command]
+pub fn stop_load(session: State<'_, SessionHandle>) -> Answer<LoadReport> {
+    Ok(cluster(&session).stop_load()?)
+}
+
+#[tauri::command]
+pub fn load_report(session: State<'_, SessionHandle>) -> Option<LoadReport> {
+    cluster(&session).load_report()
+}
+
+/// The sample kit's knobs on every ready replica; answers how many took them.
+#[tauri::command]
+pub async fn set_knobs(session: State<'_, SessionHandle>, name: String, knobs: serde_json::Value) -> Answer<usize> {
+    Ok(cluster(&session).set_knobs(&name, &knobs).await?)
+}
+
+#[tauri::command]
+pub async fn crash(session: State<'_, SessionHandle>, name: String) -> Answer<()> {
+    Ok(cluster(&session).crash(&name).await?)
 }

@@ -41,6 +41,15 @@ pub fn register<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::start_all,
         commands::stop_all,
         commands::subscribe,
+        commands::series,
+        commands::topology,
+        commands::replica_spread,
+        commands::start_load,
+        commands::set_load_rate,
+        commands::stop_load,
+        commands::load_report,
+        commands::set_knobs,
+        commands::crash,
     ])
 }
 
