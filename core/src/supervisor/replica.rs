@@ -280,7 +280,13 @@ impl Slot {
         p.pid = None;
         self.last_exit = Some((ExitInfo { code, signal, at: at_ms }, now));
         if stopping {
-            return vec![event(EventKind::Stopped, "stopped")];
+            let mut out = vec![event(EventKind::Stopped, "stopped")];
+            // Started again while it was stopping: the start waited for this exit.
+            if self.wanted && self.pending_restart.is_none() {
+                self.backoff.reset();
+                out.push(self.spawn_new(now));
+            }
+            return out;
         }
         let mut out = vec![event(EventKind::Exited, how)];
         let failed = code != Some(0) || signal.is_some() || unhealthy_restart;
