@@ -63,8 +63,8 @@ pub enum ClusterError {
     UnknownReplica { service: String, index: u32 },
     #[error("{0}")]
     InvalidArgument(String),
-    #[error("port {port} is already in use{}", .holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default())]
-    PortInUse { port: u16, holder: Option<String> },
+    #[error("{service}: port {port} is already in use{}", .holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default())]
+    PortInUse { service: String, port: u16, holder: Option<String> },
     #[error("the cluster is shutting down")]
     ShuttingDown,
     #[error("{0}")]
