@@ -1,10 +1,19 @@
 //! The bundled sample cluster: its manifest, embedded in the binary so `microdeck up`
 //! with no file runs it, and the wiping of its data folders (`microdeck reset-data`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::manifest::{LoadError, Manifest};
 
 /// `services/cluster.toml`, as built into this binary.
 pub const BUNDLED_MANIFEST: &str = include_str!("../../services/cluster.toml");
+
+/// The bundled manifest, its programs looked up from the running executable's folder
+/// (where the sample programs are installed beside `microdeck`).
+pub fn manifest() -> Result<Manifest, LoadError> {
+    let base = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("."));
+    crate::manifest::parse_manifest(BUNDLED_MANIFEST.as_bytes(), "cluster.toml (bundled)", &base)
+}
 
 /// Wipes each service's data folder (`data_dir/<service>`); the services re-seed at their
 /// next start. Run it while the cluster is stopped. A folder that is already gone is fine.
