@@ -132,6 +132,8 @@ struct Inner {
     logs_cancel: CancellationToken,
     tracker: TaskTracker,
     shut: OnceCell<()>,
+    /// Tells `reset-data` the data folder is in use (none if another cluster shares it).
+    _data_lock: Option<crate::bundled::DataLock>,
 }
 
 impl Cluster {
@@ -140,6 +142,7 @@ impl Cluster {
         let io = |what: &str, p: &PathBuf, e: std::io::Error| ClusterError::Io(format!("cannot create {what} {}: {e}", p.display()));
         std::fs::create_dir_all(&options.run_dir).map_err(|e| io("the run folder", &options.run_dir, e))?;
         std::fs::create_dir_all(&options.data_dir).map_err(|e| io("the data folder", &options.data_dir, e))?;
+        let data_lock = crate::bundled::lock_data(&options.data_dir).map_err(|e| io("the data folder lock in", &options.data_dir, e))?;
         let shim = options::shim_path(&options)?;
         let cancel = CancellationToken::new();
         let logs_cancel = CancellationToken::new();
@@ -214,6 +217,7 @@ impl Cluster {
                 logs_cancel,
                 tracker,
                 shut: OnceCell::new(),
+                _data_lock: data_lock,
             }),
         };
         cluster.start_all().await?;
