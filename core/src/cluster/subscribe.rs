@@ -39,7 +39,8 @@ pub(super) fn start(cluster: Cluster) -> Subscription {
     let first = cluster.snapshot();
     version.mark_unchanged();
     cluster.inner.tracker.clone().spawn(async move {
-        if !send_snapshot(&cluster, first, &mut events, &tx).await {
+        // The snapshot comes first; events already in the log are in `Cluster::events`.
+        if tx.send(Update::Snapshot(first)).await.is_err() {
             return;
         }
         let min_gap = Duration::from_secs(1) / MAX_SNAPSHOTS_PER_SEC;
