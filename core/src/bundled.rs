@@ -1,10 +1,50 @@
 //! The bundled sample cluster: its manifest, embedded in the binary so `microdeck up`
 //! with no file runs it, and the wiping of its data folders (`microdeck reset-data`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::manifest::{LoadError, Manifest};
 
 /// `services/cluster.toml`, as built into this binary.
 pub const BUNDLED_MANIFEST: &str = include_str!("../../services/cluster.toml");
+
+/// The bundled manifest, its programs looked up from the running executable's folder
+/// (where the sample programs are installed beside `microdeck`).
+pub fn manifest() -> Result<Manifest, LoadError> {
+    let base = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("."));
+    crate::manifest::parse_manifest(BUNDLED_MANIFEST.as_bytes(), "cluster.toml (bundled)", &base)
+}
+
+/// Held on `<data_dir>/.microdeck.lock` by a running cluster, so `reset-data` can tell
+/// that the folders are in use (the lock goes with the process, however it ends).
+pub struct DataLock {
+    _held: nix::fcntl::Flock<std::fs::File>,
+}
+
+/// Takes the data folder's lock: `Ok(None)` when another process holds it.
+pub fn lock_data(data_dir: &Path) -> std::io::Result<Option<DataLock>> {
+    std::fs::create_dir_all(data_dir)?;
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(data_dir.join(".microdeck.lock"))?;
+    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+        Ok(held) => Ok(Some(DataLock { _held: held })),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, e)) => Err(std::io::Error::from(e)),
+    }
+}
+
+/// `microdeck reset-data`: refuses while a cluster holds the folder's lock.
+pub fn reset_unless_running(data_dir: &Path, services: &[String]) -> Result<(), ResetError> {
+    let _lock = lock_data(data_dir).map_err(ResetError::Io)?.ok_or_else(|| ResetError::Running(data_dir.to_path_buf()))?;
+    reset_data(data_dir, services).map_err(ResetError::Io)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResetError {
+    #[error("a cluster is running with its data in {0}; stop it first")]
+    Running(PathBuf),
+    #[error("{0}")]
+    Io(std::io::Error),
+}
 
 /// Wipes each service's data folder (`data_dir/<service>`); the services re-seed at their
 /// next start. Run it while the cluster is stopped. A folder that is already gone is fine.

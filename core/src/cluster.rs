@@ -64,8 +64,8 @@ pub enum ClusterError {
     UnknownReplica { service: String, index: u32 },
     #[error("{0}")]
     InvalidArgument(String),
-    #[error("port {port} is already in use{}", .holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default())]
-    PortInUse { port: u16, holder: Option<String> },
+    #[error("{service}: port {port} is already in use{}", .holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default())]
+    PortInUse { service: String, port: u16, holder: Option<String> },
     #[error("the cluster is shutting down")]
     ShuttingDown,
     #[error("{0}")]
@@ -137,6 +137,8 @@ struct Inner {
     logs_cancel: CancellationToken,
     tracker: TaskTracker,
     shut: OnceCell<()>,
+    /// Tells `reset-data` the data folder is in use (none if another cluster shares it).
+    _data_lock: Option<crate::bundled::DataLock>,
 }
 
 impl Cluster {
@@ -145,6 +147,7 @@ impl Cluster {
         let io = |what: &str, p: &PathBuf, e: std::io::Error| ClusterError::Io(format!("cannot create {what} {}: {e}", p.display()));
         std::fs::create_dir_all(&options.run_dir).map_err(|e| io("the run folder", &options.run_dir, e))?;
         std::fs::create_dir_all(&options.data_dir).map_err(|e| io("the data folder", &options.data_dir, e))?;
+        let data_lock = crate::bundled::lock_data(&options.data_dir).map_err(|e| io("the data folder lock in", &options.data_dir, e))?;
         let shim = options::shim_path(&options)?;
         let cancel = CancellationToken::new();
         let logs_cancel = CancellationToken::new();
@@ -233,6 +236,7 @@ impl Cluster {
                 logs_cancel,
                 tracker,
                 shut: OnceCell::new(),
+                _data_lock: data_lock,
             }),
         };
         cluster.start_all().await?;

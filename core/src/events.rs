@@ -24,6 +24,8 @@ pub struct EventDraft {
 enum Msg {
     Record(EventDraft),
     List(oneshot::Sender<Vec<Event>>),
+    /// Answered once every event recorded before it has been broadcast.
+    Sync(oneshot::Sender<()>),
 }
 
 /// A handle to the event log; cheap to clone.
@@ -66,6 +68,9 @@ impl EventLog {
                     Msg::List(reply) => {
                         let _gone = reply.send(kept.iter().cloned().collect());
                     }
+                    Msg::Sync(reply) => {
+                        let _gone = reply.send(());
+                    }
                 }
             }
         });
@@ -86,6 +91,15 @@ impl EventLog {
             return vec![];
         }
         rx.await.unwrap_or_default()
+    }
+
+    /// Returns once every event recorded before the call has been broadcast, so a
+    /// snapshot taken before it can be sent after the events that led to it.
+    pub async fn sync(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Msg::Sync(reply)).await.is_ok() {
+            let _closed = rx.await;
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {

@@ -160,8 +160,10 @@ fn errors_are_data_setup_failure_and_bad_arguments_are_not() {
     let r = load(&["--manifest", f, "--scenario", "nope", "--rate", "20"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no scenario `nope`; it has: browse"), "{}", r.stderr);
-    let r = load(&["--scenario", "browse", "--rate", "20"]);
-    assert_eq!(r.code, 2, "no manifest: {}", r.stderr);
+    // No --manifest: the bundled sample cluster's scenarios.
+    let r = load(&["--scenario", "nope", "--rate", "20"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("the bundled manifest has no scenario `nope`; it has: browse, login-storm, media, mixed"), "{}", r.stderr);
     let r = load(&["--manifest", f, "--scenario", "browse", "--rate", "-5", "--for", "1s"]);
     assert_eq!(r.code, 2, "negative rate: {}", r.stderr);
     let _ = (std::fs::remove_file(file), std::fs::remove_file(no_setup));

@@ -34,6 +34,13 @@ enum Command {
     Client(microdeck::cli::verbs::ClientCommand),
     /// Send a manifest scenario's traffic at a fixed rate (open loop) and report it.
     Load(microdeck::cli::load::LoadArgs),
+    /// Wipe the bundled sample cluster's data folders; they are re-seeded at the next
+    /// start. Exit 0 done, 5 cannot, 6 refused: a cluster is running with that data.
+    ResetData {
+        /// The data folder `microdeck up` was given (default: the sample cluster's).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -46,6 +53,34 @@ fn main() -> ExitCode {
         Command::Check { file, procfile, manifest } => check(&file, procfile, manifest),
         Command::Up(args) => microdeck::cli::up::up(args),
         Command::Load(args) => microdeck::cli::load::run(args),
+        Command::ResetData { data_dir } => reset_data(data_dir),
+    }
+}
+
+fn reset_data(data_dir: Option<PathBuf>) -> ExitCode {
+    use microdeck::bundled::{self, ResetError};
+    let manifest = match bundled::manifest() {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("microdeck: {e}");
+            return ExitCode::from(microdeck::cli::exit::START_FAILED);
+        }
+    };
+    let dir = data_dir.unwrap_or_else(|| microdeck::cluster::ClusterOptions::default_for(&manifest).data_dir);
+    let services: Vec<String> = manifest.services.iter().map(|s| s.name.clone()).collect();
+    match bundled::reset_unless_running(&dir, &services) {
+        Ok(()) => {
+            println!("microdeck: wiped the data of {} in {}", services.join(", "), dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(e @ ResetError::Running(_)) => {
+            eprintln!("microdeck: {e}");
+            ExitCode::from(microdeck::cli::exit::IN_USE)
+        }
+        Err(e) => {
+            eprintln!("microdeck: cannot wipe {}: {e}", dir.display());
+            ExitCode::from(microdeck::cli::exit::START_FAILED)
+        }
     }
 }
 

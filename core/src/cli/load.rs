@@ -38,7 +38,7 @@ pub struct LoadArgs {
     /// How long to send, e.g. `30s` or `2m`; without it, until Ctrl-C.
     #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// The manifest holding the scenario.
+    /// The manifest holding the scenario (default: the bundled sample cluster).
     #[arg(long)]
     pub manifest: Option<PathBuf>,
     /// Send here instead of the scenario target's stable address from the manifest.
@@ -58,17 +58,19 @@ struct Refusal(u8, String);
 
 fn resolve(args: &LoadArgs) -> Result<(SocketAddr, Scenario), Refusal> {
     let usage = |m: String| Refusal(EXIT_USAGE, m);
-    let Some(path) = &args.manifest else {
-        return Err(usage("give the manifest with --manifest FILE".into()));
+    let (m, file) = match &args.manifest {
+        Some(path) => (manifest::load_file(path), path.display().to_string()),
+        // No file: the sample cluster built into this binary, as `microdeck up` runs it.
+        None => (crate::bundled::manifest(), "the bundled manifest".to_string()),
     };
-    let m: Manifest = manifest::load_file(path).map_err(|e| match e {
+    let m: Manifest = m.map_err(|e| match e {
         manifest::LoadError::Invalid { .. } => Refusal(EXIT_INVALID_MANIFEST, e.to_string()),
         manifest::LoadError::Unreadable { .. } => usage(e.to_string()),
     })?;
     let Some(scenario) = m.load.scenarios.iter().find(|s| s.name == args.scenario) else {
         let names: Vec<&str> = m.load.scenarios.iter().map(|s| s.name.as_str()).collect();
         let known = if names.is_empty() { "it has none".to_string() } else { format!("it has: {}", names.join(", ")) };
-        return Err(usage(format!("{} has no scenario `{}`; {known}", path.display(), args.scenario)));
+        return Err(usage(format!("{file} has no scenario `{}`; {known}", args.scenario)));
     };
     let addr = match args.target {
         Some(addr) => addr,

@@ -28,4 +28,6 @@ pub mod exit {
     pub const PORT_IN_USE: u8 = 4;
     /// The cluster could not start (folders, the shim, the runtime).
     pub const START_FAILED: u8 = 5;
+    /// `reset-data` refused: a running cluster uses the data folder.
+    pub const IN_USE: u8 = 6;
 }

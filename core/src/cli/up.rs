@@ -62,19 +62,13 @@ pub fn up(args: UpArgs) -> ExitCode {
 }
 
 fn load(args: &UpArgs) -> Result<Manifest, u8> {
-    let (path, format) = match (&args.manifest, &args.procfile) {
-        (Some(m), _) => (m.clone(), Format::Manifest),
-        (None, Some(p)) => (p.clone(), Format::Procfile),
-        (None, None) => {
-            let bundled = PathBuf::from("services/cluster.toml");
-            if !bundled.exists() {
-                eprintln!("microdeck: no manifest given and no services/cluster.toml here; use --manifest FILE or --procfile FILE");
-                return Err(exit::USAGE);
-            }
-            (bundled, Format::Manifest)
-        }
+    let loaded = match (&args.manifest, &args.procfile) {
+        (Some(m), _) => manifest::load_file_as(m, Format::Manifest),
+        (None, Some(p)) => manifest::load_file_as(p, Format::Procfile),
+        // No file: the sample cluster built into this binary.
+        (None, None) => crate::bundled::manifest(),
     };
-    manifest::load_file_as(&path, format).map_err(|e| {
+    loaded.map_err(|e| {
         match &e {
             LoadError::Unreadable { .. } => eprintln!("microdeck: {e}"),
             LoadError::Invalid { .. } => eprintln!("{e}"),

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -39,6 +39,7 @@ pub(super) fn start(cluster: Cluster) -> Subscription {
     let first = cluster.snapshot();
     version.mark_unchanged();
     cluster.inner.tracker.clone().spawn(async move {
+        // The snapshot comes first; events already in the log are in `Cluster::events`.
         if tx.send(Update::Snapshot(first)).await.is_err() {
             return;
         }
@@ -68,20 +69,43 @@ pub(super) fn start(cluster: Cluster) -> Subscription {
                     None => return,
                 },
             };
-            let update = match update {
-                Some(u) => u,
+            let sent = match update {
+                Some(u) => tx.send(u).await.is_ok(),
                 None => {
                     dirty = false;
                     version.mark_unchanged();
                     last_sent = Instant::now();
                     heartbeat.reset();
-                    Update::Snapshot(cluster.snapshot())
+                    send_snapshot(&cluster, cluster.snapshot(), &mut events, &tx).await
                 }
             };
-            if tx.send(update).await.is_err() {
+            if !sent {
                 return;
             }
         }
     });
     Subscription { rx, _stop: guard }
+}
+
+/// Sends the events recorded before `snap` was taken, then `snap`: a reader never sees a
+/// state before the event that led to it (the events go through the log's own task).
+async fn send_snapshot(
+    cluster: &Cluster,
+    snap: crate::snapshot::ClusterSnapshot,
+    events: &mut tokio::sync::broadcast::Receiver<crate::snapshot::Event>,
+    tx: &mpsc::Sender<Update>,
+) -> bool {
+    cluster.inner.events.sync().await;
+    loop {
+        match events.try_recv() {
+            Ok(e) => {
+                if tx.send(Update::Event(e)).await.is_err() {
+                    return false;
+                }
+            }
+            Err(TryRecvError::Lagged(_)) => continue,
+            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+        }
+    }
+    tx.send(Update::Snapshot(snap)).await.is_ok()
 }

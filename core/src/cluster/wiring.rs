@@ -93,7 +93,7 @@ pub(super) fn bind_addresses(
         };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let proxy = ServiceProxy::bind(&s.name, addr, s.protocol, s.balance, cancel.clone()).map_err(|e| match e {
-            ProxyError::PortInUse { port, holder } => ClusterError::PortInUse { port, holder },
+            ProxyError::PortInUse { port, holder } => ClusterError::PortInUse { service: s.name.clone(), port, holder },
             other => ClusterError::Io(format!("service `{}`: {other}", s.name)),
         })?;
         out.push((s.name.clone(), proxy));

@@ -364,7 +364,8 @@ impl ServiceActor {
         match msg {
             Internal::Pid { index, epoch, pid } => {
                 if let Some(slot) = self.slots.get_mut(&index) {
-                    slot.program_pid(epoch, pid);
+                    let actions = slot.program_pid(epoch, pid);
+                    self.apply(index, actions);
                 }
             }
             Internal::Exited { index, epoch, code, signal } => {
@@ -486,9 +487,9 @@ impl ServiceActor {
         let mut child = launched.child;
         let mut control = launched.control;
         self.shared.tracker.spawn(async move {
-            if let Some(pid) = spawn::read_program_pid(&mut control).await {
-                let _ended = tx.send(Internal::Pid { index, epoch, pid }).await;
-            }
+            // The shim leads the group: its pid stands in if it cannot tell the program's.
+            let pid = spawn::read_program_pid(&mut control).await.unwrap_or(pgid as u32);
+            let _ended = tx.send(Internal::Pid { index, epoch, pid }).await;
             let status = child.wait().await;
             // Whatever the program left in its group (grandchildren) goes with it.
             spawn::signal_group(pgid, Signal::SIGKILL);
@@ -506,8 +507,7 @@ impl ServiceActor {
         self.shared.tracker.spawn(health::probe_loop(target, client, probes, probe_tx));
 
         if let Some(slot) = self.slots.get_mut(&index) {
-            let actions = slot.spawned(epoch, pgid as u32, port, now_ms(), Instant::now());
-            self.apply(index, actions);
+            slot.spawned(epoch, port, now_ms(), Instant::now());
         }
         Ok(())
     }

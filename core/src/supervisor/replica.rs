@@ -39,7 +39,7 @@ impl SlotConfig {
 #[derive(Debug, Clone)]
 pub struct Proc {
     pub epoch: u64,
-    /// The program's pid (reported by the shim), else the shim's.
+    /// The program's pid (reported by the shim; the shim's if it could not tell).
     pub pid: Option<u32>,
     pub port: u16,
     pub state: ReplicaState,
@@ -181,21 +181,23 @@ impl Slot {
         vec![self.spawn_new(now)]
     }
 
-    /// The process is up: `pid`, listening (soon) on `port`.
-    pub fn spawned(&mut self, epoch: u64, pid: u32, port: u16, at_ms: u64, now: Instant) -> Vec<Action> {
-        let Some(p) = self.proc_mut(epoch) else { return vec![] };
-        p.pid = Some(pid);
-        p.port = port;
-        p.started_at = now;
-        p.started_ms = at_ms;
-        vec![event(EventKind::Started, format!("started (pid {pid}, port {port})"))]
+    /// The process is up, listening (soon) on `port`; its pid comes with [`Slot::program_pid`].
+    pub fn spawned(&mut self, epoch: u64, port: u16, at_ms: u64, now: Instant) {
+        if let Some(p) = self.proc_mut(epoch) {
+            p.port = port;
+            p.started_at = now;
+            p.started_ms = at_ms;
+        }
     }
 
-    /// The shim told the program's own pid.
-    pub fn program_pid(&mut self, epoch: u64, pid: u32) {
-        if let Some(p) = self.proc_mut(epoch) {
-            p.pid = Some(pid);
+    /// The shim told the program's own pid: the one the `started` event and views show.
+    pub fn program_pid(&mut self, epoch: u64, pid: u32) -> Vec<Action> {
+        let Some(p) = self.proc_mut(epoch) else { return vec![] };
+        if p.pid.is_some() || !p.is_running() {
+            return vec![];
         }
+        p.pid = Some(pid);
+        vec![event(EventKind::Started, format!("started (pid {pid}, port {})", p.port))]
     }
 
     /// The program could not be started at all: no restart, the service shows why.
@@ -280,7 +282,13 @@ impl Slot {
         p.pid = None;
         self.last_exit = Some((ExitInfo { code, signal, at: at_ms }, now));
         if stopping {
-            return vec![event(EventKind::Stopped, "stopped")];
+            let mut out = vec![event(EventKind::Stopped, "stopped")];
+            // Started again while it was stopping: the start waited for this exit.
+            if self.wanted && self.pending_restart.is_none() {
+                self.backoff.reset();
+                out.push(self.spawn_new(now));
+            }
+            return out;
         }
         let mut out = vec![event(EventKind::Exited, how)];
         let failed = code != Some(0) || signal.is_some() || unhealthy_restart;

@@ -35,7 +35,8 @@ fn state(s: &Slot) -> ReplicaState {
 /// Starts a slot and makes its process ready; returns its epoch.
 fn start_ready(s: &mut Slot) -> u64 {
     let e = spawn_epoch(&s.start(Instant::now()));
-    s.spawned(e, 100, 4000, 0, Instant::now());
+    s.spawned(e, 4000, 0, Instant::now());
+    s.program_pid(e, 100);
     s.probe(e, Ok(()), Instant::now());
     e
 }
@@ -45,7 +46,10 @@ async fn start_probe_ready() {
     let mut s = Slot::new(0, cfg(RestartPolicy::Always));
     let e = spawn_epoch(&s.start(Instant::now()));
     assert_eq!(state(&s), ReplicaState::Starting);
-    s.spawned(e, 42, 5000, 0, Instant::now());
+    s.spawned(e, 5000, 0, Instant::now());
+    let started = s.program_pid(e, 42);
+    assert_eq!(started, vec![Action::Event { kind: EventKind::Started, message: "started (pid 42, port 5000)".into() }]);
+    assert!(s.program_pid(e, 43).is_empty(), "one started event per process");
     let out = s.probe(e, Ok(()), Instant::now());
     assert_eq!(state(&s), ReplicaState::Ready);
     assert!(out.contains(&Action::Event { kind: EventKind::Ready, message: "ready".into() }));

@@ -75,7 +75,7 @@ mod tests {
             (ClusterError::UnknownService("x".into()), 404, "unknown-service"),
             (ClusterError::UnknownReplica { service: "x".into(), index: 3 }, 404, "unknown-replica"),
             (ClusterError::InvalidArgument("bad".into()), 400, "invalid-argument"),
-            (ClusterError::PortInUse { port: 80, holder: None }, 409, "port-in-use"),
+            (ClusterError::PortInUse { service: "web".into(), port: 80, holder: None }, 409, "port-in-use"),
             (ClusterError::ShuttingDown, 503, "shutting-down"),
             (ClusterError::Io("disk".into()), 500, "io"),
         ];

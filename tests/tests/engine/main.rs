@@ -2,6 +2,7 @@
 //! commands) over `mdk-testsvc`. Timing matters here: run with `--test-threads=1`
 //! (`make test` does).
 
+mod polish;
 mod util;
 
 use std::collections::BTreeSet;
@@ -409,7 +410,7 @@ port = {port}
     let status = poll_until("microdeck up gives up", LONG, || up.child.try_wait().ok().flatten());
     assert_eq!(status.code(), Some(4), "exit code for a port in use");
     let err = up.stderr();
-    assert!(err.contains(&format!("port {port} is already in use")), "{err}");
+    assert!(err.contains(&format!("web: port {port} is already in use")), "names the service: {err}");
     assert!(err.contains(&format!("pid {}", std::process::id())), "names the holder: {err}");
     drop(held);
 }

@@ -19,12 +19,12 @@ fn microdeck_check_says_the_bundled_manifest_is_ok() {
 }
 
 #[test]
-fn microdeck_up_brings_all_five_ready() {
+fn microdeck_up_with_no_manifest_brings_all_five_bundled_samples_ready() {
     let dir = tempfile::tempdir().expect("temp dir");
+    // No --manifest, run from a folder without services/: the manifest built into the binary.
     let mut child = Command::new(bins::bin("microdeck"))
+        .current_dir(dir.path())
         .arg("up")
-        .arg("--manifest")
-        .arg(manifest_path())
         .arg("--run-dir")
         .arg(dir.path().join("run"))
         .arg("--data-dir")
@@ -163,4 +163,73 @@ async fn with_auth_scaled_to_3_a_token_from_one_replica_is_accepted_by_the_other
         }
     }
     cluster.shutdown().await;
+}
+
+/// `microdeck up` on the bundled cluster with `data`; its snapshot once all five are ready.
+fn up_bundled(dir: &std::path::Path, data: &std::path::Path) -> (std::process::Child, bool) {
+    let mut child = Command::new(bins::bin("microdeck"))
+        .current_dir(dir)
+        .arg("up")
+        .arg("--run-dir")
+        .arg(dir.join("run"))
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--port-offset")
+        .arg(free_offset().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start microdeck up");
+    let snapshot = dir.join("run/snapshot.json");
+    let end = Instant::now() + DEADLINE;
+    let ready = loop {
+        let snap = std::fs::read(&snapshot).ok().and_then(|b| serde_json::from_slice::<microdeck::snapshot::ClusterSnapshot>(&b).ok());
+        // This run's snapshot (a previous run's file may still be there).
+        if snap.filter(|s| all_ready(s) && s.engine.pid == child.id()).is_some() {
+            break true;
+        }
+        if Instant::now() > end || child.try_wait().expect("wait").is_some() {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (child, ready)
+}
+
+fn stop_up(child: &mut std::process::Child) {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let end = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < end, "microdeck up did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn reset_data(data: &std::path::Path) -> std::process::Output {
+    Command::new(bins::bin("microdeck")).arg("reset-data").arg("--data-dir").arg(data).output().expect("run reset-data")
+}
+
+#[test]
+fn reset_data_is_refused_while_the_cluster_runs_and_wipes_once_it_stopped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let (mut child, ready) = up_bundled(dir.path(), &data);
+    let refused = reset_data(&data);
+    stop_up(&mut child);
+    assert!(ready, "all five ready");
+    assert_eq!(refused.status.code(), Some(6), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("a cluster is running with its data in"));
+    let users = data.join("users");
+    assert!(users.read_dir().expect("users data").next().is_some(), "users kept its database while running");
+
+    let done = reset_data(&data);
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(!users.exists(), "users data wiped");
+    // The next start seeds it again.
+    let (mut child, ready) = up_bundled(dir.path(), &data);
+    stop_up(&mut child);
+    assert!(ready, "all five ready after the reset");
+    assert!(users.read_dir().expect("users data").next().is_some(), "users seeded again");
 }

@@ -1,0 +1,115 @@
+//! Engine leftovers: start right after stop, pids in events, reload.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use microdeck::snapshot::{ReplicaState, ServiceState};
+
+use crate::util::*;
+
+const LONG: Duration = Duration::from_secs(30);
+
+/// A program that takes a second to stop after SIGTERM, so a start can come in between.
+const SLOW_STOP: &str = r#"
+name = "restop"
+[services.slow]
+shell = "trap 'sleep 1; exit 0' TERM; while true; do sleep 0.1; done"
+stop_grace = "5s"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_while_the_replica_is_still_stopping_brings_the_service_back() {
+    let (cluster, _dir) = cluster(SLOW_STOP).await;
+    let ready = || {
+        let s = cluster.snapshot();
+        let v = s.services.iter().find(|v| v.name == "slow")?.clone();
+        (v.state == ServiceState::Ready && v.replicas.iter().any(|r| r.pid.is_some_and(alive))).then_some(v)
+    };
+    let first = poll_until_async("slow ready", LONG, ready).await;
+    let old = first.replicas[0].pid.expect("a pid");
+    tokio::time::timeout(LONG, cluster.stop_service("slow")).await.expect("in time").expect("stop");
+    let s = cluster.snapshot();
+    let v = s.services.iter().find(|v| v.name == "slow").expect("slow");
+    assert_eq!(v.state, ServiceState::Stopped);
+    assert_eq!(v.replicas[0].state, ReplicaState::Stopping, "the window this test is about");
+    tokio::time::timeout(LONG, cluster.start_service("slow")).await.expect("in time").expect("start");
+    let back = poll_until_async("slow ready again with a new process", LONG, || {
+        ready().filter(|v| v.replicas.iter().any(|r| r.pid.is_some_and(|p| p != old)))
+    })
+    .await;
+    assert_eq!(back.ready, 1);
+    tokio::time::timeout(LONG, cluster.shutdown()).await.expect("shutdown in time");
+}
+
+/// Burns a core until the flag drops, so the engine's tasks run late.
+fn busy(stop: &std::sync::Arc<std::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<()> {
+    let stop = stop.clone();
+    std::thread::spawn(move || {
+        let mut x = 0u64;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            x = x.wrapping_mul(31).wrapping_add(7);
+        }
+        std::hint::black_box(x);
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_sends_a_replicas_started_event_before_any_snapshot_showing_it() {
+    use microdeck::cluster::Update;
+    use microdeck::snapshot::EventKind;
+    let (cluster, _dir) = cluster(
+        r#"
+name = "feed"
+[services.web]
+shell = "exec sleep 1000"
+replicas = 3
+restart = "always"
+"#,
+    )
+    .await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let burners: Vec<_> = (0..3).map(|_| busy(&stop)).collect();
+    let mut sub = cluster.subscribe();
+    let mut started: BTreeSet<(u32, u32)> = BTreeSet::new();
+    let mut seen_pids: BTreeSet<(u32, u32)> = BTreeSet::new();
+    let mut kills = 0;
+    let outcome = tokio::time::timeout(LONG, async {
+        while let Some(u) = sub.recv().await {
+            match u {
+                Update::Event(e) if e.service == "web" && e.kind == EventKind::Started => {
+                    let pid = pid_in(&e.message).expect("a pid in the started event");
+                    started.insert((e.replica.expect("a replica"), pid));
+                }
+                Update::Snapshot(s) => {
+                    let web = s.services.iter().find(|v| v.name == "web").expect("web").clone();
+                    for r in &web.replicas {
+                        if let Some(pid) = r.pid.filter(|_| r.state == ReplicaState::Ready) {
+                            if seen_pids.insert((r.index, pid)) && !started.contains(&(r.index, pid)) && kills > 0 {
+                                return Err(format!("replica {} pid {pid} shown before its started event", r.index));
+                            }
+                        }
+                    }
+                    if web.ready == 3 {
+                        if kills == 6 {
+                            return Ok(());
+                        }
+                        kills += 1;
+                        cluster.kill_replica("web", kills % 3).await.map_err(|e| e.to_string())?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Err("the feed ended".to_string())
+    })
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    burners.into_iter().for_each(|b| b.join().expect("burner"));
+    outcome.expect("in time").expect("events before snapshots, pids agree");
+    tokio::time::timeout(LONG, cluster.shutdown()).await.expect("shutdown in time");
+}
+
+/// "started (pid 123, port 456)" → 123.
+fn pid_in(message: &str) -> Option<u32> {
+    message.split("pid ").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
