@@ -7,13 +7,15 @@ export CARGO_TARGET_DIR
 
 .PHONY: run test test-rust build
 
+include mk/bench.mk
+
 build:
 	cargo build --bins
 
 run: build
 	$(CARGO_TARGET_DIR)/debug/microdeck up
 
-test: test-rust
+test: test-rust test-bench
 
 test-rust:
 	cargo test --workspace --no-fail-fast --exclude microdeck-tests
