@@ -2,6 +2,7 @@
 //! Microdeck is not built yet says so in its row instead of failing.
 
 pub mod cost;
+pub mod load;
 pub mod proxy;
 pub mod supervise;
 

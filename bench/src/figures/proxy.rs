@@ -24,9 +24,9 @@ impl Nginx {
         let conf = format!(
             "worker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
              events {{ worker_connections 1024; }}\n\
-             http {{\n access_log off;\n client_body_temp_path {d}/body;\n proxy_temp_path {d}/proxy;\n\
+             http {{\n access_log off;\n keepalive_requests 100000000;\n client_body_temp_path {d}/body;\n proxy_temp_path {d}/proxy;\n\
              fastcgi_temp_path {d}/fcgi;\n uwsgi_temp_path {d}/uwsgi;\n scgi_temp_path {d}/scgi;\n\
-             upstream replica {{ server 127.0.0.1:{upstream}; keepalive 64; }}\n\
+             upstream replica {{ server 127.0.0.1:{upstream}; keepalive 64; keepalive_requests 100000000; }}\n\
              server {{ listen 127.0.0.1:{listen}; location / {{ proxy_pass http://replica; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}\n}}\n"
         );
         let file = dir.path().join("nginx.conf");
@@ -87,8 +87,8 @@ pub async fn p4(ctx: &Ctx) -> Result<Vec<Row>> {
     for conns in [1usize, 32] {
         let mut m: Vec<Path3> = targets.iter().map(|_| Path3::default()).collect();
         for _ in 0..ctx.runs {
-            for (i, (_, addr)) in targets.iter().enumerate() {
-                let r = closed_loop(addr, "/", conns, secs).await?;
+            for (i, (name, addr)) in targets.iter().enumerate() {
+                let r = closed_loop(addr, "/", conns, secs).await.with_context(|| format!("{name} ({addr}) at {conns} connections"))?;
                 m[i].rps.push(r.rps);
                 m[i].p50.push(r.p50_us);
                 m[i].p99.push(r.p99_us);

@@ -127,20 +127,14 @@ async fn kill_and_time(pid: u32, addr: &str, check_pid: bool) -> Result<f64> {
     Ok(t0.elapsed().as_secs_f64() * 1000.0)
 }
 
-/// Restart time under Microdeck for a program given by its manifest body.
+/// Restart time under Microdeck for a program given by its manifest body: one kill per
+/// fresh cluster, since a second crash in a row is backed off on purpose (250 ms, 500 ms…).
 async fn p3_microdeck(ctx: &Ctx, body: &str, port: u16, check_pid: bool, s: &mut Samples) -> Result<()> {
-    let up = Up::start(&ctx.bins, &manifest("web", body), &[])?;
-    let snap = up.wait_ready(Duration::from_secs(20)).await?;
-    let mut pid = snap.services[0].replicas[0].pid.context("no pid")?;
     for _ in 0..ctx.runs {
+        let up = Up::start(&ctx.bins, &manifest("web", body), &[])?;
+        let snap = up.wait_ready(Duration::from_secs(20)).await?;
+        let pid = snap.services[0].replicas[0].pid.context("no pid")?;
         s.push(kill_and_time(pid, &format!("127.0.0.1:{port}"), check_pid).await?);
-        pid = poll("a new pid in the snapshot", Duration::from_secs(10), Duration::from_millis(5), || async {
-            let snap = up.snapshot()?;
-            let s = snap.services.first()?;
-            let p = s.replicas.first()?.pid?;
-            (p != pid && s.state == ServiceState::Ready).then_some(p)
-        })
-        .await?;
     }
     Ok(())
 }
@@ -149,7 +143,7 @@ pub async fn p3(ctx: &Ctx) -> Result<Vec<Row>> {
     let mut rust = Samples::default();
     let port = free_port()?;
     p3_microdeck(ctx, &testsvc_body(port), port, true, &mut rust).await?;
-    let mut rows = vec![Row::new("P3", "SIGKILL of a replica → replacement answering via the service address (Rust, mdk-testsvc)", rust.show(" ms"))
+    let mut rows = vec![Row::new("P3", "SIGKILL of a replica → replacement answering via the service address (Rust, mdk-testsvc; first crash of a fresh cluster each run)", rust.show(" ms"))
         .target("≤ 100 ms", rust.median() <= 100.0)];
     let port = free_port()?;
     let py_body = format!(
