@@ -19,7 +19,8 @@
 //! - [`proxy`]: each service's stable address, forwarding HTTP or TCP to its ready
 //!   replicas;
 //! - [`cluster`]: `Cluster`, the one API of every shell;
-//! - [`cli`]: the headless commands behind the `microdeck` binary (`up`).
+//! - [`cli`]: the headless commands behind the `microdeck` binary (`up`);
+//! - [`bundled`]: the sample cluster's manifest, built in, and `reset_data`.
 
 pub mod manifest;
 pub mod snapshot;
@@ -32,3 +33,4 @@ pub mod logs;
 pub mod proxy;
 pub mod cluster;
 pub mod cli;
+pub mod bundled;
