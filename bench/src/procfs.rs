@@ -58,8 +58,3 @@ pub fn tree(root: u32) -> Vec<u32> {
     }
     out
 }
-
-/// Resident memory of a process tree, in MB.
-pub fn tree_rss_mb(root: u32) -> f64 {
-    tree(root).iter().filter_map(|p| status_kb(*p, "VmRSS")).sum::<u64>() as f64 / 1024.0
-}
