@@ -36,16 +36,17 @@ pub async fn p1(ctx: &Ctx) -> Result<Vec<Row>> {
         if snap.services.len() < 5 {
             bail!("the bundled cluster has {} services, not five", snap.services.len());
         }
-        let events = up.events();
-        let mut last = 0u64;
-        for svc in &snap.services {
-            let at = events
-                .iter()
-                .find(|e| e.service == svc.name && e.kind == EventKind::Ready)
-                .map(|e| e.at)
-                .with_context(|| format!("no ready event for {}", svc.name))?;
-            last = last.max(at);
-        }
+        // events.jsonl may trail snapshot.json by a moment: wait for every ready event.
+        let names: Vec<String> = snap.services.iter().map(|v| v.name.clone()).collect();
+        let last = poll("a ready event per service in events.jsonl", Duration::from_secs(5), Duration::from_millis(5), || async {
+            let events = up.events();
+            let mut last = 0u64;
+            for name in &names {
+                last = last.max(events.iter().find(|e| &e.service == name && e.kind == EventKind::Ready)?.at);
+            }
+            Some(last)
+        })
+        .await?;
         s.push(last.saturating_sub(up.spawned_at_ms) as f64 / 1000.0);
     }
     let med = s.median();
