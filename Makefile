@@ -5,19 +5,16 @@
 CARGO_TARGET_DIR ?= /var/tmp/microdeck-target
 export CARGO_TARGET_DIR
 
-.PHONY: run test test-rust test-services build
+.PHONY: test test-rust test-services test-deps build
 
 # Builds the engine and the sample services; the build also places the Python sample
 # (mdk-analytics) next to them, where the engine looks for sample programs.
 build:
 	cargo build --bins
 
-run: build
-	$(CARGO_TARGET_DIR)/debug/microdeck up
+test: test-ui test-rust test-services test-bench
 
-test: test-rust test-services test-bench
-
-test-rust:
+test-rust: test-deps
 	cargo test --workspace --no-fail-fast --exclude microdeck-tests
 	# Process-timing tests (real children, CPU and memory figures) run one at a time.
 	cargo test -p microdeck-tests --no-fail-fast -- --test-threads=1
@@ -25,6 +22,16 @@ test-rust:
 # The Python sample's unit tests (the Rust samples' run under test-rust).
 test-services:
 	python3 -m unittest discover -s services/analytics -p 'test_*.py'
+
+# The desktop app: `make run` (or, with no display, a pointer to `microdeck up`), `make test-desktop`.
+include mk/desktop.mk
+
+# Node things (the UI, the e2e suite) and the installs they need.
+include mk/ui.mk
+
+# The reference Prometheus parser checks `/metrics` (tests/tests/prometheus_text.rs).
+test-deps:
+	python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install --quiet prometheus_client
 
 # make bench, make bench QUICK=1, test-bench (kept last so `build` stays the default goal).
 include mk/bench.mk

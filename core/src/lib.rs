@@ -19,8 +19,13 @@
 //! - [`proxy`]: each service's stable address, forwarding HTTP or TCP to its ready
 //!   replicas;
 //! - [`cluster`]: `Cluster`, the one API of every shell;
-//! - [`cli`]: the headless commands behind the `microdeck` binary (`up`);
-//! - [`bundled`]: the sample cluster's manifest, built in, and `reset_data`.
+//! - [`metrics`]: traffic per service, replica and caller→callee edge; 1-second series
+//!   kept 15 minutes; Prometheus text;
+//! - [`loadgen`]: the open-loop load generator over the manifest's scenarios;
+//! - [`bundled`]: the sample cluster's manifest, built in, and `reset_data`;
+//! - [`web`]: the local HTTP API + SSE + the built UI, on 127.0.0.1 behind a token;
+//! - [`cli`]: the commands behind the `microdeck` binary (`up`, and the client verbs
+//!   `status`, `logs`, `scale`, … that talk to a running cluster over `web`).
 
 pub mod manifest;
 pub mod snapshot;
@@ -32,5 +37,8 @@ pub mod events;
 pub mod logs;
 pub mod proxy;
 pub mod cluster;
+pub mod metrics;
+pub mod loadgen;
+pub mod web;
 pub mod cli;
 pub mod bundled;

@@ -29,6 +29,11 @@ enum Command {
         manifest: bool,
     },
     Up(microdeck::cli::up::UpArgs),
+    /// Verbs that talk to a running cluster (`status`, `logs`, `scale`, …).
+    #[command(flatten)]
+    Client(microdeck::cli::verbs::ClientCommand),
+    /// Send a manifest scenario's traffic at a fixed rate (open loop) and report it.
+    Load(microdeck::cli::load::LoadArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,8 +42,10 @@ fn main() -> ExitCode {
         return code;
     }
     match Cli::parse().command {
+        Command::Client(verb) => microdeck::cli::verbs::run(verb),
         Command::Check { file, procfile, manifest } => check(&file, procfile, manifest),
         Command::Up(args) => microdeck::cli::up::up(args),
+        Command::Load(args) => microdeck::cli::load::run(args),
     }
 }
 

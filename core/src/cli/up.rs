@@ -42,6 +42,8 @@ pub struct UpArgs {
     /// A service's log file is rotated past this many bytes (5 files kept). Default: 10 MiB.
     #[arg(long)]
     pub log_file_bytes: Option<u64>,
+    #[command(flatten)]
+    pub web: super::web_args::WebArgs,
 }
 
 /// Least time between two printed tables.
@@ -115,8 +117,17 @@ async fn run(args: UpArgs) -> u8 {
         }
     };
     println!("microdeck: cluster `{}` starting; logs in {}", cluster.manifest().name, run_dir.join("logs").display());
+    let web = match args.web.serve(&cluster).await {
+        Ok(web) => web,
+        Err(e) => {
+            eprintln!("microdeck: {e}");
+            cluster.shutdown().await;
+            return exit::START_FAILED;
+        }
+    };
     follow(&cluster, &run_dir).await;
     stop(&cluster).await;
+    web.shutdown().await;
     exit::OK
 }
 

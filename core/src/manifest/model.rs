@@ -137,7 +137,7 @@ pub struct Scenario {
     pub target: String,
     /// Run once before the load; fills placeholders such as `{{token}}`.
     pub setup: Option<Setup>,
-    /// Picked at random in proportion to `weight`.
+    /// Mixed in proportion to `weight` (smooth weighted round-robin: exact, evenly spread).
     pub requests: Vec<RequestSpec>,
 }
 

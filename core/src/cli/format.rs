@@ -1,0 +1,103 @@
+//! Text the client verbs print: the status table and log lines.
+
+use crate::snapshot::{ClusterSnapshot, Level, LogLine, ServiceState};
+
+fn state_word(s: ServiceState) -> String {
+    serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn level_word(l: Option<Level>) -> &'static str {
+    match l {
+        Some(Level::Trace) => "TRACE",
+        Some(Level::Debug) => "DEBUG",
+        Some(Level::Info) => "INFO",
+        Some(Level::Warn) => "WARN",
+        Some(Level::Error) => "ERROR",
+        None => "-",
+    }
+}
+
+/// `12.3 MiB`
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[unit]) }
+}
+
+/// One row a service: name, state, ready/desired, address, restarts, CPU, memory.
+pub fn status_table(snapshot: &ClusterSnapshot) -> String {
+    let header = ["SERVICE", "STATE", "READY", "ADDRESS", "RESTARTS", "CPU", "MEMORY"].map(String::from);
+    let mut rows = vec![header.to_vec()];
+    for s in &snapshot.services {
+        let mut state = state_word(s.state);
+        if let Some(problem) = &s.problem {
+            state = format!("{state} ({problem})");
+        }
+        rows.push(vec![
+            s.name.clone(),
+            state,
+            format!("{}/{}", s.ready, s.desired),
+            s.address.clone(),
+            s.restarts.to_string(),
+            format!("{:.1}%", s.cpu_percent),
+            bytes(s.rss_bytes),
+        ]);
+    }
+    let widths: Vec<usize> = (0..rows[0].len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = format!("{}\n", snapshot.name);
+    for row in rows {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `HH:MM:SS.mmm` (UTC) of epoch milliseconds.
+pub fn clock(at_ms: u64) -> String {
+    let ms = at_ms % 86_400_000;
+    format!("{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+}
+
+/// `12:00:01.250 users/0 INFO  the text`
+pub fn log_line(line: &LogLine) -> String {
+    format!("{} {}/{} {:<5} {}", clock(line.at), line.service, line.replica, level_word(line.level), line.text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{EngineStats, ServiceView, Stream};
+
+    #[test]
+    fn table_lines_up_columns_and_shows_ready_over_desired() {
+        let service = |name: &str, state, ready, desired| ServiceView {
+            name: name.into(), state, desired, ready, address: "127.0.0.1:7400".into(), port: 7400,
+            protocol: "http".into(), restarts: 2, next_restart_at: None, problem: None, optional: false,
+            started_at: None, cpu_percent: 1.5, rss_bytes: 3 * 1024 * 1024, replicas: vec![],
+        };
+        let snap = ClusterSnapshot {
+            name: "demo".into(), taken_at: 0,
+            services: vec![service("users", ServiceState::Ready, 2, 2), service("analytics", ServiceState::CrashLooping, 0, 1)],
+            engine: EngineStats { pid: 1, cpu_percent: 0.0, rss_bytes: 0 }, logs_dir: String::new(), run_dir: String::new(),
+        };
+        let table = status_table(&snap);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[0], "demo");
+        assert!(lines[1].starts_with("SERVICE    STATE          READY"), "{table}");
+        assert!(lines[2].starts_with("users      ready          2/2    127.0.0.1:7400  2         1.5%  3.0 MiB"), "{table}");
+        assert!(lines[3].contains("crash-looping  0/1"), "{table}");
+    }
+
+    #[test]
+    fn log_lines_show_time_source_and_level() {
+        let line = LogLine { seq: 1, at: 3_600_000 + 61_250, service: "auth".into(), replica: 1, stream: Stream::Stdout, level: Some(Level::Warn), text: "slow".into() };
+        assert_eq!(log_line(&line), "01:01:01.250 auth/1 WARN  slow");
+        assert_eq!(bytes(512), "512 B");
+    }
+}

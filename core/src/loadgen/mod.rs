@@ -1,0 +1,278 @@
+//! The load generator: open-loop HTTP traffic over a manifest scenario.
+//!
+//! Open loop: request *i* is scheduled at `t0 + i / rate` and sent then, whether or
+//! not earlier ones have been answered (each runs in its own task over a keep-alive
+//! pool); its latency is measured from that scheduled time. A slow service therefore
+//! shows its queueing in the percentiles instead of slowing the generator down and
+//! hiding it (no coordinated omission). Requests beyond [`MAX_IN_FLIGHT`] are not sent
+//! and count as `dropped` errors.
+//!
+//! One actor task per run owns the schedule and the [`report::Stats`]; the
+//! [`LoadHandle`] changes the rate, stops the run and watches the report.
+
+pub mod report;
+pub mod request;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{sleep_until, Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::manifest::Scenario;
+use crate::metrics::tally::new_histogram;
+pub use report::{ErrorCounts, LoadReport, LoadState};
+use report::{Ending, Outcome, Stats};
+use request::{run_setup, Picker, Prepared};
+
+/// Requests allowed in flight at once; past it a scheduled request is dropped (an error).
+pub const MAX_IN_FLIGHT: usize = 10_000;
+/// A request with no whole response this long after it was sent is a timeout.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The highest rate accepted (requests per second).
+pub const MAX_RATE: f64 = 100_000.0;
+/// How often the report is published while running.
+pub const REPORT_EVERY: Duration = Duration::from_secs(1);
+
+pub(crate) type Client = hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum LoadError {
+    #[error("rate {0} is not a number of requests per second from 0 to {MAX_RATE}")]
+    InvalidRate(f64),
+    #[error("scenario `{0}` has no requests")]
+    NoRequests(String),
+    #[error("cannot build request {0}")]
+    BadRequest(String),
+    #[error("setup request {0}")]
+    Setup(String),
+    #[error("the load run is over")]
+    Over,
+    #[error("cannot make a latency histogram: {0}")]
+    Histogram(String),
+}
+
+fn check_rate(rate: f64) -> Result<f64, LoadError> {
+    if rate.is_finite() && (0.0..=MAX_RATE).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(LoadError::InvalidRate(rate))
+    }
+}
+
+/// Starts load runs.
+pub struct LoadGen;
+
+impl LoadGen {
+    /// Runs `scenario` against `target` at `rate` requests per second (0 = paused) for
+    /// `duration` (or until stopped). The setup request, if any, runs first.
+    pub fn start(
+        target: SocketAddr,
+        scenario: &Scenario,
+        rate: f64,
+        duration: Option<Duration>,
+        cancel: CancellationToken,
+    ) -> Result<LoadHandle, LoadError> {
+        let rate = check_rate(rate)?;
+        if scenario.requests.is_empty() {
+            return Err(LoadError::NoRequests(scenario.name.clone()));
+        }
+        let proto = new_histogram().map_err(|e| LoadError::Histogram(e.to_string()))?;
+        let stats = Stats::new(scenario.name.clone(), target.to_string(), &proto);
+        let (report_tx, report) = watch::channel(stats.report(LoadState::Setup, rate, 0));
+        let (rate_tx, rate_rx) = watch::channel(rate);
+        let cancel = cancel.child_token();
+        let run = Run { target, scenario: scenario.clone(), duration, stats, rate_rx, report_tx, cancel: cancel.clone() };
+        tokio::spawn(run.run());
+        Ok(LoadHandle { rate: rate_tx, report, cancel })
+    }
+}
+
+/// Controls one run. Drop the handle to stop the run.
+#[derive(Debug)]
+pub struct LoadHandle {
+    rate: watch::Sender<f64>,
+    report: watch::Receiver<LoadReport>,
+    cancel: CancellationToken,
+}
+
+impl LoadHandle {
+    /// Changes the rate from now on (0 pauses the sending).
+    pub fn set_rate(&self, rate: f64) -> Result<(), LoadError> {
+        let rate = check_rate(rate)?;
+        self.rate.send(rate).map_err(|_| LoadError::Over)
+    }
+
+    /// Stops sending; the requests in flight are still counted, then the run is `Stopped`.
+    pub fn stop(&self) {
+        self.cancel.cancel();
+    }
+
+    /// The latest report (published once a second and when the state changes).
+    pub fn report(&self) -> LoadReport {
+        self.report.borrow().clone()
+    }
+
+    /// A live view of the report.
+    pub fn watch(&self) -> watch::Receiver<LoadReport> {
+        self.report.clone()
+    }
+
+    /// Waits for the run to be over and returns its final report.
+    pub async fn finished(&self) -> LoadReport {
+        let mut rx = self.report.clone();
+        // An error means the run task is gone; its last report is then final.
+        let _ = rx.wait_for(|r| r.state.is_over()).await;
+        let last = rx.borrow().clone();
+        last
+    }
+}
+
+impl Drop for LoadHandle {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+struct Run {
+    target: SocketAddr,
+    scenario: Scenario,
+    duration: Option<Duration>,
+    stats: Stats,
+    rate_rx: watch::Receiver<f64>,
+    report_tx: watch::Sender<LoadReport>,
+    cancel: CancellationToken,
+}
+
+fn client() -> Client {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    connector.set_nodelay(true);
+    hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector)
+}
+
+/// One request: sent now, timed from `scheduled`.
+async fn send(client: Client, prepared: Prepared, scheduled: Instant, done: mpsc::Sender<Outcome>) {
+    let ending = match tokio::time::timeout(REQUEST_TIMEOUT, async {
+        let resp = client.request(prepared.request()).await?;
+        let status = resp.status().as_u16();
+        // The whole body, so the time covers the response and the connection is reusable.
+        resp.into_body().collect().await.map(|_| status).map_err(|_| Error::Body)
+    })
+    .await
+    {
+        Ok(Ok(status)) => Ending::Status(status),
+        Ok(Err(Error::Client(e))) if e.is_connect() => Ending::Connect,
+        Ok(Err(_)) => Ending::Other,
+        Err(_) => Ending::Timeout,
+    };
+    // The run counts every request it sent; it only stops listening once all are in.
+    let _ = done.send(Outcome { scheduled, done: Instant::now(), ending }).await;
+}
+
+/// Why a request failed: before a response (maybe a connect error), or in its body.
+enum Error {
+    Client(hyper_util::client::legacy::Error),
+    Body,
+}
+
+impl From<hyper_util::client::legacy::Error> for Error {
+    fn from(e: hyper_util::client::legacy::Error) -> Error {
+        Error::Client(e)
+    }
+}
+
+impl Run {
+    fn publish(&self, state: LoadState, in_flight: usize) {
+        let rate = *self.rate_rx.borrow();
+        self.report_tx.send_replace(self.stats.report(state, rate, in_flight as u64));
+    }
+
+    async fn run(mut self) {
+        let client = client();
+        let vars = match &self.scenario.setup {
+            None => Default::default(),
+            Some(setup) => tokio::select! {
+                _ = self.cancel.cancelled() => return self.publish(LoadState::Stopped, 0),
+                r = run_setup(&client, self.target, setup) => match r {
+                    Ok(vars) => vars,
+                    Err(e) => return self.publish(LoadState::Failed { message: e.to_string() }, 0),
+                },
+            },
+        };
+        let prepared: Result<Vec<Prepared>, LoadError> =
+            self.scenario.requests.iter().map(|spec| Prepared::new(self.target, spec, &vars)).collect();
+        let prepared = match prepared {
+            Ok(p) => p,
+            Err(e) => return self.publish(LoadState::Failed { message: e.to_string() }, 0),
+        };
+        let mut picker = Picker::new(self.scenario.requests.iter().map(|r| r.weight));
+        let (done_tx, mut done_rx) = mpsc::channel::<Outcome>(MAX_IN_FLIGHT);
+        self.stats.restart_clock();
+        let t0 = self.stats.start;
+        let end = self.duration.map(|d| t0 + d);
+        let mut ticks = tokio::time::interval_at(t0 + REPORT_EVERY, REPORT_EVERY);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // The schedule restarts at every rate change: `epoch + sent_in_epoch / rate`.
+        let (mut epoch, mut sent_in_epoch, mut rate) = (t0, 0u64, *self.rate_rx.borrow_and_update());
+        let mut in_flight = 0usize;
+        self.publish(LoadState::Running, 0);
+        let stopped = loop {
+            let next = (rate > 0.0).then(|| epoch + Duration::from_secs_f64(sent_in_epoch as f64 / rate));
+            if let (Some(next), Some(end)) = (next, end) {
+                if next >= end {
+                    break false;
+                }
+            }
+            let wake = next.or(end).unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                _ = self.cancel.cancelled() => break true,
+                changed = self.rate_rx.changed() => {
+                    if changed.is_err() { break true; }
+                    (epoch, sent_in_epoch, rate) = (Instant::now(), 0, *self.rate_rx.borrow_and_update());
+                }
+                _ = ticks.tick() => {
+                    self.stats.roll_second();
+                    self.publish(LoadState::Running, in_flight);
+                }
+                Some(o) = done_rx.recv() => {
+                    in_flight -= 1;
+                    self.stats.add(o);
+                }
+                _ = sleep_until(wake) => {
+                    let Some(scheduled) = next else { break false }; // paused until the end
+                    sent_in_epoch += 1;
+                    if in_flight >= MAX_IN_FLIGHT {
+                        self.stats.dropped();
+                        continue;
+                    }
+                    let i = picker.next_index();
+                    let Some(p) = prepared.get(i) else { continue };
+                    self.stats.scheduled += 1;
+                    self.stats.sent += 1;
+                    in_flight += 1;
+                    tokio::spawn(send(client.clone(), p.clone(), scheduled, done_tx.clone()));
+                }
+            }
+        };
+        self.publish(LoadState::Draining, in_flight);
+        // Every request task ends within REQUEST_TIMEOUT; a cancel stops waiting sooner.
+        while in_flight > 0 {
+            tokio::select! {
+                _ = self.cancel.cancelled(), if !stopped => break,
+                Some(o) = done_rx.recv() => { in_flight -= 1; self.stats.add(o); }
+                _ = ticks.tick() => { self.stats.roll_second(); self.publish(LoadState::Draining, in_flight); }
+            }
+        }
+        self.stats.roll_second();
+        self.publish(if stopped { LoadState::Stopped } else { LoadState::Finished }, in_flight);
+    }
+}

@@ -1,0 +1,225 @@
+//! The generator against real in-test HTTP servers on port 0: rate accuracy, the
+//! open-loop property (against a closed loop), weights, setup, rate changes, errors.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::routing::{any, post};
+use axum::Router;
+use tokio::time::{timeout, Instant};
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::manifest::{RequestSpec, Scenario, Setup};
+
+const T: Duration = Duration::from_secs(30);
+
+/// Serves `app` on 127.0.0.1:0 until the test ends.
+async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+fn get(path: &str, weight: u32) -> RequestSpec {
+    RequestSpec { method: "GET".into(), path: path.into(), headers: BTreeMap::new(), body: None, weight }
+}
+
+fn scenario(requests: Vec<RequestSpec>) -> Scenario {
+    Scenario { name: "test".into(), target: "svc".into(), setup: None, requests }
+}
+
+/// Counts requests per path.
+#[derive(Clone, Default)]
+struct Counter(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl Counter {
+    fn get(&self, path: &str) -> u64 {
+        self.0.lock().expect("lock").get(path).copied().unwrap_or(0)
+    }
+}
+
+async fn count(State(c): State<Counter>, uri: Uri) -> &'static str {
+    *c.0.lock().expect("lock").entry(uri.path().to_string()).or_default() += 1;
+    "ok"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_200_rps_for_5_s_the_achieved_rate_is_within_10_percent() {
+    let counter = Counter::default();
+    let addr = serve(Router::new().fallback(any(count)).with_state(counter.clone())).await;
+    let s = scenario(vec![get("/", 1)]);
+    let h = LoadGen::start(addr, &s, 200.0, Some(Duration::from_secs(5)), CancellationToken::new()).expect("start");
+    let r = timeout(T, h.finished()).await.expect("finishes");
+    println!("200 rps × 5 s: {r:?}");
+    assert_eq!(r.state, LoadState::Finished);
+    assert_eq!(r.sent, 1000);
+    assert_eq!(counter.get("/"), 1000);
+    assert_eq!((r.ok, r.errors.total()), (1000, 0));
+    assert!((180.0..=220.0).contains(&r.achieved_rps_total), "achieved {} rps", r.achieved_rps_total);
+    assert!((4.9..6.0).contains(&r.elapsed_s), "took {} s", r.elapsed_s);
+}
+
+/// Every request arriving in [start + 1.5 s, start + 2.5 s) is held until the window ends.
+async fn stalling_server() -> SocketAddr {
+    let window_start = Instant::now() + Duration::from_millis(1500);
+    let window_end = window_start + Duration::from_secs(1);
+    let app = Router::new().fallback(any(move || async move {
+        let now = Instant::now();
+        if now >= window_start && now < window_end {
+            tokio::time::sleep_until(window_end).await;
+        }
+        "ok"
+    }));
+    serve(app).await
+}
+
+/// A naïve closed-loop client: one request at a time, the next 10 ms after the last
+/// answer, latency timed from the actual send.
+async fn closed_loop(addr: SocketAddr, run: Duration) -> hdrhistogram::Histogram<u64> {
+    let client = super::client();
+    let mut h = crate::metrics::tally::new_histogram().expect("histogram");
+    let p = Prepared::new(addr, &get("/", 1), &BTreeMap::new()).expect("request");
+    let end = Instant::now() + run;
+    while Instant::now() < end {
+        let sent = Instant::now();
+        let resp = timeout(T, client.request(p.request())).await.expect("in time").expect("response");
+        timeout(T, resp.into_body().collect()).await.expect("in time").expect("body");
+        h.saturating_record(crate::metrics::tally::micros(sent.elapsed()));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    h
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_p99_shows_a_one_second_stall_that_a_closed_loop_hides() {
+    let (open_addr, closed_addr) = (stalling_server().await, stalling_server().await);
+    let s = scenario(vec![get("/", 1)]);
+    let run = Duration::from_secs(4);
+    let h = LoadGen::start(open_addr, &s, 100.0, Some(run), CancellationToken::new()).expect("start");
+    let (open, closed) = tokio::join!(timeout(T, h.finished()), closed_loop(closed_addr, run));
+    let open = open.expect("finishes");
+    let ms = |us: u64| us as f64 / 1000.0;
+    let (closed_p99, closed_max) = (ms(closed.value_at_quantile(0.99)), ms(closed.max()));
+    println!("open loop: {:?}; closed loop: {} requests, p99 {closed_p99} ms, max {closed_max} ms", open.latency, closed.len());
+    assert_eq!((open.sent, open.errors.total()), (400, 0));
+    let open_p99 = open.latency.p99_ms.expect("p99");
+    assert!(open_p99 >= 900.0, "open-loop p99 {open_p99} ms should show the 1 s stall");
+    // The closed loop met the stall too (its max) but sent one request into it, not a hundred.
+    assert!(closed_max >= 400.0, "the closed loop was exposed to the stall: max {closed_max} ms");
+    assert!(closed_p99 < 200.0, "closed-loop p99 {closed_p99} ms hides it");
+    assert!(open_p99 > 4.0 * closed_p99);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weights_are_respected_over_1000_requests() {
+    let counter = Counter::default();
+    let addr = serve(Router::new().fallback(any(count)).with_state(counter.clone())).await;
+    let s = scenario(vec![get("/a", 1), get("/b", 3), get("/c", 6)]);
+    let h = LoadGen::start(addr, &s, 500.0, Some(Duration::from_secs(2)), CancellationToken::new()).expect("start");
+    let r = timeout(T, h.finished()).await.expect("finishes");
+    assert_eq!((r.sent, r.ok), (1000, 1000));
+    for (path, want) in [("/a", 100.0), ("/b", 300.0), ("/c", 600.0)] {
+        let got = counter.get(path) as f64;
+        assert!((got - want).abs() <= want * 0.1, "{path}: {got} of 1000, want {want} ±10%");
+    }
+}
+
+#[derive(Clone)]
+struct Auth {
+    token: String,
+    logins: Arc<AtomicU64>,
+    authorized: Arc<AtomicU64>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_fills_the_token_header() {
+    let auth = Auth {
+        token: format!("tok-{}", std::process::id()),
+        logins: Arc::default(),
+        authorized: Arc::default(),
+    };
+    let app = Router::new()
+        .route(
+            "/login",
+            post(|State(a): State<Auth>, body: String| async move {
+                a.logins.fetch_add(1, Ordering::SeqCst);
+                assert_eq!(body, r#"{"user":"demo"}"#);
+                axum::Json(serde_json::json!({ "session": { "token": a.token } }))
+            }),
+        )
+        .route(
+            "/me",
+            any(|State(a): State<Auth>, headers: HeaderMap| async move {
+                if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {}", a.token)) {
+                    a.authorized.fetch_add(1, Ordering::SeqCst);
+                    StatusCode::OK
+                } else {
+                    StatusCode::UNAUTHORIZED
+                }
+            }),
+        )
+        .with_state(auth.clone());
+    let addr = serve(app).await;
+    let mut s = scenario(vec![RequestSpec {
+        headers: [("authorization".to_string(), "Bearer {{token}}".to_string())].into(),
+        ..get("/me", 1)
+    }]);
+    s.setup = Some(Setup {
+        request: RequestSpec { method: "POST".into(), body: Some(r#"{"user":"demo"}"#.into()), ..get("/login", 1) },
+        extract: [("token".to_string(), "/session/token".to_string())].into(),
+    });
+    let h = LoadGen::start(addr, &s, 100.0, Some(Duration::from_secs(1)), CancellationToken::new()).expect("start");
+    let r = timeout(T, h.finished()).await.expect("finishes");
+    assert_eq!(r.state, LoadState::Finished);
+    assert_eq!(auth.logins.load(Ordering::SeqCst), 1, "setup runs once");
+    assert_eq!((r.sent, r.ok, r.errors.status_4xx), (100, 100, 0));
+    assert_eq!(auth.authorized.load(Ordering::SeqCst), 100);
+
+    // A setup whose response lacks the pointer fails the run before any load.
+    if let Some(setup) = s.setup.as_mut() {
+        setup.extract.insert("token".into(), "/nope".into());
+    }
+    let h = LoadGen::start(addr, &s, 100.0, Some(Duration::from_secs(1)), CancellationToken::new()).expect("start");
+    let r = timeout(T, h.finished()).await.expect("finishes");
+    assert!(matches!(&r.state, LoadState::Failed { message } if message.contains("/nope")), "{:?}", r.state);
+    assert_eq!(r.sent, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_changes_at_run_time_and_stop_ends_the_run() {
+    let counter = Counter::default();
+    let addr = serve(Router::new().fallback(any(count)).with_state(counter.clone())).await;
+    let h = LoadGen::start(addr, &scenario(vec![get("/", 1)]), 20.0, None, CancellationToken::new()).expect("start");
+    assert_eq!(h.set_rate(-1.0), Err(LoadError::InvalidRate(-1.0)));
+    let mut watch = h.watch();
+    timeout(T, watch.wait_for(|r| r.achieved_rps_recent > 0.0)).await.expect("in time").expect("report");
+    let slow = h.report().achieved_rps_recent;
+    assert!((10.0..=30.0).contains(&slow), "at 20 rps: {slow}");
+    h.set_rate(200.0).expect("set rate");
+    timeout(T, watch.wait_for(|r| r.achieved_rps_recent > 150.0)).await.expect("speeds up").expect("report");
+    h.stop();
+    let r = timeout(T, h.finished()).await.expect("finishes");
+    assert_eq!(r.state, LoadState::Stopped);
+    assert_eq!(r.errors.total(), 0);
+    assert_eq!(r.ok, counter.get("/"), "every request sent was counted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_refused_counts_as_connect_errors() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = closed.local_addr().expect("addr");
+    drop(closed);
+    let h = LoadGen::start(addr, &scenario(vec![get("/", 1)]), 50.0, Some(Duration::from_secs(1)), CancellationToken::new())
+        .expect("start");
+    let r = timeout(T, h.finished()).await.expect("finishes");
+    assert_eq!(r.state, LoadState::Finished);
+    assert_eq!((r.sent, r.errors.connect, r.ok), (50, 50, 0));
+    assert_eq!(r.latency.p99_ms, None);
+}

@@ -1,0 +1,196 @@
+//! Metrics through the real actor: exact counts, percentiles, retention (paused time),
+//! rates, topology, spread, and the cost of `record` on the hot path.
+
+use std::time::{Duration, Instant};
+
+use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+
+const T: Duration = Duration::from_secs(10);
+
+fn sample(service: &str, replica: Option<u32>, caller: &str, status: u16, latency_ms: u64) -> RequestSample {
+    RequestSample {
+        service: service.into(),
+        replica,
+        caller: caller.into(),
+        status,
+        latency: Duration::from_millis(latency_ms),
+        bytes_in: 10,
+        bytes_out: 100,
+    }
+}
+
+/// Sleeps into the middle of the next second, so the actor's tick has run first.
+async fn next_second() {
+    tokio::time::sleep(TICK).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn n_samples_are_counted_exactly_per_status_class() {
+    let m = Metrics::spawn(CancellationToken::new()).expect("metrics");
+    let statuses = [200, 201, 204, 301, 404, 500, 503, 0, 101, 700];
+    let n = 1000;
+    for i in 0..n {
+        m.record(sample("users", Some((i % 3) as u32), "gateway", statuses[i % statuses.len()], 5));
+    }
+    let totals = timeout(T, m.totals()).await.expect("in time").expect("totals");
+    let users = totals.iter().find(|t| t.service == "users").expect("users counted");
+    let per = (n / statuses.len()) as u64;
+    assert_eq!(users.requests, n as u64);
+    assert_eq!(users.classes.success, 3 * per);
+    assert_eq!(users.classes.redirect, per);
+    assert_eq!(users.classes.client_error, per);
+    assert_eq!(users.classes.server_error, 2 * per);
+    assert_eq!(users.classes.informational, per);
+    assert_eq!(users.classes.failed, 2 * per, "status 0 and 700 are failures");
+    assert_eq!(users.bytes_in, 10 * n as u64);
+    assert_eq!(users.bytes_out, 100 * n as u64);
+    let by_replica: Vec<u64> = users.replicas.iter().map(|r| r.requests).collect();
+    assert_eq!(by_replica, vec![334, 333, 333]);
+    assert_eq!(users.replicas.iter().map(|r| r.classes.total()).sum::<u64>(), n as u64);
+    assert_eq!(m.dropped(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn percentiles_match_a_known_uniform_distribution() {
+    let m = Metrics::spawn(CancellationToken::new()).expect("metrics");
+    tokio::time::sleep(TICK / 2).await;
+    // 1..=1000 ms once each: p50 = 500, p95 = 950, p99 = 990 ms.
+    for ms in 1..=1000 {
+        m.record(sample("auth", Some(0), EXTERNAL, 200, ms));
+    }
+    next_second().await;
+    let s = timeout(T, m.series("auth", Duration::from_secs(60))).await.expect("in time").expect("series");
+    let s = s.expect("auth has a series");
+    assert_eq!(s.t.len(), 1);
+    let close = |got: Option<f64>, want: f64| {
+        let got = got.expect("a value");
+        assert!((got - want).abs() <= want * 0.015, "got {got} ms, want {want} ms ±1.5%");
+    };
+    close(s.p50_ms[0], 500.0);
+    close(s.p95_ms[0], 950.0);
+    close(s.p99_ms[0], 990.0);
+    assert_eq!(s.rps[0], 1000.0);
+    let totals = m.totals().await.expect("totals");
+    close(totals[0].latency.max_ms, 1000.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn series_keep_900_points_of_one_second() {
+    let m = Metrics::spawn(CancellationToken::new()).expect("metrics");
+    tokio::time::sleep(TICK / 2).await;
+    for second in 0..1000u64 {
+        // A rate that names its second: 1 + second % 7 requests.
+        for _ in 0..(1 + second % 7) {
+            m.record(sample("media", Some(0), EXTERNAL, if second.is_multiple_of(2) { 200 } else { 500 }, 3));
+        }
+        next_second().await;
+    }
+    let s = m.series("media", Duration::from_secs(3600)).await.expect("series").expect("media");
+    assert_eq!(s.t.len(), RETENTION);
+    assert_eq!(s.rps.len(), RETENTION);
+    for w in s.t.windows(2) {
+        assert!((w[1] - w[0] - 1.0).abs() < 1e-6, "points one second apart: {w:?}");
+    }
+    // The oldest kept point is second 100; rates and error % follow the pattern.
+    for (i, (rps, err)) in s.rps.iter().zip(&s.error_pct).enumerate() {
+        let second = (100 + i) as u64;
+        assert!((rps - (1 + second % 7) as f64).abs() < 1e-6, "second {second}: rps {rps}");
+        assert_eq!(*err, if second.is_multiple_of(2) { 0.0 } else { 100.0 });
+    }
+    let last5 = m.series("media", Duration::from_secs(5)).await.expect("series").expect("media");
+    assert_eq!(last5.t, s.t[RETENTION - 5..].to_vec());
+}
+
+#[tokio::test(start_paused = true)]
+async fn topology_has_edges_with_rates_and_replica_spread_sums_to_one() {
+    let m = Metrics::spawn(CancellationToken::new()).expect("metrics");
+    tokio::time::sleep(TICK / 2).await;
+    for _ in 0..3 {
+        for i in 0..30u32 {
+            m.record(sample("gateway", Some(0), EXTERNAL, 200, 2));
+            m.record(sample("users", Some(i % 3), "gateway", 200, 2));
+            if i % 3 == 0 {
+                m.record(sample("analytics", Some(0), "users", 500, 2));
+            }
+        }
+        next_second().await;
+    }
+    let topo = m.topology().await.expect("topology");
+    let edge = |a: &str, b: &str| topo.edges.iter().find(|e| e.caller == a && e.callee == b).cloned();
+    let gu = edge("gateway", "users").expect("gateway→users");
+    assert_eq!(gu.requests, 90);
+    assert!((gu.rps - 30.0).abs() < 1e-6, "rps {}", gu.rps);
+    let ua = edge("users", "analytics").expect("users→analytics");
+    assert_eq!((ua.requests, ua.errors), (30, 30));
+    assert!((ua.rps - 10.0).abs() < 1e-6);
+    assert!(edge("external", "gateway").is_some());
+    assert!(edge("gateway", "analytics").is_none());
+    let ext = topo.nodes.iter().find(|n| n.name == EXTERNAL).expect("external node");
+    assert!(ext.external);
+    assert!(topo.nodes.iter().any(|n| n.name == "users" && !n.external && (n.rps - 30.0).abs() < 1e-6));
+
+    let spread = m.replica_spread("users", Duration::from_secs(10)).await.expect("spread").expect("users");
+    assert_eq!(spread.iter().map(|r| r.requests).collect::<Vec<_>>(), vec![30, 30, 30]);
+    assert!((spread.iter().map(|r| r.share).sum::<f64>() - 1.0).abs() < 1e-9);
+    assert!(m.replica_spread("nobody", Duration::from_secs(10)).await.expect("spread").is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn gauges_and_resources_land_in_the_next_point() {
+    let m = Metrics::spawn(CancellationToken::new()).expect("metrics");
+    tokio::time::sleep(TICK / 2).await;
+    let gauge = m.in_flight("auth").await.expect("gauge");
+    let (a, b) = (gauge.enter(), gauge.enter());
+    m.record_resources("auth", 42.5, 1 << 20);
+    next_second().await;
+    drop(a);
+    next_second().await;
+    drop(b);
+    let s = m.series("auth", Duration::from_secs(60)).await.expect("series").expect("auth");
+    assert_eq!(s.in_flight, vec![2, 1]);
+    assert_eq!(s.cpu_percent.last(), Some(&Some(42.5)));
+    assert_eq!(s.rss_bytes.last(), Some(&Some(1 << 20)));
+    assert_eq!(gauge.get(), 0);
+    assert_eq!(s.p50_ms, vec![None, None], "no request, no latency");
+}
+
+/// `record` from one thread, then several at once: what a call costs (wall time per
+/// call), and that every sample is either counted or reported dropped.
+#[test]
+fn record_is_cheap_and_loses_nothing_silently() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let m = rt.block_on(async { Metrics::spawn(CancellationToken::new()) }).expect("metrics");
+    let mut expected = 0u64;
+    for (threads, per_thread) in [(1u32, 50_000u32), (4, 50_000)] {
+        let start = Instant::now();
+        std::thread::scope(|scope| {
+            for t in 0..threads {
+                let m = m.clone();
+                scope.spawn(move || {
+                    for i in 0..per_thread {
+                        m.record(sample("users", Some(t), "gateway", 200 + (i % 2) as u16 * 300, 1));
+                    }
+                });
+            }
+        });
+        let per_record = start.elapsed() / (threads * per_thread);
+        expected += u64::from(threads * per_thread);
+        let counted = rt.block_on(async {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let totals = timeout(T, m.totals()).await.expect("in time").expect("totals");
+                let n = totals.first().map_or(0, |t| t.requests);
+                if n + m.dropped() >= expected || Instant::now() > deadline {
+                    break n;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        println!("record: {per_record:?} per call from {threads} thread(s); counted {counted}, dropped {}", m.dropped());
+        assert_eq!(counted + m.dropped(), expected);
+        assert!(per_record < Duration::from_micros(20), "record took {per_record:?}");
+    }
+}

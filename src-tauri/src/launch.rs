@@ -1,0 +1,124 @@
+//! What the app runs: the command line (`--manifest F` / `--procfile F`, else the bundled
+//! sample cluster) and the cluster's options (programs and shim found next to the executable).
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+
+use microdeck::cluster::ClusterOptions;
+use microdeck::manifest::{self, Format, LoadError, Manifest};
+use microdeck::web::WebOptions;
+
+/// The desktop dashboard for a local microservice cluster.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "microdeck-desktop", version)]
+pub struct Args {
+    /// The cluster manifest (TOML). Default: the bundled sample cluster.
+    #[arg(long, conflicts_with = "procfile")]
+    pub manifest: Option<PathBuf>,
+    /// A Procfile (`name: command` lines) instead of a manifest.
+    #[arg(long)]
+    pub procfile: Option<PathBuf>,
+    /// Logs and run state. Default: $XDG_STATE_HOME/microdeck/<cluster>.
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// Services' data folders. Default: $XDG_DATA_HOME/microdeck/<cluster>.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Added to every fixed port, to run a second cluster beside the first.
+    #[arg(long, default_value_t = 0)]
+    pub port_offset: u16,
+    /// The local API's port on 127.0.0.1, for the CLI verbs and a browser (busy: any free one).
+    #[arg(long, default_value_t = microdeck::web::DEFAULT_PORT)]
+    pub web_port: u16,
+    /// Passed by WebKitWebDriver when a test drives the app; nothing to do with it.
+    #[arg(long, hide = true)]
+    pub automation: bool,
+}
+
+/// Folders and shifts that apply to whichever manifest the app runs (also one opened later).
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub run_dir: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub port_offset: u16,
+    pub exe_dir: Option<PathBuf>,
+    /// The replicas' shim; `None`: `microdeck` in `exe_dir` if there, else this executable.
+    pub shim: Option<PathBuf>,
+    /// `None` in tests: no local API.
+    pub web: Option<WebOptions>,
+}
+
+impl Launch {
+    pub fn from_args(args: &Args) -> Launch {
+        Launch {
+            run_dir: args.run_dir.clone(),
+            data_dir: args.data_dir.clone(),
+            port_offset: args.port_offset,
+            exe_dir: std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)),
+            shim: None,
+            web: Some(WebOptions { port: args.web_port, ..WebOptions::default() }),
+        }
+    }
+
+    /// The engine's defaults for `manifest`, with programs looked up next to the executable
+    /// and each replica led by the `microdeck` binary found there (else by this executable).
+    pub fn options_for(&self, manifest: &Manifest) -> ClusterOptions {
+        let mut options = ClusterOptions::default_for(manifest);
+        if let Some(d) = &self.run_dir {
+            options.run_dir = d.clone();
+        }
+        if let Some(d) = &self.data_dir {
+            options.data_dir = d.clone();
+        }
+        options.port_offset = self.port_offset;
+        if let Some(dir) = &self.exe_dir {
+            options.program_dirs = vec![dir.clone()];
+            let shim = dir.join("microdeck");
+            options.shim = shim.is_file().then_some(shim);
+        }
+        if let Some(shim) = &self.shim {
+            options.shim = Some(shim.clone());
+        }
+        options
+    }
+}
+
+/// The manifest the command line names, else the bundled sample cluster.
+pub fn manifest_of(args: &Args) -> Result<Manifest, LoadError> {
+    match (&args.manifest, &args.procfile) {
+        (Some(m), _) => manifest::load_file_as(m, Format::Manifest),
+        (None, Some(p)) => manifest::load_file_as(p, Format::Procfile),
+        (None, None) => bundled(),
+    }
+}
+
+/// The sample cluster built into the engine; its programs sit next to the executable.
+pub fn bundled() -> Result<Manifest, LoadError> {
+    let base = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("."));
+    manifest::parse_manifest(microdeck::bundled::BUNDLED_MANIFEST.as_bytes(), "cluster.toml (bundled)", &base)
+}
+
+/// A file the user picked in File → Open…: a Procfile by its name, else a manifest.
+pub fn load_picked(path: &Path) -> Result<Manifest, LoadError> {
+    manifest::load_file_as(path, Format::guess(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_accept_the_webdriver_flag_and_the_e2e_options() {
+        let a = Args::try_parse_from(["microdeck-desktop", "--port-offset", "3100", "--automation"]).unwrap();
+        assert_eq!(a.port_offset, 3100);
+        assert!(a.manifest.is_none());
+        assert!(Args::try_parse_from(["microdeck-desktop", "--manifest", "a", "--procfile", "b"]).is_err());
+    }
+
+    #[test]
+    fn the_bundled_manifest_loads() {
+        let m = bundled().unwrap();
+        assert!(m.services.iter().any(|s| s.name == "gateway"));
+    }
+}

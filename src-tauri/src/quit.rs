@@ -1,0 +1,102 @@
+//! Quitting: closing the window, File → Quit, or SIGTERM/SIGINT all complete
+//! `Cluster::shutdown()` before the process exits, showing what they still wait for.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+
+use microdeck::cli::table::still_running;
+
+use crate::session::SessionHandle;
+
+/// How often the "waiting for …" line is refreshed while services stop.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// Whether a quit has begun, and whether it is done (then exit may proceed).
+#[derive(Default)]
+pub struct QuitState {
+    started: AtomicBool,
+    done: AtomicBool,
+}
+
+/// The `quitting` event the page may show: what the shutdown still waits for.
+#[derive(Debug, Clone, Serialize)]
+pub struct Quitting {
+    pub waiting: String,
+}
+
+/// Whether the shutdown has completed, so an exit request may go through.
+pub fn done<R: Runtime>(app: &AppHandle<R>) -> bool {
+    app.try_state::<QuitState>().is_none_or(|q| q.done.load(Ordering::SeqCst))
+}
+
+/// Starts the shutdown once; the app exits when it completes.
+pub fn begin<R: Runtime>(app: &AppHandle<R>) {
+    let Some(state) = app.try_state::<QuitState>() else { return };
+    if state.started.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let Some(session) = app.try_state::<SessionHandle>().map(|s| s.inner().clone()) else {
+        state.done.store(true, Ordering::SeqCst);
+        app.exit(0);
+        return;
+    };
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let shutdown = session.shutdown();
+        tokio::pin!(shutdown);
+        loop {
+            report(&app, &session);
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(PROGRESS_EVERY) => {}
+            }
+        }
+        if let Some(state) = app.try_state::<QuitState>() {
+            state.done.store(true, Ordering::SeqCst);
+        }
+        app.exit(0);
+    });
+}
+
+/// Shows what the shutdown waits for in the window title and as a `quitting` event.
+fn report<R: Runtime>(app: &AppHandle<R>, session: &SessionHandle) {
+    let waiting = still_running(&session.cluster().snapshot());
+    let title = if waiting.is_empty() { "Microdeck — quitting…".to_owned() } else { format!("Microdeck — quitting: waiting for {waiting}…") };
+    if let Some(window) = app.get_webview_window("main") {
+        if let Err(e) = window.set_title(&title) {
+            tracing::debug!("cannot set the title: {e}");
+        }
+    }
+    if let Err(e) = app.emit("quitting", Quitting { waiting }) {
+        tracing::debug!("cannot emit `quitting`: {e}");
+    }
+}
+
+/// SIGTERM and SIGINT, caught from the start so that one arriving while the window opens
+/// is not fatal: it is acted on once the app runs.
+pub struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Takes over SIGTERM and SIGINT; call inside the async runtime.
+    pub fn catch() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
+    }
+
+    /// From now on, SIGTERM and SIGINT quit like a closed window does.
+    pub fn quit_on_signal<R: Runtime>(mut self, app: AppHandle<R>) {
+        tauri::async_runtime::spawn(async move {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.int.recv() => {}
+            }
+            begin(&app);
+        });
+    }
+}

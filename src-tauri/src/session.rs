@@ -1,0 +1,210 @@
+//! The session: the one actor that owns the running `Cluster` (replaced by File → Open…),
+//! the local API serving it, and the pages' live feeds. Commands read the current cluster
+//! from a `watch`; everything that changes it goes through the actor's bounded channel.
+
+use std::collections::HashMap;
+
+use tauri::ipc::Channel;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+use microdeck::cluster::{Cluster, ClusterError, Update};
+use microdeck::manifest::Manifest;
+use microdeck::web::{self, WebHandle};
+
+use crate::launch::Launch;
+
+/// Room for menu clicks and subscriptions queued while the actor swaps a cluster.
+const QUEUE: usize = 16;
+
+enum Command {
+    Subscribe { label: String, channel: Channel<Update> },
+    Open { manifest: Box<Manifest>, reply: oneshot::Sender<Result<(), String>> },
+    ResetData { reply: oneshot::Sender<Result<(), String>> },
+    Shutdown { reply: oneshot::Sender<()> },
+}
+
+/// The handle commands and menus use. Cheap to clone.
+#[derive(Clone)]
+pub struct SessionHandle {
+    clusters: watch::Receiver<Cluster>,
+    commands: mpsc::Sender<Command>,
+}
+
+impl SessionHandle {
+    /// Starts `manifest`'s cluster (and the local API, unless `launch.web` is `None`).
+    pub async fn start(launch: Launch, manifest: Manifest) -> Result<(SessionHandle, Option<String>), ClusterError> {
+        let cluster = Cluster::start(manifest.clone(), launch.options_for(&manifest)).await?;
+        let web = match &launch.web {
+            Some(options) => match web::serve_for(cluster.clone(), options.clone()).await {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    cluster.shutdown().await;
+                    return Err(ClusterError::Io(format!("the local API could not start: {e}")));
+                }
+            },
+            None => None,
+        };
+        let login = web.as_ref().map(WebHandle::login_url);
+        let (clusters_tx, clusters) = watch::channel(cluster);
+        let (commands, inbox) = mpsc::channel(QUEUE);
+        let actor = Session { launch, clusters: clusters_tx, web, feeds: HashMap::new(), stop: CancellationToken::new() };
+        tauri::async_runtime::spawn(actor.run(inbox));
+        Ok((SessionHandle { clusters, commands }, login))
+    }
+
+    /// The cluster running now.
+    pub fn cluster(&self) -> Cluster {
+        self.clusters.borrow().clone()
+    }
+
+    /// Feeds `channel` with updates of the current cluster (and of the next one after an Open…).
+    pub fn subscribe(&self, label: String, channel: Channel<Update>) {
+        if self.commands.try_send(Command::Subscribe { label, channel }).is_err() {
+            tracing::warn!("subscription dropped: the session is busy or gone");
+        }
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(make(reply)).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// Stops the current cluster and runs `manifest` instead.
+    pub async fn open(&self, manifest: Manifest) -> Result<(), String> {
+        self.ask(|reply| Command::Open { manifest: Box::new(manifest), reply }).await.unwrap_or_else(|| Err("the app is quitting".into()))
+    }
+
+    /// Stops every service, wipes their data folders, starts them again.
+    pub async fn reset_data(&self) -> Result<(), String> {
+        self.ask(|reply| Command::ResetData { reply }).await.unwrap_or_else(|| Err("the app is quitting".into()))
+    }
+
+    /// Completes `Cluster::shutdown()` and stops the local API; idempotent.
+    pub async fn shutdown(&self) {
+        if self.ask(|reply| Command::Shutdown { reply }).await.is_none() {
+            // The actor is gone, so it already shut down; make sure of the cluster anyway.
+            self.cluster().shutdown().await;
+        }
+    }
+}
+
+struct Session {
+    launch: Launch,
+    clusters: watch::Sender<Cluster>,
+    web: Option<WebHandle>,
+    /// The live feed of each page (by webview label); a page's new subscription ends its old one.
+    feeds: HashMap<String, CancellationToken>,
+    stop: CancellationToken,
+}
+
+impl Session {
+    async fn run(mut self, mut inbox: mpsc::Receiver<Command>) {
+        while let Some(command) = inbox.recv().await {
+            match command {
+                Command::Subscribe { label, channel } => self.subscribe(label, channel),
+                Command::Open { manifest, reply } => {
+                    let _gone = reply.send(self.open(*manifest).await);
+                }
+                Command::ResetData { reply } => {
+                    let _gone = reply.send(self.reset_data().await);
+                }
+                Command::Shutdown { reply } => {
+                    self.shutdown().await;
+                    let _gone = reply.send(());
+                    break;
+                }
+            }
+        }
+        // Later askers get `None` and know the session is over.
+        inbox.close();
+    }
+
+    fn subscribe(&mut self, label: String, channel: Channel<Update>) {
+        let cancel = self.stop.child_token();
+        if let Some(old) = self.feeds.insert(label, cancel.clone()) {
+            old.cancel();
+        }
+        tauri::async_runtime::spawn(forward(self.clusters.subscribe(), channel, cancel));
+    }
+
+    async fn open(&mut self, manifest: Manifest) -> Result<(), String> {
+        let old = self.clusters.borrow().clone();
+        let previous = old.manifest();
+        self.stop_web().await;
+        old.shutdown().await;
+        match Cluster::start(manifest.clone(), self.launch.options_for(&manifest)).await {
+            Ok(cluster) => {
+                self.run_cluster(cluster).await;
+                Ok(())
+            }
+            Err(e) => {
+                // Keep a cluster running: go back to the one the user had.
+                let back = Cluster::start(previous.clone(), self.launch.options_for(&previous)).await;
+                match back {
+                    Ok(cluster) => self.run_cluster(cluster).await,
+                    Err(again) => tracing::error!("could not restart `{}` either: {again}", previous.name),
+                }
+                Err(format!("could not start `{}`: {e}", manifest.name))
+            }
+        }
+    }
+
+    async fn run_cluster(&mut self, cluster: Cluster) {
+        if let Some(options) = &self.launch.web {
+            match web::serve_for(cluster.clone(), options.clone()).await {
+                Ok(w) => self.web = Some(w),
+                Err(e) => tracing::warn!("the local API could not restart: {e}"),
+            }
+        }
+        self.clusters.send_replace(cluster);
+    }
+
+    async fn stop_web(&mut self) {
+        if let Some(web) = self.web.take() {
+            web.shutdown().await;
+        }
+    }
+
+    async fn reset_data(&mut self) -> Result<(), String> {
+        let cluster = self.clusters.borrow().clone();
+        let names: Vec<String> = cluster.manifest().services.iter().map(|s| s.name.clone()).collect();
+        cluster.stop_all().await.map_err(|e| e.to_string())?;
+        let wiped = microdeck::bundled::reset_data(&cluster.options().data_dir, &names)
+            .map_err(|e| format!("could not wipe {}: {e}", cluster.options().data_dir.display()));
+        // Start again even if wiping failed: the user asked for a running cluster.
+        cluster.start_all().await.map_err(|e| e.to_string())?;
+        wiped
+    }
+
+    async fn shutdown(&mut self) {
+        let cluster = self.clusters.borrow().clone();
+        cluster.shutdown().await;
+        self.stop_web().await;
+        self.stop.cancel();
+    }
+}
+
+/// Sends every update of the current cluster to `channel`, following File → Open… swaps,
+/// until the page goes away, subscribes again, or the app quits.
+async fn forward(mut clusters: watch::Receiver<Cluster>, channel: Channel<Update>, cancel: CancellationToken) {
+    loop {
+        let cluster = clusters.borrow_and_update().clone();
+        let mut feed = cluster.subscribe();
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                update = feed.recv() => match update {
+                    Some(update) => if channel.send(update).is_err() { return },
+                    None => break,
+                },
+            }
+        }
+        // That cluster is over: wait for the next one, if any.
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            changed = clusters.changed() => if changed.is_err() { return },
+        }
+    }
+}

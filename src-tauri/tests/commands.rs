@@ -1,0 +1,173 @@
+//! The Tauri commands on `tauri::test::mock_builder()` (no display needed), against a real
+//! `Cluster` of `sleep` services led by the real `microdeck` shim.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, Channel, InvokeBody, InvokeResponseBody};
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
+
+use microdeck::cluster::Update;
+use microdeck_desktop::launch::Launch;
+use microdeck_desktop::session::SessionHandle;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+struct Fixture {
+    app: App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+    session: SessionHandle,
+    dir: PathBuf,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        // Leave no `sleep` behind, whatever the test did.
+        tauri::async_runtime::block_on(self.session.shutdown());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn fixture(name: &str) -> Fixture {
+    let dir = std::env::temp_dir().join(format!("mdk-desktop-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest_text = r#"
+name = "tiny"
+[services.sleeper]
+command = "sleep"
+args = ["1000"]
+[services.napper]
+command = "sleep"
+args = ["1001"]
+"#;
+    let manifest = microdeck::manifest::parse_manifest(manifest_text.as_bytes(), "tiny.toml", &dir).unwrap();
+    let launch = Launch {
+        run_dir: Some(dir.join("run")),
+        data_dir: Some(dir.join("data")),
+        port_offset: 0,
+        exe_dir: None,
+        shim: Some(microdeck_tests::bins::bin("microdeck")),
+        web: None,
+    };
+    let (session, _) = tauri::async_runtime::block_on(SessionHandle::start(launch, manifest)).unwrap();
+    let app = microdeck_desktop::register(mock_builder())
+        .manage(session.clone())
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    Fixture { app, window, session, dir }
+}
+
+fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, body: Value) -> Result<Value, Value> {
+    let request = InvokeRequest {
+        cmd: cmd.into(),
+        callback: CallbackFn(0),
+        error: CallbackFn(1),
+        url: "tauri://localhost".parse().unwrap(),
+        body: InvokeBody::Json(body),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.into(),
+    };
+    get_ipc_response(window, request).map(|b: InvokeResponseBody| b.deserialize::<Value>().unwrap())
+}
+
+/// Polls `snapshot` until `ok` holds, or fails with the last one.
+fn wait_for_snapshot(window: &WebviewWindow<MockRuntime>, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let snap = invoke(window, "snapshot", json!({})).unwrap();
+        if ok(&snap) {
+            return snap;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}; last snapshot: {snap:#}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn service<'a>(snap: &'a Value, name: &str) -> &'a Value {
+    snap["services"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap()
+}
+
+#[test]
+fn snapshot_returns_the_clusters_services() {
+    let f = fixture("snapshot");
+    let snap = wait_for_snapshot(&f.window, "both services ready", |s| {
+        s["services"].as_array().is_some_and(|v| v.len() == 2 && v.iter().all(|s| s["state"] == "ready"))
+    });
+    assert_eq!(snap["name"], "tiny");
+    let mut names: Vec<&str> = snap["services"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["napper", "sleeper"]);
+    assert!(service(&snap, "sleeper")["replicas"][0]["pid"].as_u64().is_some());
+    assert!(f.app.try_state::<SessionHandle>().is_some());
+}
+
+#[test]
+fn scale_of_an_unknown_service_is_an_unknown_service_error() {
+    let f = fixture("unknown");
+    let err = invoke(&f.window, "scale", json!({ "name": "nope", "replicas": 2 })).unwrap_err();
+    assert_eq!(err["code"], "unknown-service", "{err}");
+    assert!(err["message"].as_str().unwrap().contains("nope"), "{err}");
+    let err = invoke(&f.window, "kill_replica", json!({ "name": "sleeper", "index": 7 })).unwrap_err();
+    assert_eq!(err["code"], "unknown-replica", "{err}");
+}
+
+#[test]
+fn scale_and_stop_reach_the_cluster() {
+    let f = fixture("scale");
+    assert_eq!(invoke(&f.window, "scale", json!({ "name": "sleeper", "replicas": 3 })), Ok(Value::Null));
+    wait_for_snapshot(&f.window, "sleeper 3/3", |s| {
+        let svc = service(s, "sleeper");
+        svc["desired"] == 3 && svc["ready"] == 3
+    });
+    assert_eq!(invoke(&f.window, "stop_service", json!({ "name": "napper" })), Ok(Value::Null));
+    wait_for_snapshot(&f.window, "napper stopped", |s| service(s, "napper")["state"] == "stopped");
+    let logs = invoke(&f.window, "logs", json!({ "query": { "service": "sleeper", "limit": 10 } })).unwrap();
+    assert!(logs.is_array(), "{logs}");
+    let start = Instant::now();
+    loop {
+        let events = invoke(&f.window, "events", json!({})).unwrap();
+        if events.as_array().unwrap().iter().any(|e| e["service"] == "napper" && e["kind"] == "stopped") {
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE, "no `stopped` event for napper: {events:#}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_subscription_gets_a_snapshot_first_and_a_resubscribe_replaces_it() {
+    let f = fixture("subscribe");
+    let (tx, rx) = mpsc::channel::<Value>();
+    let first = tx.clone();
+    f.session.subscribe("main".into(), Channel::new(move |body| {
+        let _ = first.send(body.deserialize::<Value>().unwrap());
+        Ok(())
+    }));
+    let update = rx.recv_timeout(DEADLINE).unwrap();
+    let parsed: Update = serde_json::from_value(update.clone()).unwrap();
+    assert!(matches!(parsed, Update::Snapshot(_)), "{update}");
+    // The same page subscribing again ends the first feed: its sender is dropped.
+    let (tx2, rx2) = mpsc::channel::<Value>();
+    drop(tx);
+    f.session.subscribe("main".into(), Channel::new(move |body| {
+        let _ = tx2.send(body.deserialize::<Value>().unwrap());
+        Ok(())
+    }));
+    assert!(rx2.recv_timeout(DEADLINE).is_ok());
+    let start = Instant::now();
+    loop {
+        match rx.recv_timeout(DEADLINE) {
+            Ok(_) => assert!(start.elapsed() < DEADLINE, "the first feed never ended"),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(e) => panic!("the first feed did not end: {e}"),
+        }
+    }
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+// The e2e runner: for each target (desktop, web) it starts what the target needs, runs every
+// scenario with one WebDriver client, saves output/<target>.png, and always cleans up —
+// then checks that no process of that target's cluster is left. Ends with "N passed, N failed".
+//
+//   node run.mjs [--target desktop|web]...   (default: both)
+// Environment: CARGO_TARGET_DIR (where the binaries are), MICRODECK_BIN, MICRODECK_DESKTOP_BIN,
+// E2E_MANIFEST (a manifest instead of the bundled one), E2E_PORT_OFFSET (default 1100).
+
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { killAllNow, processesMentioning, stopAll, waitFor } from './lib/procs.mjs';
+import { startDesktop, startWeb } from './lib/targets.mjs';
+import { scenarios, screenshot } from './scenarios.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..', '..');
+const outputDir = path.join(here, 'output');
+const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(repo, process.env.CARGO_TARGET_DIR) : path.join(repo, 'target');
+const baseOffset = Number(process.env.E2E_PORT_OFFSET ?? 1100);
+
+const TARGETS = {
+  desktop: { start: startDesktop, bin: process.env.MICRODECK_DESKTOP_BIN ?? path.join(targetDir, 'debug', 'microdeck-desktop'), portOffset: baseOffset + 100 },
+  web: { start: startWeb, bin: process.env.MICRODECK_BIN ?? path.join(targetDir, 'debug', 'microdeck'), portOffset: baseOffset },
+};
+
+function parseTargets(argv) {
+  const chosen = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--target' && argv[i + 1]) chosen.push(argv[++i]);
+    else if (argv[i].startsWith('--target=')) chosen.push(argv[i].slice('--target='.length));
+    else throw new Error(`unknown argument ${argv[i]} (use --target desktop|web)`);
+  }
+  for (const t of chosen) if (!TARGETS[t]) throw new Error(`unknown target ${t} (desktop or web)`);
+  return chosen.length ? chosen : ['desktop', 'web'];
+}
+
+const results = [];
+function record(target, name, error, ms) {
+  results.push({ target, name, ok: !error });
+  const took = `${(ms / 1000).toFixed(1)}s`;
+  if (error) console.log(`not ok - ${target} › ${name} (${took})\n    ${String(error.stack ?? error).split('\n').slice(0, 6).join('\n    ')}`);
+  else console.log(`ok - ${target} › ${name} (${took})`);
+}
+
+async function timed(fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    return { error: null, ms: Date.now() - t0 };
+  } catch (error) {
+    return { error, ms: Date.now() - t0 };
+  }
+}
+
+async function runTarget(name) {
+  const spec = TARGETS[name];
+  let session = null;
+  const setup = await timed(async () => {
+    session = await spec.start({ bin: spec.bin, portOffset: spec.portOffset, manifest: process.env.E2E_MANIFEST ? path.resolve(process.env.E2E_MANIFEST) : undefined, outputDir });
+  });
+  if (setup.error) {
+    record(name, 'start the target', setup.error, setup.ms);
+    return;
+  }
+  try {
+    for (const scenario of scenarios) {
+      const r = await timed(() => scenario.run(session.browser));
+      record(name, scenario.name, r.error, r.ms);
+      if (r.error) {
+        const slug = scenario.name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').slice(0, 40);
+        await session.browser.saveScreenshot(path.join(outputDir, `${name}-failed-${slug}.png`)).catch(() => {});
+      }
+    }
+    const shot = await timed(() => screenshot(session.browser, path.join(outputDir, `${name}.png`)));
+    record(name, `screenshot saved to tests/e2e/output/${name}.png`, shot.error, shot.ms);
+  } finally {
+    const down = await timed(async () => {
+      await session.teardown();
+      // The cluster's services carry the target's folders in their environment.
+      const left = await waitFor('the cluster to leave no process', () => processesMentioning(session.root).length === 0, { timeoutMs: 30_000 }).catch(() => null);
+      if (!left) {
+        const stray = processesMentioning(session.root);
+        for (const p of stray) {
+          try {
+            process.kill(p.pid, 'SIGKILL');
+          } catch {
+            // Gone meanwhile.
+          }
+        }
+        throw new Error(`left running after teardown: ${stray.map((p) => `${p.pid} ${p.cmd}`).join('; ')}`);
+      }
+    });
+    record(name, 'teardown leaves no process behind', down.error, down.ms);
+  }
+}
+
+async function main() {
+  const targets = parseTargets(process.argv.slice(2));
+  mkdirSync(outputDir, { recursive: true });
+  for (const t of targets) {
+    console.log(`# target ${t}: ${TARGETS[t].bin}`);
+    await runTarget(t);
+  }
+}
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    killAllNow();
+    process.exit(130);
+  });
+}
+process.on('exit', killAllNow);
+
+let fatal = null;
+try {
+  await main();
+} catch (e) {
+  fatal = e;
+  console.log(`not ok - runner: ${e.stack ?? e}`);
+} finally {
+  await stopAll();
+}
+const passed = results.filter((r) => r.ok).length;
+const failed = results.length - passed + (fatal ? 1 : 0);
+console.log(`${passed} passed, ${failed} failed`);
+process.exitCode = failed > 0 ? 1 : 0;

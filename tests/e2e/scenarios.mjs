@@ -1,0 +1,223 @@
+// The scenarios of issue 5, written once against the UI's data-testid hooks and run on
+// every target. They run in order: later ones build on the cluster state earlier ones left.
+
+import { waitFor } from './lib/procs.mjs';
+
+export const SERVICES = ['gateway', 'auth', 'users', 'media', 'analytics'];
+/** Generous: a first start builds nothing but still starts five processes and probes them. */
+const READY_MS = Number(process.env.E2E_READY_MS ?? 90_000);
+const WAIT_MS = Number(process.env.E2E_WAIT_MS ?? 60_000);
+
+const sel = (testid) => `[data-testid="${testid}"]`;
+
+async function text(browser, testid) {
+  const el = await browser.$(sel(testid));
+  return (await el.isExisting()) ? (await el.getText()).trim() : null;
+}
+
+async function attr(el, name) {
+  const v = await el.getAttribute(name);
+  return v === null ? null : String(v);
+}
+
+async function click(browser, testid) {
+  const el = await browser.$(sel(testid));
+  await el.waitForClickable({ timeout: WAIT_MS, timeoutMsg: `${testid} never became clickable` });
+  await el.click();
+}
+
+async function go(browser, view) {
+  await click(browser, `nav-${view}`);
+  await waitFor(`the ${view} view`, async () => {
+    const hash = await browser.execute(() => location.hash);
+    return view === 'overview' ? hash === '#/' : hash === `#/${view}`;
+  }, { timeoutMs: WAIT_MS });
+}
+
+/** `ready/desired` of a service row, e.g. { ready: 3, desired: 3 }. */
+async function readyDesired(browser, name) {
+  const t = await text(browser, `ready-${name}`);
+  const m = /^(\d+)\/(\d+)$/.exec(t ?? '');
+  if (!m) throw new Error(`ready-${name} reads ${JSON.stringify(t)}`);
+  return { ready: Number(m[1]), desired: Number(m[2]) };
+}
+
+async function notBusy(browser, testid) {
+  await waitFor(`${testid} to finish`, async () => (await attr(await browser.$(sel(testid)), 'data-busy')) === 'false', { timeoutMs: WAIT_MS });
+}
+
+/** Events on the Events view, newest first, as plain objects. */
+async function events(browser) {
+  return browser.execute(() =>
+    [...document.querySelectorAll('[data-testid="event-item"]')].map((e) => ({
+      seq: Number(e.getAttribute('data-seq')),
+      kind: e.getAttribute('data-kind'),
+      service: e.getAttribute('data-service'),
+      replica: e.getAttribute('data-replica'),
+      message: e.textContent,
+    })),
+  );
+}
+
+async function newestEventSeq(browser) {
+  await go(browser, 'events');
+  const list = await events(browser);
+  return list.reduce((m, e) => Math.max(m, e.seq), 0);
+}
+
+/** Replica rows of the service detail view. */
+async function replicaRows(browser, name) {
+  return browser.execute((prefix) =>
+    [...document.querySelectorAll(`[data-testid^="${prefix}"]`)].map((r) => ({
+      testid: r.getAttribute('data-testid'),
+      state: r.getAttribute('data-state'),
+      pid: r.getAttribute('data-pid'),
+    })),
+    `replica-row-${name}-`,
+  );
+}
+
+async function openService(browser, name) {
+  await go(browser, 'overview');
+  await click(browser, `open-${name}`);
+  await browser.$(sel(`detail-view-${name}`)).waitForExist({ timeout: WAIT_MS });
+}
+
+export const scenarios = [
+  {
+    name: 'the five sample services show ready',
+    async run(browser) {
+      await go(browser, 'overview');
+      await waitFor('every sample service to be ready', async () => {
+        const states = {};
+        for (const name of SERVICES) states[name] = await text(browser, `state-${name}`);
+        if (SERVICES.every((n) => states[n] === 'ready')) return true;
+        throw new Error(`states: ${JSON.stringify(states)}`);
+      }, { timeoutMs: READY_MS });
+      for (const name of SERVICES) {
+        const { ready, desired } = await readyDesired(browser, name);
+        if (ready !== desired || desired < 1) throw new Error(`${name} is ready with ${ready}/${desired}`);
+      }
+    },
+  },
+  {
+    name: 'scale media to 3: its row shows 3/3 and three replica rows',
+    async run(browser) {
+      await go(browser, 'overview');
+      let { desired } = await readyDesired(browser, 'media');
+      while (desired !== 3) {
+        const button = desired < 3 ? 'scale-up-media' : 'scale-down-media';
+        const want = desired < 3 ? desired + 1 : desired - 1;
+        await click(browser, button);
+        await notBusy(browser, button);
+        await waitFor(`media to want ${want} replicas`, async () => (await readyDesired(browser, 'media')).desired === want, { timeoutMs: WAIT_MS });
+        desired = want;
+      }
+      await waitFor('media to show 3/3', async () => (await text(browser, 'ready-media')) === '3/3', { timeoutMs: WAIT_MS });
+      const chips = await browser.$$('[data-testid^="replica-media-"]');
+      if (chips.length !== 3) throw new Error(`the media row shows ${chips.length} replicas, not 3`);
+      await openService(browser, 'media');
+      await waitFor('three ready replica rows', async () => {
+        const rows = await replicaRows(browser, 'media');
+        if (rows.length === 3 && rows.every((r) => r.state === 'ready' && r.pid)) return true;
+        throw new Error(`rows: ${JSON.stringify(rows)}`);
+      }, { timeoutMs: WAIT_MS });
+    },
+  },
+  {
+    name: 'kill a media replica: the event appears and it is ready again with a new pid',
+    async run(browser) {
+      const before = await newestEventSeq(browser);
+      await openService(browser, 'media');
+      const rows = await replicaRows(browser, 'media');
+      const victim = rows.find((r) => r.state === 'ready' && r.pid);
+      if (!victim) throw new Error(`no ready media replica to kill: ${JSON.stringify(rows)}`);
+      const index = victim.testid.slice('replica-row-media-'.length);
+      await click(browser, `kill-media-${index}`);
+      await notBusy(browser, `kill-media-${index}`);
+      await go(browser, 'events');
+      await waitFor(`an event for media replica ${index}`, async () => {
+        const list = await events(browser);
+        return list.some((e) => e.seq > before && e.service === 'media' && e.replica === index && (e.kind === 'killed' || e.kind === 'exited'));
+      }, { timeoutMs: WAIT_MS });
+      await openService(browser, 'media');
+      await waitFor(`media replica ${index} ready with a new pid`, async () => {
+        const row = (await replicaRows(browser, 'media')).find((r) => r.testid === victim.testid);
+        if (row && row.state === 'ready' && row.pid && row.pid !== victim.pid) return true;
+        throw new Error(`replica ${index} was pid ${victim.pid}, now ${JSON.stringify(row)}`);
+      }, { timeoutMs: WAIT_MS });
+    },
+  },
+  {
+    name: 'restart auth: the events show it',
+    async run(browser) {
+      const before = await newestEventSeq(browser);
+      await go(browser, 'overview');
+      await click(browser, 'restart-auth');
+      await notBusy(browser, 'restart-auth');
+      await go(browser, 'events');
+      await waitFor('a restart event for auth', async () => {
+        const list = await events(browser);
+        return list.some((e) => e.seq > before && e.service === 'auth' && e.kind === 'restarted');
+      }, { timeoutMs: WAIT_MS });
+      await go(browser, 'overview');
+      await waitFor('auth ready after its restart', async () => (await text(browser, 'state-auth')) === 'ready', { timeoutMs: WAIT_MS });
+    },
+  },
+  {
+    name: 'the log view shows lines from every service and the text filter narrows them',
+    async run(browser) {
+      await go(browser, 'logs');
+      await waitFor('log lines from every service', async () => {
+        const counts = {};
+        for (const name of SERVICES) counts[name] = Number(await text(browser, `log-count-${name}`));
+        if (SERVICES.every((n) => counts[n] > 0)) return true;
+        throw new Error(`lines per service: ${JSON.stringify(counts)}`);
+      }, { timeoutMs: WAIT_MS });
+      const total = Number(await text(browser, 'log-total'));
+      // A word from the lines on screen that not every line holds.
+      const shown = await browser.execute(() => [...document.querySelectorAll('[data-testid="log-line"]')].map((l) => l.getAttribute('data-text') ?? ''));
+      const words = new Map();
+      for (const line of shown) for (const w of new Set(line.toLowerCase().match(/[a-z][a-z0-9_-]{3,}/g) ?? [])) words.set(w, (words.get(w) ?? 0) + 1);
+      const candidates = [...words.entries()].filter(([, n]) => n < shown.length).sort((a, b) => a[1] - b[1]);
+      if (candidates.length === 0) throw new Error(`no word to filter by in ${shown.length} rendered lines`);
+      const input = await browser.$(sel('log-filter'));
+      for (const [word] of candidates.slice(0, 5)) {
+        await input.setValue(word);
+        const narrowed = await waitFor(`the filter "${word}" to apply`, async () => {
+          const n = Number(await text(browser, 'log-shown'));
+          const all = Number(await text(browser, 'log-total'));
+          return n > 0 && n < all ? { n, all } : null;
+        }, { timeoutMs: 10_000 }).catch(() => null);
+        if (!narrowed) continue;
+        const rendered = await browser.execute(() => [...document.querySelectorAll('[data-testid="log-line"]')].map((l) => l.getAttribute('data-text') ?? ''));
+        const stray = rendered.filter((t) => !t.toLowerCase().includes(word));
+        if (rendered.length === 0 || stray.length > 0) throw new Error(`filter "${word}" shows ${rendered.length} lines, ${stray.length} without it: ${JSON.stringify(stray.slice(0, 3))}`);
+        // Escape clears the filter (WebDriver's own clear sends no input event).
+        await input.click();
+        await browser.keys('Escape');
+        await waitFor('the filter to clear', async () => Number(await text(browser, 'log-shown')) === Number(await text(browser, 'log-total')), { timeoutMs: WAIT_MS });
+        return;
+      }
+      throw new Error(`no word narrowed the ${total} lines: tried ${candidates.slice(0, 5).map(([w]) => w).join(', ')}`);
+    },
+  },
+  {
+    name: '"/" focuses the log filter',
+    async run(browser) {
+      await go(browser, 'logs');
+      await browser.$('body').click();
+      await browser.keys('/');
+      await waitFor('the filter to have focus', () => browser.execute(() => document.activeElement?.getAttribute('data-testid') === 'log-filter'), { timeoutMs: 10_000 });
+    },
+  },
+];
+
+/** The picture saved with the output: the overview with every service. */
+export async function screenshot(browser, file) {
+  await go(browser, 'overview');
+  await browser.$(sel('service-gateway')).waitForExist({ timeout: WAIT_MS });
+  // Let the engine paint the new view first: WebKit's screenshot is the last painted frame.
+  await browser.executeAsync((done) => requestAnimationFrame(() => requestAnimationFrame(() => done())));
+  await browser.saveScreenshot(file);
+}

@@ -1,0 +1,214 @@
+//! The local API over a real `Cluster` of `sleep` services: JSON routes, errors as
+//! `{ code, message }`, the SSE feed, the guard, and the CLI verbs found through the state file.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use serde_json::{json, Value};
+use tokio::time::timeout;
+
+use microdeck::cluster::{Cluster, ClusterOptions};
+use microdeck::web::{self, WebHandle, WebOptions};
+use microdeck_tests::bins;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+struct Running {
+    cluster: Cluster,
+    web: Option<WebHandle>,
+    url: String,
+    token: String,
+    dir: PathBuf,
+}
+
+impl Running {
+    async fn stop(mut self) {
+        if let Some(web) = self.web.take() {
+            timeout(DEADLINE, web.shutdown()).await.expect("the API stops in time");
+        }
+        timeout(DEADLINE, self.cluster.shutdown()).await.expect("the cluster stops in time");
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.dir.join("runtime")
+    }
+}
+
+async fn start(name: &str) -> Result<Running> {
+    let dir = std::env::temp_dir().join(format!("mdk-webapi-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let text = "name = \"tiny\"\n[services.sleeper]\ncommand = \"sleep\"\nargs = [\"1000\"]\n";
+    let manifest = microdeck::manifest::parse_manifest(text.as_bytes(), "tiny.toml", &dir)?;
+    let mut options = ClusterOptions::default_for(&manifest);
+    options.run_dir = dir.join("run");
+    options.data_dir = dir.join("data");
+    options.shim = Some(bins::bin("microdeck"));
+    let cluster = Cluster::start(manifest, options).await?;
+    let web = web::serve_for(
+        cluster.clone(),
+        WebOptions {
+            port: 0,
+            ui_dir: Some(dir.join("no-ui")),
+            token_file: Some(dir.join("config/microdeck/token")),
+            state_file: Some(dir.join("runtime/microdeck/api.json")),
+        },
+    )
+    .await?;
+    let token = std::fs::read_to_string(dir.join("config/microdeck/token"))?.trim().to_owned();
+    Ok(Running { cluster, url: web.url.clone(), web: Some(web), token, dir })
+}
+
+async fn call(r: &Running, method: &str, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
+    let client = reqwest::Client::new();
+    let url = format!("{}{path}", r.url);
+    let mut req = if method == "POST" { client.post(&url) } else { client.get(&url) };
+    req = req.bearer_auth(&r.token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = timeout(DEADLINE, req.send()).await??;
+    let status = resp.status().as_u16();
+    let text = timeout(DEADLINE, resp.text()).await??;
+    Ok((status, serde_json::from_str(&text).with_context(|| format!("{method} {path}: not JSON: {text}"))?))
+}
+
+async fn wait_snapshot(r: &Running, what: &str, ok: impl Fn(&Value) -> bool) -> Result<Value> {
+    let start = Instant::now();
+    loop {
+        let (_, snap) = call(r, "GET", "/api/snapshot", None).await?;
+        if ok(&snap) {
+            return Ok(snap);
+        }
+        ensure!(start.elapsed() < DEADLINE, "timed out waiting for {what}: {snap:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn sleeper(snap: &Value) -> &Value {
+    &snap["services"][0]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_answer_json_and_errors_carry_code_and_status() -> Result<()> {
+    let r = start("routes").await?;
+    let result = async {
+        wait_snapshot(&r, "sleeper ready", |s| sleeper(s)["state"] == "ready").await?;
+        assert_eq!(call(&r, "POST", "/api/services/sleeper/scale", Some(json!({"replicas": 2}))).await?, (200, json!({})));
+        wait_snapshot(&r, "sleeper 2/2", |s| sleeper(s)["ready"] == 2 && sleeper(s)["desired"] == 2).await?;
+        let (status, err) = call(&r, "POST", "/api/services/nope/restart", None).await?;
+        assert_eq!((status, err["code"].as_str()), (404, Some("unknown-service")), "{err}");
+        let (status, err) = call(&r, "POST", "/api/services/sleeper/replicas/9/kill", None).await?;
+        assert_eq!((status, err["code"].as_str()), (404, Some("unknown-replica")), "{err}");
+        let (status, err) = call(&r, "POST", "/api/services/sleeper/scale", Some(json!({"replicas": "many"}))).await?;
+        assert_eq!((status, err["code"].as_str()), (400, Some("invalid-argument")), "{err}");
+        let (status, err) = call(&r, "GET", "/api/logs?level=loud", None).await?;
+        assert_eq!((status, err["code"].as_str()), (400, Some("invalid-argument")), "{err}");
+        let (status, err) = call(&r, "GET", "/api/nothing-here", None).await?;
+        assert_eq!((status, err["code"].as_str()), (404, Some("not-found")), "{err}");
+        let (status, lines) = call(&r, "GET", "/api/logs?service=sleeper&limit=5", None).await?;
+        assert!(status == 200 && lines.is_array(), "{lines}");
+        let (status, events) = call(&r, "GET", "/api/events", None).await?;
+        assert!(status == 200 && events.as_array().is_some_and(|e| !e.is_empty()), "{events}");
+        assert_eq!(call(&r, "POST", "/api/cluster/stop-all", None).await?, (200, json!({})));
+        wait_snapshot(&r, "sleeper stopped", |s| sleeper(s)["state"] == "stopped").await?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    r.stop().await;
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_streams_update_events_starting_with_a_snapshot() -> Result<()> {
+    let r = start("sse").await?;
+    let result = async {
+        let mut resp = timeout(
+            DEADLINE,
+            reqwest::Client::new().get(format!("{}/api/subscribe", r.url)).bearer_auth(&r.token).send(),
+        )
+        .await??;
+        ensure!(resp.status() == 200, "status {}", resp.status());
+        let content_type = resp.headers()["content-type"].to_str()?.to_owned();
+        ensure!(content_type.starts_with("text/event-stream"), "{content_type}");
+        let mut text = String::new();
+        while !text.contains("\n\n") {
+            let chunk = timeout(DEADLINE, resp.chunk()).await??.context("the feed ended")?;
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        let frame = text.split("\n\n").next().unwrap_or_default();
+        ensure!(frame.lines().any(|l| l == "event: update"), "{frame}");
+        let data = frame.lines().find_map(|l| l.strip_prefix("data: ")).context("no data line")?;
+        let update: Value = serde_json::from_str(data)?;
+        assert_eq!(update["type"], "snapshot", "{update}");
+        assert_eq!(update["name"], "tiny", "{update}");
+        Ok(())
+    }
+    .await;
+    // An open feed must not hold the server up: the shutdown ends it.
+    r.stop().await;
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guard_refuses_missing_token_foreign_host_and_origin() -> Result<()> {
+    let r = start("guard").await?;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/snapshot", r.url);
+    let port = r.url.rsplit(':').next().unwrap_or_default().to_owned();
+    let no_token = timeout(DEADLINE, client.get(&url).send()).await??.status().as_u16();
+    let host = timeout(DEADLINE, client.get(&url).bearer_auth(&r.token).header("host", format!("attacker.example:{port}")).send()).await??.status().as_u16();
+    let origin = timeout(DEADLINE, client.post(format!("{}/api/cluster/stop-all", r.url)).bearer_auth(&r.token).header("origin", "http://attacker.example").send()).await??.status().as_u16();
+    let snap_after = call(&r, "GET", "/api/snapshot", None).await?.1;
+    r.stop().await;
+    assert_eq!((no_token, host, origin), (401, 403, 403));
+    // The refused stop-all did nothing.
+    assert_ne!(sleeper(&snap_after)["desired"], 0, "{snap_after}");
+    Ok(())
+}
+
+fn cli(state_dir: &Path, args: &[&str]) -> Result<(bool, String, String)> {
+    let out = Command::new(bins::bin("microdeck")).args(args).env("XDG_RUNTIME_DIR", state_dir).output()?;
+    Ok((out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_verbs_find_the_cluster_through_the_state_file() -> Result<()> {
+    let r = start("cli").await?;
+    let state_dir = r.state_dir();
+    let result = async {
+        wait_snapshot(&r, "sleeper ready", |s| sleeper(s)["state"] == "ready").await?;
+        let (ok, out, err) = tokio::task::spawn_blocking({
+            let d = state_dir.clone();
+            move || cli(&d, &["scale", "sleeper", "3"])
+        })
+        .await??;
+        ensure!(ok, "scale failed: {err}");
+        ensure!(out.contains("sleeper"), "{out}");
+        wait_snapshot(&r, "sleeper 3/3", |s| sleeper(s)["ready"] == 3).await?;
+        let (ok, out, err) = tokio::task::spawn_blocking({
+            let d = state_dir.clone();
+            move || cli(&d, &["status"])
+        })
+        .await??;
+        ensure!(ok, "status failed: {err}");
+        ensure!(out.lines().any(|l| l.starts_with("sleeper") && l.contains("ready") && l.contains("3/3")), "{out}");
+        let (ok, _, err) = tokio::task::spawn_blocking({
+            let d = state_dir.clone();
+            move || cli(&d, &["restart", "nope"])
+        })
+        .await??;
+        ensure!(!ok && err.contains("no service named `nope`"), "{err}");
+        Ok(())
+    }
+    .await;
+    r.stop().await;
+    result?;
+    // Once it stopped, the state file is gone and the CLI says so.
+    let (ok, _, err) = cli(&state_dir, &["status"])?;
+    ensure!(!ok && err.contains("no running Microdeck found") && err.contains("microdeck up"), "{err}");
+    Ok(())
+}

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { httpTransport, isTauri, logQueryString, normaliseError } from './transport';
+import type { Update } from './types';
+
+describe('normaliseError', () => {
+  it('keeps a shell error as it is', () => {
+    expect(normaliseError({ code: 'unknown-service', message: 'no service named `x`' })).toEqual({ code: 'unknown-service', message: 'no service named `x`' });
+  });
+  it('turns strings, JSON strings and Errors into { code, message }', () => {
+    expect(normaliseError('boom')).toEqual({ code: 'error', message: 'boom' });
+    expect(normaliseError('{"code":"io","message":"disk full"}')).toEqual({ code: 'io', message: 'disk full' });
+    expect(normaliseError(new TypeError('Failed to fetch'))).toEqual({ code: 'error', message: 'Failed to fetch' });
+    expect(normaliseError(42)).toEqual({ code: 'error', message: '42' });
+  });
+});
+
+describe('logQueryString', () => {
+  it('leaves out absent and empty fields', () => {
+    expect(logQueryString({})).toBe('');
+    expect(logQueryString({ service: 'media', replica: 0, level: 'warn', text: '', limit: null })).toBe('?service=media&replica=0&level=warn');
+    expect(logQueryString({ text: 'a b&c' })).toBe('?text=a+b%26c');
+  });
+});
+
+describe('isTauri', () => {
+  it('looks for the Tauri internals', () => {
+    expect(isTauri({})).toBe(false);
+    expect(isTauri({ __TAURI_INTERNALS__: {} })).toBe(true);
+  });
+});
+
+type Call = { url: string; init: RequestInit };
+function fakeFetch(status: number, body: string, calls: Call[]): typeof fetch {
+  return (async (url: string | URL | Request, init?: RequestInit) => {
+    calls.push({ url: String(url), init: init ?? {} });
+    return new Response(body, { status });
+  }) as typeof fetch;
+}
+
+describe('httpTransport', () => {
+  it('posts commands to the routes of docs/api.md with the cookie', async () => {
+    const calls: Call[] = [];
+    const t = httpTransport('', fakeFetch(200, '{}', calls));
+    await t.scale('media', 3);
+    await t.killReplica('media', 1);
+    await t.restartService('auth');
+    await t.startAll();
+    expect(calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
+      'POST /api/services/media/scale',
+      'POST /api/services/media/replicas/1/kill',
+      'POST /api/services/auth/restart',
+      'POST /api/cluster/start-all',
+    ]);
+    expect(calls[0].init.body).toBe('{"replicas":3}');
+    expect(calls.every((c) => c.init.credentials === 'same-origin')).toBe(true);
+  });
+  it('rejects with the engine error body', async () => {
+    const t = httpTransport('', fakeFetch(404, '{"code":"unknown-service","message":"no service named `nope`"}', []));
+    await expect(t.stopService('nope')).rejects.toEqual({ code: 'unknown-service', message: 'no service named `nope`' });
+  });
+  it('rejects with the status when the body is not an error', async () => {
+    const t = httpTransport('', fakeFetch(403, 'forbidden', []));
+    await expect(t.snapshot()).rejects.toEqual({ code: 'http-403', message: 'forbidden' });
+  });
+  it('does not show an HTML error page as the message', async () => {
+    const t = httpTransport('', fakeFetch(404, '<!DOCTYPE html><title>Not found</title>', []));
+    await expect(t.snapshot()).rejects.toEqual({ code: 'http-404', message: 'HTTP 404' });
+  });
+  it('says when the engine cannot be reached', async () => {
+    const failing = (async () => {
+      throw new TypeError('Failed to fetch');
+    }) as typeof fetch;
+    await expect(httpTransport('', failing).events()).rejects.toMatchObject({ code: 'unreachable' });
+  });
+  it('reads `update` events of the SSE feed and closes on unsubscribe', () => {
+    const sources: FakeSource[] = [];
+    class FakeSource {
+      static CLOSED = 2;
+      readyState = 1;
+      closed = false;
+      listeners = new Map<string, (e: MessageEvent<string>) => void>();
+      onmessage: ((e: MessageEvent<string>) => void) | null = null;
+      onopen: (() => void) | null = null;
+      onerror: (() => void) | null = null;
+      constructor(readonly url: string) {
+        sources.push(this);
+      }
+      addEventListener(type: string, f: (e: MessageEvent<string>) => void) {
+        this.listeners.set(type, f);
+      }
+      close() {
+        this.closed = true;
+      }
+    }
+    const got: Update[] = [];
+    const states: string[] = [];
+    const t = httpTransport('', fakeFetch(200, '{}', []), FakeSource as unknown as typeof EventSource);
+    const stop = t.subscribe((u) => got.push(u), (c) => states.push(c));
+    const src = sources[0];
+    expect(src.url).toBe('/api/subscribe');
+    src.onopen?.();
+    src.listeners.get('update')?.({ data: '{"type":"logs","lines":[],"skipped":3}' } as MessageEvent<string>);
+    src.listeners.get('update')?.({ data: 'not json' } as MessageEvent<string>);
+    expect(got).toEqual([{ type: 'logs', lines: [], skipped: 3 }]);
+    expect(states).toEqual(['connecting', 'live']);
+    stop();
+    expect(src.closed).toBe(true);
+  });
+});

@@ -1,0 +1,190 @@
+// The one way the UI reaches the engine: Tauri IPC inside the desktop app, HTTP + SSE in a
+// browser (docs/api.md). Both expose the same functions and reject with a `CommandError`.
+
+import { Channel, invoke } from '@tauri-apps/api/core';
+import { listen } from '@tauri-apps/api/event';
+import type { ClusterEvent, ClusterSnapshot, CommandError, LogLine, LogQuery, Update } from './types';
+
+/** Whether the feed is live; a browser's EventSource reconnects by itself. */
+export type Connection = 'connecting' | 'live' | 'lost';
+
+export interface Transport {
+  readonly kind: 'tauri' | 'http' | 'demo';
+  snapshot(): Promise<ClusterSnapshot>;
+  /** Newest last. */
+  events(): Promise<ClusterEvent[]>;
+  /** Oldest first. */
+  logs(query: LogQuery): Promise<LogLine[]>;
+  startService(name: string): Promise<void>;
+  stopService(name: string): Promise<void>;
+  restartService(name: string): Promise<void>;
+  scale(name: string, replicas: number): Promise<void>;
+  killReplica(name: string, index: number): Promise<void>;
+  startAll(): Promise<void>;
+  stopAll(): Promise<void>;
+  /** A snapshot arrives first, then updates as they happen. Returns the unsubscribe function. */
+  subscribe(onUpdate: (u: Update) => void, onConnection?: (c: Connection) => void): () => void;
+  /** The desktop app only: while it quits, what the shutdown still waits for (its `quitting` event). */
+  onQuitting?(onWaiting: (waiting: string) => void): void;
+}
+
+/** Turns whatever a shell rejected with into `{ code, message }`. */
+export function normaliseError(err: unknown): CommandError {
+  if (err && typeof err === 'object') {
+    const o = err as Record<string, unknown>;
+    if (typeof o.code === 'string' && typeof o.message === 'string') {
+      return { code: o.code, message: o.message };
+    }
+    if (typeof o.message === 'string') return { code: 'error', message: o.message };
+  }
+  if (typeof err === 'string') {
+    // Some errors arrive as JSON text.
+    try {
+      const parsed: unknown = JSON.parse(err);
+      if (parsed && typeof parsed === 'object') return normaliseError(parsed);
+    } catch {
+      // Plain text: it is the message.
+    }
+    return { code: 'error', message: err };
+  }
+  return { code: 'error', message: String(err) };
+}
+
+/** The query string of `GET /api/logs`: absent and empty fields are left out. */
+export function logQueryString(q: LogQuery): string {
+  const params = new URLSearchParams();
+  for (const key of ['service', 'replica', 'level', 'text', 'limit'] as const) {
+    const v = q[key];
+    if (v !== undefined && v !== null && v !== '') params.set(key, String(v));
+  }
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+export function isTauri(w: object = globalThis): boolean {
+  return '__TAURI_INTERNALS__' in w;
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw normaliseError(e);
+  }
+}
+
+export function tauriTransport(): Transport {
+  return {
+    kind: 'tauri',
+    snapshot: () => call('snapshot'),
+    events: () => call('events'),
+    logs: (query) => call('logs', { query }),
+    startService: (name) => call('start_service', { name }),
+    stopService: (name) => call('stop_service', { name }),
+    restartService: (name) => call('restart_service', { name }),
+    scale: (name, replicas) => call('scale', { name, replicas }),
+    killReplica: (name, index) => call('kill_replica', { name, index }),
+    startAll: () => call('start_all'),
+    stopAll: () => call('stop_all'),
+    onQuitting(onWaiting) {
+      listen<{ waiting: string }>('quitting', (e) => onWaiting(e.payload.waiting)).catch(() => {
+        // Without the event the window title still says it.
+      });
+    },
+    subscribe(onUpdate, onConnection) {
+      let active = true;
+      const channel = new Channel<Update>();
+      channel.onmessage = (u) => {
+        if (active) {
+          onConnection?.('live');
+          onUpdate(u);
+        }
+      };
+      onConnection?.('connecting');
+      // The command may return at once or only when the feed ends: either way it is no error.
+      call('subscribe', { onUpdate: channel }).catch(() => {
+        if (active) onConnection?.('lost');
+      });
+      return () => {
+        active = false;
+        channel.onmessage = () => {};
+      };
+    },
+  };
+}
+
+/** The web mode: the token is an HttpOnly cookie that `/?token=` set, so same-origin requests carry it. */
+export function httpTransport(
+  base = '',
+  fetchImpl: typeof fetch = (...a) => fetch(...a),
+  EventSourceImpl: typeof EventSource | undefined = globalThis.EventSource,
+): Transport {
+  async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetchImpl(base + path, {
+        method,
+        credentials: 'same-origin',
+        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw { code: 'unreachable', message: `cannot reach the engine: ${normaliseError(e).message}` } satisfies CommandError;
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      // A page (e.g. a proxy's HTML error) is no message to show: the status says enough.
+      const plain = text && !text.trimStart().startsWith('<') && text.length <= 500 ? text : '';
+      let err: CommandError = { code: `http-${res.status}`, message: plain || `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}` };
+      try {
+        const parsed = normaliseError(JSON.parse(text));
+        if (parsed.code !== 'error') err = parsed;
+      } catch {
+        // Not JSON: keep the status line.
+      }
+      throw err;
+    }
+    return (text ? JSON.parse(text) : {}) as T;
+  }
+  const post = (path: string, body?: unknown) => request<unknown>('POST', path, body).then(() => undefined);
+  const svc = (name: string) => `/api/services/${encodeURIComponent(name)}`;
+
+  return {
+    kind: 'http',
+    snapshot: () => request('GET', '/api/snapshot'),
+    events: () => request('GET', '/api/events'),
+    logs: (query) => request('GET', `/api/logs${logQueryString(query)}`),
+    startService: (name) => post(`${svc(name)}/start`),
+    stopService: (name) => post(`${svc(name)}/stop`),
+    restartService: (name) => post(`${svc(name)}/restart`),
+    scale: (name, replicas) => post(`${svc(name)}/scale`, { replicas }),
+    killReplica: (name, index) => post(`${svc(name)}/replicas/${index}/kill`),
+    startAll: () => post('/api/cluster/start-all'),
+    stopAll: () => post('/api/cluster/stop-all'),
+    subscribe(onUpdate, onConnection) {
+      if (!EventSourceImpl) {
+        onConnection?.('lost');
+        return () => {};
+      }
+      const source = new EventSourceImpl(`${base}/api/subscribe`);
+      onConnection?.('connecting');
+      const onMessage = (e: MessageEvent<string>) => {
+        try {
+          onUpdate(JSON.parse(e.data) as Update);
+        } catch {
+          // A malformed frame is skipped; the next snapshot repairs the view.
+        }
+      };
+      source.addEventListener('update', onMessage);
+      source.onmessage = onMessage;
+      source.onopen = () => onConnection?.('live');
+      source.onerror = () => onConnection?.(source.readyState === EventSourceImpl.CLOSED ? 'lost' : 'connecting');
+      return () => source.close();
+    },
+  };
+}
+
+/** The transport for this page: Tauri IPC in the app, HTTP otherwise. */
+export function detectTransport(): Transport {
+  return isTauri() ? tauriTransport() : httpTransport();
+}

@@ -1,0 +1,139 @@
+// TypeScript mirrors of core/src/snapshot.rs and core/src/cluster.rs (LogQuery, Update).
+// Same field names, kebab-case enum strings; `Option<T>` is `T | null`. Change both together.
+
+/** Milliseconds since the Unix epoch. */
+export type EpochMs = number;
+
+export interface ClusterSnapshot {
+  name: string;
+  taken_at: EpochMs;
+  services: ServiceView[];
+  engine: EngineStats;
+  /** Where `<service>.log` files are written. */
+  logs_dir: string;
+  run_dir: string;
+}
+
+export interface EngineStats {
+  pid: number;
+  cpu_percent: number;
+  rss_bytes: number;
+}
+
+export const SERVICE_STATES = [
+  'starting',
+  'ready',
+  'degraded',
+  'unhealthy',
+  'crash-looping',
+  'stopped',
+  'failed',
+] as const;
+export type ServiceState = (typeof SERVICE_STATES)[number];
+
+export interface ServiceView {
+  name: string;
+  state: ServiceState;
+  desired: number;
+  ready: number;
+  /** The stable address, e.g. `127.0.0.1:7400`. */
+  address: string;
+  port: number;
+  protocol: string;
+  restarts: number;
+  next_restart_at: EpochMs | null;
+  /** Why the service is `failed`, if it is. */
+  problem: string | null;
+  optional: boolean;
+  /** Since the service was last started; null when stopped. */
+  started_at: EpochMs | null;
+  cpu_percent: number;
+  rss_bytes: number;
+  replicas: ReplicaView[];
+}
+
+export const REPLICA_STATES = ['starting', 'ready', 'unhealthy', 'stopping', 'stopped', 'exited'] as const;
+export type ReplicaState = (typeof REPLICA_STATES)[number];
+
+export interface ReplicaView {
+  index: number;
+  pid: number | null;
+  port: number;
+  state: ReplicaState;
+  restarts: number;
+  started_at: EpochMs | null;
+  last_exit: ExitInfo | null;
+  /** The last failed probe's message: why the replica is unhealthy. */
+  last_probe_error: string | null;
+  cpu_percent: number;
+  rss_bytes: number;
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: number | null;
+  at: EpochMs;
+}
+
+export type Stream = 'stdout' | 'stderr';
+
+/** Ordered from least to most severe, as in the Rust enum. */
+export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export type Level = (typeof LEVELS)[number];
+
+export interface LogLine {
+  /** Per-service sequence number. */
+  seq: number;
+  at: EpochMs;
+  service: string;
+  replica: number;
+  stream: Stream;
+  level: Level | null;
+  text: string;
+}
+
+export type EventKind =
+  | 'started'
+  | 'ready'
+  | 'unhealthy'
+  | 'exited'
+  | 'restart-scheduled'
+  | 'scaled'
+  | 'stopped'
+  | 'killed'
+  | 'restarted'
+  | 'failed';
+
+/** `Event` in snapshot.rs (renamed here so it does not shadow the DOM's `Event`). */
+export interface ClusterEvent {
+  seq: number;
+  at: EpochMs;
+  service: string;
+  replica: number | null;
+  kind: EventKind;
+  /** A human sentence, e.g. "exited with signal 9 (SIGKILL)". */
+  message: string;
+}
+
+/** A filter over the engine's log rings; absent fields do not filter. */
+export interface LogQuery {
+  service?: string | null;
+  replica?: number | null;
+  /** Lines at this level or above (lines with no level are kept). */
+  level?: Level | null;
+  /** Case-insensitive substring. */
+  text?: string | null;
+  limit?: number | null;
+}
+
+/** What a subscriber receives (serde: internally tagged by `type`): a snapshot first, then these. */
+export type Update =
+  | ({ type: 'snapshot' } & ClusterSnapshot)
+  | { type: 'logs'; lines: LogLine[]; skipped: number }
+  | ({ type: 'event' } & ClusterEvent);
+
+/** A command that could not be carried out, as every shell sends it. */
+export interface CommandError {
+  code: string;
+  message: string;
+}
