@@ -12,7 +12,7 @@ export CARGO_TARGET_DIR
 build:
 	cargo build --bins
 
-test: test-ui test-rust test-services
+test: test-ui test-rust test-services test-bench test-e2e
 
 test-rust: test-deps
 	cargo test --workspace --no-fail-fast --exclude microdeck-tests
@@ -32,3 +32,6 @@ include mk/ui.mk
 # The reference Prometheus parser checks `/metrics` (tests/tests/prometheus_text.rs).
 test-deps:
 	python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install --quiet prometheus_client
+
+# make bench, make bench QUICK=1, test-bench (kept last so `build` stays the default goal).
+include mk/bench.mk

@@ -39,6 +39,9 @@ pub struct UpArgs {
     /// Added to every fixed port, to run a second cluster beside the first.
     #[arg(long, default_value_t = 0)]
     pub port_offset: u16,
+    /// A service's log file is rotated past this many bytes (5 files kept). Default: 10 MiB.
+    #[arg(long)]
+    pub log_file_bytes: Option<u64>,
     #[command(flatten)]
     pub web: super::web_args::WebArgs,
 }
@@ -93,6 +96,9 @@ async fn run(args: UpArgs) -> u8 {
         options.data_dir = d.clone();
     }
     options.port_offset = args.port_offset;
+    if let Some(b) = args.log_file_bytes {
+        options.log_file_bytes = b;
+    }
     let run_dir = options.run_dir.clone();
     let cluster = match Cluster::start(manifest, options).await {
         Ok(c) => c,

@@ -396,6 +396,31 @@ health = { http = "/health" }
 }
 
 #[test]
+fn up_log_file_bytes_sets_where_a_log_file_rotates() {
+    let up = Up::start_with(
+        r#"
+name = "rotate"
+[services.flood]
+command = "mdk-testsvc"
+args = ["--flood", "300"]
+health = { http = "/health" }
+"#,
+        &["--log-file-bytes", "4096"],
+    );
+    let files = poll_until("the last line on disk", Duration::from_secs(30), || {
+        let files = log_files(&up.run_dir(), "flood");
+        let newest = std::fs::read_to_string(files.last()?).ok()?;
+        newest.contains("line 0000300").then_some(files)
+    });
+    // About 15 KB of lines in files of at most 4 KiB (plus the line that crosses it).
+    assert!(files.len() >= 3, "only {} log files", files.len());
+    for f in &files {
+        let len = std::fs::metadata(f).expect("log file").len();
+        assert!(len <= 4096 + 200, "{} is {len} bytes", f.display());
+    }
+}
+
+#[test]
 fn a_held_port_names_its_holder() {
     let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = held.local_addr().expect("addr").port();

@@ -1,0 +1,35 @@
+//! The figures P1–P9, each a function returning its table rows; a figure whose part of
+//! Microdeck is not built yet says so in its row instead of failing.
+
+pub mod cost;
+pub mod load;
+pub mod proxy;
+pub mod supervise;
+
+use std::path::PathBuf;
+
+use crate::engine::Bins;
+use crate::report::Row;
+
+/// What every figure needs to know about the run.
+pub struct Ctx {
+    pub bins: Bins,
+    /// The repository (for the bundled cluster and the UI).
+    pub root: PathBuf,
+    /// `bench/` (PM2 lives in its node_modules).
+    pub bench_dir: PathBuf,
+    pub quick: bool,
+    /// Runs per figure (1 in quick mode).
+    pub runs: usize,
+    /// Compare with nginx, PM2, wrk.
+    pub peers: bool,
+    /// P5's supervision window.
+    pub p5_secs: u64,
+}
+
+impl Ctx {
+    /// The row of a figure whose part has not landed.
+    pub fn pending(&self, id: &'static str, figure: &str, part: &str) -> Row {
+        Row::new(id, figure, format!("not measured: {part} not built in this tree"))
+    }
+}

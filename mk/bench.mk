@@ -1,0 +1,31 @@
+# make bench: Microdeck's speed and cost figures (issue 7) as one Markdown table, written to
+# $(CARGO_TARGET_DIR)/bench/report.md (outside the clone, like every build output here).
+# make bench QUICK=1: one short run of each figure, debug build, no peers (part of make test).
+
+BENCH_REPORT := $(CARGO_TARGET_DIR)/bench/report.md
+BENCH_ARGS ?=
+# apt-get needs root; sudo only when not already root.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: bench bench-peers test-bench
+
+ifeq ($(QUICK),1)
+bench:
+	cargo build --bins
+	cargo build $(if $(filter 1,$(QUICK)),,--release) -p microdeck-bench
+	$(CARGO_TARGET_DIR)/debug/microdeck-bench --quick --bin-dir $(CARGO_TARGET_DIR)/debug --out $(BENCH_REPORT) $(BENCH_ARGS)
+else
+bench: bench-peers
+	cargo build --release --bins
+	cargo build $(if $(filter 1,$(QUICK)),,--release) -p microdeck-bench
+	$(CARGO_TARGET_DIR)/release/microdeck-bench --bin-dir $(CARGO_TARGET_DIR)/release --out $(BENCH_REPORT) $(BENCH_ARGS)
+endif
+
+# The peers, each installed only when missing: nginx and wrk from Debian, PM2 from npm.
+bench-peers:
+	@command -v nginx >/dev/null || { $(SUDO) apt-get install -y nginx-light || $(SUDO) apt-get install -y nginx; }
+	@command -v wrk >/dev/null || $(SUDO) apt-get install -y wrk
+	@test -x bench/node_modules/.bin/pm2 || (cd bench && npm ci --no-audit --no-fund)
+
+test-bench:
+	$(MAKE) bench QUICK=1
