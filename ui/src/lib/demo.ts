@@ -4,6 +4,9 @@
 
 import type { Connection, Transport } from './transport';
 import type { ClusterEvent, ClusterSnapshot, EventKind, Level, LogLine, ReplicaView, ServiceState, ServiceView, Update } from './types';
+import { emptySeries } from './traffic';
+
+const noTraffic = { code: 'invalid-argument', message: 'the demo sends no traffic' };
 
 interface DemoService {
   name: string;
@@ -237,6 +240,34 @@ export function demoTransport(): Transport {
     async stopAll() {
       await delay(400);
       throw { code: 'shutting-down', message: 'the demo refuses to stop everything' };
+    },
+    // The demo has no traffic: empty figures, and load or knobs are refused.
+    async series(name) {
+      return emptySeries(name);
+    },
+    async topology() {
+      return { nodes: [], edges: [] };
+    },
+    async replicaSpread() {
+      return [];
+    },
+    async startLoad() {
+      throw noTraffic;
+    },
+    async setLoadRate() {
+      throw noTraffic;
+    },
+    async stopLoad() {
+      throw noTraffic;
+    },
+    async loadReport() {
+      return null;
+    },
+    async setKnobs() {
+      throw noTraffic;
+    },
+    async crash() {
+      throw noTraffic;
     },
     subscribe(onUpdate, onConnection?: (c: Connection) => void) {
       listeners.add(onUpdate);

@@ -107,3 +107,36 @@ describe('httpTransport', () => {
     expect(src.closed).toBe(true);
   });
 });
+
+describe('httpTransport traffic routes', () => {
+  it('reaches the series, spread, topology, load and knob routes of docs/api.md', async () => {
+    const calls: Call[] = [];
+    const t = httpTransport('', fakeFetch(200, '{"replicas":2}', calls));
+    await t.series('media', 300);
+    await t.replicaSpread('a b', 10);
+    await t.topology();
+    await t.startLoad('browse', 200);
+    await t.setLoadRate(50);
+    await t.stopLoad();
+    await t.loadReport();
+    expect(await t.setKnobs('users', { work_ms: 40 })).toBe(2);
+    await t.crash('users');
+    expect(calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
+      'GET /api/services/media/series?window=300',
+      'GET /api/services/a%20b/spread?window=10',
+      'GET /api/topology',
+      'POST /api/load/start',
+      'POST /api/load/rate',
+      'POST /api/load/stop',
+      'GET /api/load',
+      'POST /api/services/users/knobs',
+      'POST /api/services/users/crash',
+    ]);
+    expect(JSON.parse(String(calls[3].init.body))).toEqual({ scenario: 'browse', rate: 200, duration: null });
+    expect(calls[7].init.body).toBe('{"work_ms":40}');
+  });
+  it('reads a null load report before any run', async () => {
+    const t = httpTransport('', fakeFetch(200, 'null', []));
+    expect(await t.loadReport()).toBeNull();
+  });
+});

@@ -4,11 +4,12 @@
 import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import type { ClusterEvent, ClusterSnapshot, CommandError, LogLine, LogQuery, Update } from './types';
+import type { TrafficApi } from './traffic';
 
 /** Whether the feed is live; a browser's EventSource reconnects by itself. */
 export type Connection = 'connecting' | 'live' | 'lost';
 
-export interface Transport {
+export interface Transport extends TrafficApi {
   readonly kind: 'tauri' | 'http' | 'demo';
   snapshot(): Promise<ClusterSnapshot>;
   /** Newest last. */
@@ -86,6 +87,15 @@ export function tauriTransport(): Transport {
     killReplica: (name, index) => call('kill_replica', { name, index }),
     startAll: () => call('start_all'),
     stopAll: () => call('stop_all'),
+    series: (name, windowS) => call('series', { name, windowS }),
+    topology: () => call('topology'),
+    replicaSpread: (name, windowS) => call('replica_spread', { name, windowS }),
+    startLoad: (scenario, rate, durationS) => call('start_load', { scenario, rate, durationS: durationS ?? null }),
+    setLoadRate: (rate) => call('set_load_rate', { rate }),
+    stopLoad: () => call('stop_load'),
+    loadReport: () => call('load_report'),
+    setKnobs: (name, knobs) => call('set_knobs', { name, knobs }),
+    crash: (name) => call('crash', { name }),
     onQuitting(onWaiting) {
       listen<{ waiting: string }>('quitting', (e) => onWaiting(e.payload.waiting)).catch(() => {
         // Without the event the window title still says it.
@@ -161,6 +171,15 @@ export function httpTransport(
     killReplica: (name, index) => post(`${svc(name)}/replicas/${index}/kill`),
     startAll: () => post('/api/cluster/start-all'),
     stopAll: () => post('/api/cluster/stop-all'),
+    series: (name, windowS) => request('GET', `${svc(name)}/series?window=${windowS}`),
+    topology: () => request('GET', '/api/topology'),
+    replicaSpread: (name, windowS) => request('GET', `${svc(name)}/spread?window=${windowS}`),
+    startLoad: (scenario, rate, durationS) => request('POST', '/api/load/start', { scenario, rate, duration: durationS ?? null }),
+    setLoadRate: (rate) => request('POST', '/api/load/rate', { rate }),
+    stopLoad: () => request('POST', '/api/load/stop'),
+    loadReport: () => request('GET', '/api/load'),
+    setKnobs: (name, knobs) => request<{ replicas: number }>('POST', `${svc(name)}/knobs`, knobs).then((r) => r.replicas),
+    crash: (name) => post(`${svc(name)}/crash`),
     subscribe(onUpdate, onConnection) {
       if (!EventSourceImpl) {
         onConnection?.('lost');

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { chartColumns, circleLayout, markersFrom, spreadBars, visibleEdges } from './chartdata';
+import { emptySeries } from './traffic';
+import type { ClusterEvent } from './types';
+
+const ev = (service: string, kind: ClusterEvent['kind'], at: number): ClusterEvent => ({ seq: at, at, service, replica: 0, kind, message: kind });
+
+describe('chartColumns', () => {
+  it('turns memory into MiB and keeps gaps', () => {
+    const s = { ...emptySeries('a'), t: [1, 2], rss_bytes: [2 * 1024 * 1024, null], rps: [3, 4] };
+    expect(chartColumns(s, 'rss_mib')).toEqual([[1, 2], [2, null]]);
+    expect(chartColumns(s, 'rps')).toEqual([[1, 2], [3, 4]]);
+  });
+});
+
+describe('markersFrom', () => {
+  it('keeps scaled, restarted and killed events of the service inside the window', () => {
+    const events = [ev('a', 'scaled', 10_000), ev('a', 'killed', 20_000), ev('a', 'ready', 21_000), ev('b', 'scaled', 15_000), ev('a', 'restarted', 99_000)];
+    expect(markersFrom(events, 'a', 5, 30).map((m) => [m.t, m.kind])).toEqual([
+      [10, 'scaled'],
+      [20, 'killed'],
+    ]);
+  });
+});
+
+describe('circleLayout', () => {
+  it('puts one service in the middle and several on a circle', () => {
+    expect(circleLayout(['a'], 100)).toEqual([{ service: 'a', x: 50, y: 50 }]);
+    const four = circleLayout(['a', 'b', 'c', 'd'], 100);
+    expect(four[0].x).toBeCloseTo(50);
+    expect(four[0].y).toBeCloseTo(14);
+    expect(four[2].y).toBeCloseTo(86);
+  });
+});
+
+describe('visibleEdges and spreadBars', () => {
+  it('drops edges to unknown services and without traffic', () => {
+    const lat = { p50_ms: null, p95_ms: null, p99_ms: null, max_ms: null };
+    const edge = (caller: string, callee: string, requests: number) => ({ caller, callee, rps: 1, requests, errors: 0, latency: lat });
+    const t = { nodes: [], edges: [edge('external', 'a', 3), edge('a', 'b', 2), edge('a', 'zz', 2), edge('b', 'a', 0)] };
+    expect(visibleEdges(t, new Set(['a', 'b'])).map((e) => `${e.caller}>${e.callee}`)).toEqual(['external>a', 'a>b']);
+  });
+  it('shows every replica, a new one at 0 %', () => {
+    expect(spreadBars([{ replica: 1, requests: 5, share: 0.5 }, { replica: 0, requests: 5, share: 0.5 }], [0, 1, 2])).toEqual([
+      { replica: 0, pct: 50, requests: 5 },
+      { replica: 1, pct: 50, requests: 5 },
+      { replica: 2, pct: 0, requests: 0 },
+    ]);
+  });
+});

@@ -1,0 +1,75 @@
+// Pure helpers for the traffic views: chart columns from a series, event markers, the
+// topology layout and the spread bars — kept out of components so vitest covers them.
+
+import type { ClusterEvent } from './types';
+import type { ReplicaShare, Series, Topology } from './traffic';
+
+/** The charts of a service, each a column of its series (as uPlot's aligned data). */
+export const CHARTS = [
+  { key: 'rps', label: 'req/s' },
+  { key: 'p95_ms', label: 'p95 ms' },
+  { key: 'error_pct', label: 'errors %' },
+  { key: 'cpu_percent', label: 'CPU %' },
+  { key: 'rss_mib', label: 'memory MiB' },
+] as const;
+
+export type ChartKey = (typeof CHARTS)[number]['key'];
+
+/** `[t, values]` for one chart; memory in MiB; missing seconds stay null (a gap). */
+export function chartColumns(s: Series, key: ChartKey): [number[], (number | null)[]] {
+  const values: (number | null)[] =
+    key === 'rss_mib' ? s.rss_bytes.map((b) => (b === null ? null : b / (1024 * 1024))) : (s[key] as (number | null)[]);
+  return [s.t, values];
+}
+
+export interface Marker {
+  /** Unix seconds. */
+  t: number;
+  kind: 'scaled' | 'restarted' | 'killed';
+  text: string;
+}
+
+/** Where the service was scaled, restarted or had a replica killed, within `[from, to]` (unix seconds). */
+export function markersFrom(events: ClusterEvent[], service: string, from: number, to: number): Marker[] {
+  const out: Marker[] = [];
+  for (const e of events) {
+    if (e.service !== service) continue;
+    const t = e.at / 1000;
+    if (t < from || t > to) continue;
+    const kind: Marker['kind'] | null = e.kind === 'scaled' ? 'scaled' : e.kind === 'killed' ? 'killed' : e.kind === 'restarted' ? 'restarted' : null;
+    if (kind) out.push({ t, kind, text: e.message });
+  }
+  return out;
+}
+
+export interface NodePos {
+  service: string;
+  x: number;
+  y: number;
+}
+
+/** Services on a circle (in the given order), for an SVG of `size` × `size`. */
+export function circleLayout(services: string[], size: number): NodePos[] {
+  const c = size / 2;
+  const r = services.length > 1 ? size * 0.36 : 0;
+  return services.map((service, i) => {
+    const a = (2 * Math.PI * i) / Math.max(services.length, 1) - Math.PI / 2;
+    return { service, x: c + r * Math.cos(a), y: c + r * Math.sin(a) };
+  });
+}
+
+/** The edges worth drawing: between known nodes (or from `external`), with traffic. */
+export function visibleEdges(t: Topology, known: Set<string>): Topology['edges'] {
+  return t.edges.filter((e) => e.requests > 0 && known.has(e.callee) && (known.has(e.caller) || e.caller === 'external'));
+}
+
+/** Bars for every replica (missing ones at 0), sorted by replica, shares in percent. */
+export function spreadBars(shares: ReplicaShare[], replicas: number[]): { replica: number; pct: number; requests: number }[] {
+  const all = new Set([...replicas, ...shares.map((s) => s.replica)]);
+  return [...all]
+    .sort((a, b) => a - b)
+    .map((replica) => {
+      const s = shares.find((x) => x.replica === replica);
+      return { replica, pct: s ? Math.round(s.share * 1000) / 10 : 0, requests: s?.requests ?? 0 };
+    });
+}
