@@ -24,7 +24,7 @@ use crate::snapshot::{ClusterSnapshot, ServiceState};
 #[command(after_help = "Files: <run-dir>/logs/<service>.log, <run-dir>/snapshot.json (latest status), <run-dir>/events.jsonl.\n\
 Exit codes: 0 stopped on request; 2 bad arguments or unreadable file; 3 invalid manifest; 4 a port is already in use; 5 the cluster could not start.")]
 pub struct UpArgs {
-    /// The cluster manifest (TOML). Default: ./services/cluster.toml.
+    /// The cluster manifest (TOML). Default: the bundled sample cluster.
     #[arg(long, conflicts_with = "procfile")]
     pub manifest: Option<PathBuf>,
     /// A Procfile (`name: command` lines) instead of a manifest.
