@@ -6,8 +6,10 @@
 //! - `http`: a small timed HTTP/1.1 client and closed-loop load;
 //! - `procfs`: CPU and memory from /proc;
 //! - `engine`: `microdeck up` run as a user would; `pm2`: the PM2 peer;
+//! - `browser`: Xvfb, WebDriver servers and a WebDriver client for the UI figures;
 //! - `figures`: one function per figure.
 
+mod browser;
 mod engine;
 mod figures;
 mod http;
@@ -105,6 +107,8 @@ async fn run(args: Args) -> Result<bool> {
     figure!("P4", figures::proxy::p4(&ctx));
     figure!("P5", figures::cost::p5(&ctx));
     figure!("P6", figures::cost::p6(&ctx));
+    figure!("P7", figures::ui::p7(&ctx));
+    figure!("P8", figures::ui::p8(&ctx));
     figure!("P9", figures::load::p9(&ctx));
     let mode = if ctx.quick { "quick mode (one short run each, debug build, no peers; says nothing about speed)" } else { "full mode" };
     let table = report::render(&rows, &format!("Microdeck benchmarks — {mode}; binaries from {}", ctx.bins.dir.display()));

@@ -1,10 +1,12 @@
-//! The figures P1–P9, each a function returning its table rows; a figure whose part of
+//! The figures P1–P9, each a function returning its table rows (`ui`: P7 and P8 in a real
+//! browser); a figure whose part of
 //! Microdeck is not built yet says so in its row instead of failing.
 
 pub mod cost;
 pub mod load;
 pub mod proxy;
 pub mod supervise;
+pub mod ui;
 
 use std::path::PathBuf;
 

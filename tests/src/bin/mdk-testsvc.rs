@@ -5,7 +5,8 @@
 //! answers after MS milliseconds (a request held in flight). Flags:
 //! `--crash` exit 1 at once; `--flood N` print N numbered lines first;
 //! `--tcp` a TCP service that greets each connection with `replica R pid P`;
-//! `--start-delay-ms N` wait before listening; `--grandchild` start `sleep 1000` first.
+//! `--start-delay-ms N` wait before listening; `--grandchild` start `sleep 1000` first;
+//! `--log-rate N` once listening, print N numbered lines a second, in 10 ms batches.
 
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -49,9 +50,34 @@ fn main() {
         }
     };
     println!("listening on {port} as replica {}", env("REPLICA"));
+    if let Some(rate) = value("--log-rate") {
+        std::thread::spawn(move || log_steadily(rate));
+    }
     let tcp = flag("--tcp");
     for conn in listener.incoming().flatten() {
         std::thread::spawn(move || if tcp { greet(conn) } else { serve(conn) });
+    }
+}
+
+/// `rate` lines a second, paced against the start so a slow write does not lower the rate.
+fn log_steadily(rate: u64) {
+    let start = std::time::Instant::now();
+    let stdout = std::io::stdout();
+    let mut written = 0u64;
+    loop {
+        std::thread::sleep(Duration::from_millis(10));
+        let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
+        // One write per batch, as a buffered logger would.
+        let mut out = BufWriter::new(stdout.lock());
+        while written < due {
+            written += 1;
+            if writeln!(out, "line {written:07}").is_err() {
+                std::process::exit(3);
+            }
+        }
+        if out.flush().is_err() {
+            std::process::exit(3);
+        }
     }
 }
 
