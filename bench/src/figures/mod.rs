@@ -1,6 +1,5 @@
-//! The figures P1–P9, each a function returning its table rows (`ui`: P7 and P8 in a real
-//! browser); a figure whose part of
-//! Microdeck is not built yet says so in its row instead of failing.
+//! The figures P1–P9, each a function returning its table rows (`ui`: P7 and P8, in a real
+//! browser); a figure whose part of Microdeck is not built yet says so in its row.
 
 pub mod cost;
 pub mod load;
