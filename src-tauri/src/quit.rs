@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
-use microdeck::cli::table::still_running;
+use microdeck::cli::format::still_running;
 
 use crate::session::SessionHandle;
 

@@ -1,9 +1,19 @@
-//! Text the client verbs print: the status table and log lines.
+//! Text the CLI prints: the status table (`up` and `status`), what a shutdown waits for,
+//! and log lines.
 
-use crate::snapshot::{ClusterSnapshot, Level, LogLine, ServiceState};
+use crate::events::now_ms;
+use crate::snapshot::{ClusterSnapshot, Level, LogLine, ReplicaState, ServiceState, ServiceView};
 
-fn state_word(s: ServiceState) -> String {
-    serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+fn state_word(s: ServiceState) -> &'static str {
+    match s {
+        ServiceState::Starting => "starting",
+        ServiceState::Ready => "ready",
+        ServiceState::Degraded => "degraded",
+        ServiceState::Unhealthy => "unhealthy",
+        ServiceState::CrashLooping => "crash-looping",
+        ServiceState::Stopped => "stopped",
+        ServiceState::Failed => "FAILED",
+    }
 }
 
 fn level_word(l: Option<Level>) -> &'static str {
@@ -29,33 +39,65 @@ pub fn bytes(n: u64) -> String {
     if unit == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[unit]) }
 }
 
-/// One row a service: name, state, ready/desired, address, restarts, CPU, memory.
-pub fn status_table(snapshot: &ClusterSnapshot) -> String {
-    let header = ["SERVICE", "STATE", "READY", "ADDRESS", "RESTARTS", "CPU", "MEMORY"].map(String::from);
-    let mut rows = vec![header.to_vec()];
+/// Why a service is not fine: its problem, its next restart, or a replica's last probe error.
+fn note(s: &ServiceView) -> String {
+    if let Some(p) = &s.problem {
+        return p.clone();
+    }
+    if let Some(at) = s.next_restart_at {
+        let ms = at.saturating_sub(now_ms());
+        // Rounded to whole seconds so `up`'s table does not change every tick.
+        return format!("next restart in {}s", ms.div_ceil(1000));
+    }
+    s.replicas.iter().find_map(|r| r.last_probe_error.clone()).unwrap_or_default()
+}
+
+/// Which columns a status table has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Columns {
+    /// What `up` reprints on each change: no CPU or memory, which change every tick.
+    States,
+    /// `microdeck status`: also CPU and memory.
+    WithResources,
+}
+
+/// One row a service: name, state, ready/desired, restarts, address, [CPU, memory,] note.
+pub fn status_table(snapshot: &ClusterSnapshot, columns: Columns) -> String {
+    let resources = columns == Columns::WithResources;
+    let mut header = vec!["SERVICE", "STATE", "READY", "RESTARTS", "ADDRESS"];
+    if resources {
+        header.extend(["CPU", "MEMORY"]);
+    }
+    header.push("NOTE");
+    let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
     for s in &snapshot.services {
-        let mut state = state_word(s.state);
-        if let Some(problem) = &s.problem {
-            state = format!("{state} ({problem})");
+        let mut row = vec![s.name.clone(), state_word(s.state).to_string(), format!("{}/{}", s.ready, s.desired), s.restarts.to_string(), s.address.clone()];
+        if resources {
+            row.extend([format!("{:.1}%", s.cpu_percent), bytes(s.rss_bytes)]);
         }
-        rows.push(vec![
-            s.name.clone(),
-            state,
-            format!("{}/{}", s.ready, s.desired),
-            s.address.clone(),
-            s.restarts.to_string(),
-            format!("{:.1}%", s.cpu_percent),
-            bytes(s.rss_bytes),
-        ]);
+        row.push(note(s));
+        rows.push(row);
     }
     let widths: Vec<usize> = (0..rows[0].len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
-    let mut out = format!("{}\n", snapshot.name);
+    let mut out = String::new();
     for row in rows {
         let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
     out
+}
+
+/// "users (2 replicas), auth (1 replica)": what a shutdown still waits for.
+pub fn still_running(snap: &ClusterSnapshot) -> String {
+    snap.services
+        .iter()
+        .filter_map(|s| {
+            let n = s.replicas.iter().filter(|r| r.pid.is_some() && r.state != ReplicaState::Stopped && r.state != ReplicaState::Exited).count();
+            (n > 0).then(|| format!("{} ({n} replica{})", s.name, if n == 1 { "" } else { "s" }))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `HH:MM:SS.mmm` (UTC) of epoch milliseconds.
@@ -86,12 +128,13 @@ mod tests {
             services: vec![service("users", ServiceState::Ready, 2, 2), service("analytics", ServiceState::CrashLooping, 0, 1)],
             engine: EngineStats { pid: 1, cpu_percent: 0.0, rss_bytes: 0 }, logs_dir: String::new(), run_dir: String::new(),
         };
-        let table = status_table(&snap);
+        let table = status_table(&snap, Columns::WithResources);
         let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines[0], "demo");
-        assert!(lines[1].starts_with("SERVICE    STATE          READY"), "{table}");
-        assert!(lines[2].starts_with("users      ready          2/2    127.0.0.1:7400  2         1.5%  3.0 MiB"), "{table}");
-        assert!(lines[3].contains("crash-looping  0/1"), "{table}");
+        assert_eq!(lines[0], "SERVICE    STATE          READY  RESTARTS  ADDRESS         CPU   MEMORY   NOTE", "{table}");
+        assert_eq!(lines[1], "users      ready          2/2    2         127.0.0.1:7400  1.5%  3.0 MiB", "{table}");
+        assert!(lines[2].starts_with("analytics  crash-looping  0/1"), "{table}");
+        let short = status_table(&snap, Columns::States);
+        assert_eq!(short.lines().next(), Some("SERVICE    STATE          READY  RESTARTS  ADDRESS         NOTE"), "{short}");
     }
 
     #[test]

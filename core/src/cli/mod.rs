@@ -1,17 +1,15 @@
 //! The headless commands behind the `microdeck` binary; `main` only parses and calls.
 //!
 //! - `up`: run a cluster in the foreground with a status table;
-//! - `table`: that table;
 //! - `verbs`: the client verbs (`status`, `logs`, `scale`, `restart`, `stop`, `start`,
 //!   `kill`) against a running cluster; `client`: their HTTP client of the local API;
-//!   `format`: what they print;
+//!   `format`: what they and `up` print;
 //! - `web_args`: the local API options of `up` (`--ui-dir`, `--web-port`);
 //! - `load`: open-loop load from a manifest scenario, a line a second and a summary.
 
 pub mod client;
 pub mod format;
 pub mod load;
-pub mod table;
 pub mod up;
 pub mod verbs;
 pub mod web_args;

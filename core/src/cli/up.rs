@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::exit;
-use super::table;
+use super::format::{self, Columns};
 use crate::cluster::{Cluster, ClusterError, ClusterOptions, Update};
 use crate::manifest::{self, Format, LoadError, Manifest};
 use crate::snapshot::{ClusterSnapshot, ServiceState};
@@ -154,7 +154,7 @@ async fn follow(cluster: &Cluster, run_dir: &Path) {
             Update::Snapshot(snap) => {
                 write_snapshot(run_dir, &snap);
                 report_failures(&snap, &mut reported);
-                let text = table::render(&snap);
+                let text = format::status_table(&snap, Columns::States);
                 if text != printed && printed_at.elapsed() >= TABLE_EVERY {
                     print!("\n{text}");
                     let _unwritable = std::io::stdout().flush();
@@ -212,7 +212,7 @@ fn write_snapshot(run_dir: &Path, snap: &ClusterSnapshot) {
 
 /// Stops everything, saying what it still waits for.
 async fn stop(cluster: &Cluster) {
-    let waiting = table::still_running(&cluster.snapshot());
+    let waiting = format::still_running(&cluster.snapshot());
     if waiting.is_empty() {
         println!("\nstopping…");
     } else {
@@ -225,7 +225,7 @@ async fn stop(cluster: &Cluster) {
         tokio::select! {
             _ = &mut shutdown => break,
             _ = tokio::time::sleep(Duration::from_millis(500)) => {
-                let now = table::still_running(&cluster.snapshot());
+                let now = format::still_running(&cluster.snapshot());
                 if now != last && !now.is_empty() {
                     println!("waiting for: {now}…");
                 }

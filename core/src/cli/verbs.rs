@@ -79,7 +79,7 @@ pub async fn execute(client: &Client, command: ClientCommand) -> Result<(), Clie
             if json {
                 println!("{}", serde_json::to_string_pretty(&snapshot).unwrap_or_default());
             } else {
-                print!("{}", format::status_table(&snapshot));
+                print!("{}\n{}", snapshot.name, format::status_table(&snapshot, format::Columns::WithResources));
             }
         }
         ClientCommand::Logs { service, follow, level, grep, n } => {
