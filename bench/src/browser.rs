@@ -11,6 +11,7 @@ use fantoccini::{Client, ClientBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Map, Value};
 
+use crate::engine::terminate;
 use crate::http::{free_port, poll};
 
 /// A helper process, SIGTERMed (then SIGKILLed) on drop.
@@ -42,17 +43,7 @@ impl Helper {
 
 impl Drop for Helper {
     fn drop(&mut self) {
-        // SAFETY: signalling our own child by pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let end = std::time::Instant::now() + Duration::from_secs(10);
-        while std::time::Instant::now() < end {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _already_gone = self.child.kill();
-        let _reaped = self.child.wait();
+        terminate(&mut self.child, Duration::from_secs(10));
     }
 }
 

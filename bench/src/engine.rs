@@ -116,18 +116,23 @@ impl Up {
 
     /// SIGTERM and wait (bounded), then SIGKILL.
     pub fn stop(&mut self) {
-        // SAFETY: signalling our own child by pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let end = std::time::Instant::now() + Duration::from_secs(15);
-        while std::time::Instant::now() < end {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _already_gone = self.child.kill();
-        let _reaped = self.child.wait();
+        terminate(&mut self.child, Duration::from_secs(15));
     }
+}
+
+/// SIGTERM, up to `grace` for it to exit, then SIGKILL; reaped either way.
+pub fn terminate(child: &mut Child, grace: Duration) {
+    // SAFETY: signalling our own child by pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let end = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < end {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _already_gone = child.kill();
+    let _reaped = child.wait();
 }
 
 impl Drop for Up {
