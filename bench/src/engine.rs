@@ -6,7 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use microdeck::snapshot::{ClusterSnapshot, Event, ServiceState};
+use microdeck::snapshot::{ClusterSnapshot, Event};
+use microdeck_tests::rundir;
 
 use crate::http::poll;
 
@@ -88,15 +89,11 @@ impl Up {
     }
 
     pub fn snapshot(&self) -> Option<ClusterSnapshot> {
-        serde_json::from_slice(&std::fs::read(self.run_dir().join("snapshot.json")).ok()?).ok()
+        rundir::snapshot(&self.run_dir())
     }
 
     pub fn events(&self) -> Vec<Event> {
-        std::fs::read_to_string(self.run_dir().join("events.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+        rundir::events(&self.run_dir())
     }
 
     pub fn stderr(&self) -> String {
@@ -105,11 +102,7 @@ impl Up {
 
     /// Every service ready with all its replicas; fails with the engine's stderr.
     pub async fn wait_ready(&self, deadline: Duration) -> Result<ClusterSnapshot> {
-        let r = poll("every service ready", deadline, Duration::from_millis(5), || async {
-            self.snapshot().filter(|s| {
-                !s.services.is_empty() && s.services.iter().all(|v| v.state == ServiceState::Ready && v.ready == v.desired)
-            })
-        })
+        let r = poll("every service ready", deadline, Duration::from_millis(5), || async { self.snapshot().filter(rundir::all_ready) })
         .await;
         r.with_context(|| format!("microdeck up stderr: {}", self.stderr()))
     }

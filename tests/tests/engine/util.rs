@@ -6,8 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use microdeck::cluster::{Cluster, ClusterOptions};
-use microdeck::snapshot::{ClusterSnapshot, Event, ServiceState};
-use microdeck_tests::bins;
+use microdeck::snapshot::{ClusterSnapshot, Event};
+use microdeck_tests::{bins, rundir};
 
 /// Polls `f` every 20 ms until it gives a value; panics with `what` past `deadline`.
 pub fn poll_until<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> T {
@@ -87,16 +87,11 @@ impl Up {
     }
 
     pub fn snapshot(&self) -> Option<ClusterSnapshot> {
-        let bytes = std::fs::read(self.run_dir().join("snapshot.json")).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        rundir::snapshot(&self.run_dir())
     }
 
     pub fn events(&self) -> Vec<Event> {
-        std::fs::read_to_string(self.run_dir().join("events.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+        rundir::events(&self.run_dir())
     }
 
     pub fn stderr(&self) -> String {
@@ -109,11 +104,7 @@ impl Up {
 
     /// Waits until every service is ready with all its replicas.
     pub fn wait_all_ready(&self, deadline: Duration) -> ClusterSnapshot {
-        poll_until("every service ready", deadline, || {
-            self.snapshot().filter(|s| {
-                !s.services.is_empty() && s.services.iter().all(|v| v.state == ServiceState::Ready && v.ready == v.desired)
-            })
-        })
+        poll_until("every service ready", deadline, || self.snapshot().filter(rundir::all_ready))
     }
 }
 
