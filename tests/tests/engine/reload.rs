@@ -30,24 +30,11 @@ command = "mdk-testsvc"
 health = { http = "/health" }
 "#;
 
-/// `web`'s env changes, `gone` goes, `fresh` comes (after `keep`), `keep` stays as it was.
-const AFTER: &str = r#"
-name = "reload"
-[services.keep]
-command = "mdk-testsvc"
-health = { http = "/health" }
-[services.web]
-command = "mdk-testsvc"
-args = ["--start-delay-ms", "300"]
-replicas = 2
-env = { GREETING = "bonjour" }
-health = { http = "/health" }
-stop_grace = "2s"
-[services.fresh]
-command = "mdk-testsvc"
-health = { http = "/health" }
-depends_on = ["keep"]
-"#;
+/// The user's edit: `web`'s env changes, `gone` goes, `fresh` comes (after `keep`), `keep` stays.
+fn after() -> String {
+    let edited = BEFORE.replace("GREETING = \"hello\"", "GREETING = \"bonjour\"").replace("[services.gone]", "[services.fresh]");
+    format!("{edited}depends_on = [\"keep\"]\n")
+}
 
 fn view(c: &Cluster, name: &str) -> Option<ServiceView> {
     c.snapshot().services.into_iter().find(|s| s.name == name)
@@ -103,7 +90,7 @@ async fn a_reload_rolls_the_changed_adds_the_new_stops_the_removed_and_leaves_th
         })
     };
     let file = dir.path().join("cluster.toml");
-    std::fs::write(&file, manifest_text(AFTER)).expect("edit the manifest");
+    std::fs::write(&file, manifest_text(&after())).expect("edit the manifest");
     let report = tokio::time::timeout(LONG, cluster.reload(reread(&file))).await.expect("reload in time").expect("reload");
     assert_eq!(
         report,
