@@ -131,6 +131,16 @@ async fn a_reload_rolls_the_changed_adds_the_new_stops_the_removed_and_leaves_th
     .await;
     let query = microdeck::cluster::LogQuery { service: Some("fresh".into()), text: Some("listening on".into()), ..Default::default() };
     assert!(!cluster.logs(&query).await.is_empty(), "fresh's log is captured");
+    let measured = async {
+        loop {
+            let totals = cluster.traffic_totals().await.expect("totals");
+            if totals.iter().any(|t| t.service == "fresh" && t.requests >= 1) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(LONG, measured).await.expect("fresh's traffic is measured");
 
     // The unchanged one kept its process and saw no event since the reload began.
     assert_eq!(pids(&view(&cluster, "keep").expect("keep")), keep_before);
