@@ -216,9 +216,10 @@ impl Cluster {
         }
         let proxies: Vec<_> = services.iter().map(|r| r.proxy.clone()).collect();
         let set = Arc::new(ArcSwap::from_pointee(ServiceSet { manifest, services }));
-        let pids_of = set.clone();
-        let resources = crate::resources::spawn(move || pids_of.load().pids(), cancel.clone());
-        let metrics = match traffic::start_metrics(&proxies, set.clone(), resources.clone(), &cancel, &tracker) {
+        // Weak: dropping the last `Cluster` drops the set's handles, which stops the services.
+        let pids_of = Arc::downgrade(&set);
+        let resources = crate::resources::spawn(move || pids_of.upgrade().map(|s| s.load().pids()).unwrap_or_default(), cancel.clone());
+        let metrics = match traffic::start_metrics(&proxies, Arc::downgrade(&set), resources.clone(), &cancel, &tracker) {
             Ok(m) => m,
             Err(e) => {
                 cancel.cancel();

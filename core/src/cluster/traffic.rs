@@ -3,7 +3,7 @@
 //! time, scenarios from the manifest) and the sample kit's demo knobs.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -26,7 +26,7 @@ const KNOB_TIMEOUT: Duration = Duration::from_secs(3);
 /// of the services running at each reading.
 pub(super) fn start_metrics(
     proxies: &[ServiceProxy],
-    set: Arc<ArcSwap<ServiceSet>>,
+    set: Weak<ArcSwap<ServiceSet>>,
     mut resources: watch::Receiver<Resources>,
     cancel: &CancellationToken,
     tracker: &TaskTracker,
@@ -44,6 +44,7 @@ pub(super) fn start_metrics(
                 changed = resources.changed() => if changed.is_err() { break },
             }
             let res = resources.borrow_and_update().clone();
+            let Some(set) = set.upgrade() else { break };
             for running in set.load().services.iter() {
                 let (mut cpu, mut rss) = (0.0f64, 0u64);
                 for r in running.handle.view.borrow().replicas.iter() {
