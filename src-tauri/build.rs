@@ -34,7 +34,7 @@ fn main() {
 }
 
 /// The commands of `src/commands.rs` (docs/api.md).
-const COMMANDS: [&str; 20] = [
+const COMMANDS: [&str; 21] = [
     "snapshot",
     "events",
     "logs",
@@ -45,6 +45,7 @@ const COMMANDS: [&str; 20] = [
     "kill_replica",
     "start_all",
     "stop_all",
+    "reload",
     "subscribe",
     "series",
     "topology",

@@ -12,7 +12,9 @@ pub const BUNDLED_MANIFEST: &str = include_str!("../../services/cluster.toml");
 /// (where the sample programs are installed beside `microdeck`).
 pub fn manifest() -> Result<Manifest, LoadError> {
     let base = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("."));
-    crate::manifest::parse_manifest(BUNDLED_MANIFEST.as_bytes(), "cluster.toml (bundled)", &base)
+    let mut m = crate::manifest::parse_manifest(BUNDLED_MANIFEST.as_bytes(), "cluster.toml (bundled)", &base)?;
+    m.origin = Some(crate::manifest::Origin::Bundled);
+    Ok(m)
 }
 
 /// Held on `<data_dir>/.microdeck.lock` by a running cluster, so `reset-data` can tell

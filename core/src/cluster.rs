@@ -4,9 +4,13 @@
 //! - `options`: default folders (XDG) for a manifest;
 //! - `wiring`: the log hub as the replicas' output, each service's address (its
 //!   `proxy`) bound at start and fed with the ready replicas;
-//! - `subscribe`: the per-subscriber feed (snapshot first, then updates).
+//! - `subscribe`: the per-subscriber feed (snapshot first, then updates);
+//! - `set`: the services running now, swapped whole by `reload` (a new manifest
+//!   applied: changed services roll, new ones start, removed ones stop).
 
 mod options;
+mod reload;
+mod set;
 mod subscribe;
 mod traffic;
 mod wiring;
@@ -15,21 +19,22 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{watch, OnceCell};
+use tokio::sync::{mpsc, watch, OnceCell};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::events::{now_ms, EventLog};
 use crate::logs::{LogConfig, LogHub};
 use crate::manifest::Manifest;
-use crate::proxy::ServiceProxy;
 use crate::resources::Resources;
 use crate::snapshot::{ClusterSnapshot, Event, Level, LogLine};
 use crate::supervisor::actor::spawn_service;
-use crate::supervisor::spawn::ServiceEnv;
 use crate::supervisor::{ServiceHandle, Shared};
+use set::{Running, ServiceSet};
 
+pub use reload::ReloadReport;
 pub use subscribe::Subscription;
 
 /// Where a cluster keeps its files, and how it shifts its ports.
@@ -68,6 +73,9 @@ pub enum ClusterError {
     PortInUse { service: String, port: u16, holder: Option<String> },
     #[error("the cluster is shutting down")]
     ShuttingDown,
+    /// The manifest to reload cannot be read or has errors (each `file:line:col: …`).
+    #[error("{0}")]
+    InvalidManifest(String),
     #[error("{0}")]
     Io(String),
 }
@@ -81,6 +89,7 @@ impl ClusterError {
             ClusterError::InvalidArgument(_) => "invalid-argument",
             ClusterError::PortInUse { .. } => "port-in-use",
             ClusterError::ShuttingDown => "shutting-down",
+            ClusterError::InvalidManifest(_) => "invalid-manifest",
             ClusterError::Io(_) => "io",
         }
     }
@@ -119,15 +128,21 @@ pub struct Cluster {
 }
 
 struct Inner {
-    manifest: Manifest,
     options: ClusterOptions,
-    services: Vec<ServiceHandle>,
-    by_name: HashMap<String, usize>,
+    /// The services running now and their manifest; a reload swaps in the next set.
+    set: Arc<ArcSwap<ServiceSet>>,
+    /// What every service actor shares (a reload spawns new actors with it).
+    shared: Arc<Shared>,
+    /// The addresses leaving replicas are drained from; a reload updates them.
+    drainer: wiring::ProxyDrainer,
+    /// Reloads, carried out one at a time by their own task.
+    reloads: mpsc::Sender<reload::Job>,
+    /// Cancelled as shutdown begins: no reload starts after it.
+    closing: CancellationToken,
     version: watch::Receiver<u64>,
     resources: watch::Receiver<Resources>,
     events: EventLog,
     logs: LogHub,
-    proxies: Vec<ServiceProxy>,
     /// What every address records into.
     metrics: crate::metrics::Metrics,
     /// The current or last load run.
@@ -170,47 +185,41 @@ impl Cluster {
             }
         };
         let ports: BTreeMap<String, u16> = addresses.iter().map(|(n, a)| (n.clone(), a.local_addr().port())).collect();
-        let proxies: Vec<ServiceProxy> = addresses.iter().map(|(_, a)| a.clone()).collect();
         let events = EventLog::start(cancel.clone());
         let (version_tx, version) = watch::channel(0u64);
+        let drainer = wiring::ProxyDrainer::default();
+        drainer.update(&addresses, &[]);
         let shared = Arc::new(Shared {
             shim,
             probe_client: crate::health::client(),
             events: events.clone(),
             output: Arc::new(wiring::LogOutput(logs.clone())),
-            drainer: Some(Arc::new(wiring::ProxyDrainer(
-                addresses.iter().map(|(n, a)| (n.clone(), a.clone())).collect(),
-            ))),
+            drainer: Some(Arc::new(drainer.clone())),
             version: version_tx,
             cancel: cancel.clone(),
             tracker: tracker.clone(),
         });
+        let senv = set::service_env(&options, &manifest.base_dir, &ports);
         let mut handles: HashMap<String, ServiceHandle> = HashMap::new();
         for service in wiring::dependency_order(&manifest) {
             let deps = service.depends_on.iter().filter_map(|d| handles.get(d).map(|h| h.view.clone())).collect();
-            let senv = ServiceEnv {
-                base_dir: manifest.base_dir.clone(),
-                program_dirs: options.program_dirs.clone(),
-                data_dir: options.data_dir.clone(),
-                addresses: ports.clone(),
-            };
             let port = ports.get(&service.name).copied().unwrap_or(0);
-            let handle = spawn_service(service.clone(), senv, port, deps, shared.clone());
+            let handle = spawn_service(service.clone(), senv.clone(), port, deps, shared.clone());
             handles.insert(service.name.clone(), handle);
         }
-        let services: Vec<ServiceHandle> = names.iter().filter_map(|n| handles.remove(n)).collect();
-        for (name, address) in addresses {
-            if let Some(h) = services.iter().find(|h| h.name == name) {
-                tracker.spawn(wiring::feed_address(address, h.view.clone(), cancel.clone()));
+        let mut services = vec![];
+        for ((name, proxy), service) in addresses.into_iter().zip(&manifest.services) {
+            if let Some(handle) = handles.remove(&name) {
+                tracker.spawn(wiring::feed_address(proxy.clone(), handle.view.clone(), cancel.clone()));
+                services.push(Running { handle, proxy, service: service.clone() });
             }
         }
-        let views: Vec<watch::Receiver<crate::snapshot::ServiceView>> = services.iter().map(|h| h.view.clone()).collect();
-        let resources = crate::resources::spawn(
-            move || views.iter().flat_map(|v| v.borrow().replicas.iter().filter_map(|r| r.pid).collect::<Vec<_>>()).collect(),
-            cancel.clone(),
-        );
-        let named_views = services.iter().map(|h| (h.name.clone(), h.view.clone())).collect();
-        let metrics = match traffic::start_metrics(&proxies, named_views, resources.clone(), &cancel, &tracker) {
+        let proxies: Vec<_> = services.iter().map(|r| r.proxy.clone()).collect();
+        let set = Arc::new(ArcSwap::from_pointee(ServiceSet { manifest, services }));
+        // Weak: dropping the last `Cluster` drops the set's handles, which stops the services.
+        let pids_of = Arc::downgrade(&set);
+        let resources = crate::resources::spawn(move || pids_of.upgrade().map(|s| s.load().pids()).unwrap_or_default(), cancel.clone());
+        let metrics = match traffic::start_metrics(&proxies, Arc::downgrade(&set), resources.clone(), &cancel, &tracker) {
             Ok(m) => m,
             Err(e) => {
                 cancel.cancel();
@@ -218,48 +227,50 @@ impl Cluster {
                 return Err(e);
             }
         };
-        let by_name = services.iter().enumerate().map(|(i, h)| (h.name.clone(), i)).collect();
-        let cluster = Cluster {
-            inner: Arc::new(Inner {
-                manifest,
-                options,
-                services,
-                by_name,
-                version,
-                resources,
-                events,
-                logs,
-                proxies,
-                metrics,
-                load: arc_swap::ArcSwapOption::empty(),
-                cancel,
-                logs_cancel,
-                tracker,
-                shut: OnceCell::new(),
-                _data_lock: data_lock,
-            }),
-        };
+        let (reloads, reload_jobs) = mpsc::channel(reload::QUEUE);
+        let inner = Arc::new(Inner {
+            options,
+            set,
+            shared,
+            drainer,
+            reloads,
+            closing: CancellationToken::new(),
+            version,
+            resources,
+            events,
+            logs,
+            metrics,
+            load: arc_swap::ArcSwapOption::empty(),
+            cancel,
+            logs_cancel,
+            tracker,
+            shut: OnceCell::new(),
+            _data_lock: data_lock,
+        });
+        reload::spawn_reloader(Arc::downgrade(&inner), reload_jobs, &inner.tracker);
+        let cluster = Cluster { inner };
         cluster.start_all().await?;
         Ok(cluster)
     }
 
+    /// The manifest running now (the last one reloaded).
     pub fn manifest(&self) -> Manifest {
-        self.inner.manifest.clone()
+        self.inner.set.load().manifest.clone()
     }
 
     pub fn options(&self) -> &ClusterOptions {
         &self.inner.options
     }
 
-    fn service(&self, name: &str) -> Result<&ServiceHandle, ClusterError> {
+    fn service(&self, name: &str) -> Result<ServiceHandle, ClusterError> {
         if self.inner.cancel.is_cancelled() {
             return Err(ClusterError::ShuttingDown);
         }
-        self.inner
-            .by_name
-            .get(name)
-            .and_then(|i| self.inner.services.get(*i))
-            .ok_or_else(|| ClusterError::UnknownService(name.to_string()))
+        self.inner.set.load().get(name).map(|r| r.handle.clone()).ok_or_else(|| ClusterError::UnknownService(name.to_string()))
+    }
+
+    fn handles(&self) -> Vec<ServiceHandle> {
+        self.inner.set.load().services.iter().map(|r| r.handle.clone()).collect()
     }
 
     pub async fn start_service(&self, service: &str) -> Result<(), ClusterError> {
@@ -280,13 +291,13 @@ impl Cluster {
         self.service(service)?.kill(index).await
     }
     pub async fn start_all(&self) -> Result<(), ClusterError> {
-        for h in &self.inner.services {
+        for h in self.handles() {
             h.start().await?;
         }
         Ok(())
     }
     pub async fn stop_all(&self) -> Result<(), ClusterError> {
-        for h in &self.inner.services {
+        for h in self.handles() {
             h.stop().await?;
         }
         Ok(())
@@ -294,12 +305,12 @@ impl Cluster {
 
     pub fn snapshot(&self) -> ClusterSnapshot {
         let res = self.inner.resources.borrow().clone();
-        let services = self
-            .inner
+        let set = self.inner.set.load();
+        let services = set
             .services
             .iter()
-            .map(|h| {
-                let mut v = h.view.borrow().clone();
+            .map(|r| {
+                let mut v = r.handle.view.borrow().clone();
                 for r in &mut v.replicas {
                     if let Some(u) = r.pid.and_then(|p| res.per_pid.get(&p)) {
                         r.cpu_percent = u.cpu_percent;
@@ -313,7 +324,7 @@ impl Cluster {
             .collect();
         let logs_dir = self.inner.logs.dir().display().to_string();
         ClusterSnapshot {
-            name: self.inner.manifest.name.clone(),
+            name: set.manifest.name.clone(),
             taken_at: now_ms(),
             services,
             engine: res.engine,
@@ -341,15 +352,22 @@ impl Cluster {
         self.inner
             .shut
             .get_or_init(|| async move {
+                inner.closing.cancel();
+                // A reload under way finishes first, so the set read below is the last one.
+                let (done, finished) = tokio::sync::oneshot::channel();
+                if inner.reloads.send(reload::Job::Close(done)).await.is_ok() {
+                    let _waited = tokio::time::timeout(reload::LONGEST, finished).await;
+                }
+                let set = inner.set.load_full();
                 // Bounded even if a process cannot die (e.g. stuck in the kernel): the grace
                 // periods, the SIGKILL, then a margin.
-                let longest = inner.manifest.services.iter().map(|s| s.stop_grace).max().unwrap_or_default();
-                let all = futures_util::future::join_all(inner.services.iter().map(|h| h.shutdown()));
+                let longest = set.services.iter().map(|r| r.service.stop_grace).max().unwrap_or_default();
+                let all = futures_util::future::join_all(set.services.iter().map(|r| r.handle.shutdown()));
                 if tokio::time::timeout(longest + crate::supervisor::DRAIN_LIMIT + SHUTDOWN_MARGIN, all).await.is_err() {
                     tracing::error!("some processes did not exit {SHUTDOWN_MARGIN:?} after SIGKILL; giving up on them");
                 }
                 // Closed before returning, so the ports can be bound again at once.
-                futures_util::future::join_all(inner.proxies.iter().map(|p| p.stop())).await;
+                futures_util::future::join_all(set.services.iter().map(|r| r.proxy.stop())).await;
                 inner.cancel.cancel();
                 inner.logs_cancel.cancel();
                 inner.tracker.close();

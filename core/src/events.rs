@@ -1,6 +1,6 @@
 //! The cluster's event log: a small actor keeping the newest [`EVENTS_KEPT`] events
 //! (started, ready, unhealthy, exited, restart-scheduled, scaled, stopped, killed,
-//! failed) and broadcasting each one to subscribers.
+//! failed, reloaded) and broadcasting each one to subscribers.
 
 use std::collections::VecDeque;
 

@@ -140,6 +140,8 @@ pub enum EventKind {
     Killed,
     Restarted,
     Failed,
+    /// The cluster's manifest was reloaded (`service` is the cluster's name).
+    Reloaded,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{Runtime, State, Webview};
 
-use microdeck::cluster::{Cluster, ClusterError, LogQuery, Update};
+use microdeck::cluster::{Cluster, ClusterError, LogQuery, ReloadReport, Update};
 use microdeck::loadgen::LoadReport;
 use microdeck::metrics::{ReplicaShare, Series, Topology};
 use microdeck::snapshot::{ClusterSnapshot, Event, LogLine};
@@ -81,6 +81,12 @@ pub async fn start_all(session: State<'_, SessionHandle>) -> Answer<()> {
 #[tauri::command]
 pub async fn stop_all(session: State<'_, SessionHandle>) -> Answer<()> {
     Ok(cluster(&session).stop_all().await?)
+}
+
+/// Reads the manifest again from its file and applies it (what File → Reload manifest does).
+#[tauri::command]
+pub async fn reload(session: State<'_, SessionHandle>) -> Answer<ReloadReport> {
+    Ok(session.reload().await?)
 }
 
 /// Streams a snapshot, then updates (snapshots, log batches, events) over `on_update`; returns

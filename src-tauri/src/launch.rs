@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 
 use microdeck::cluster::ClusterOptions;
-use microdeck::manifest::{self, Format, LoadError, Manifest};
+use microdeck::manifest::{LoadError, Manifest, Origin};
 use microdeck::web::WebOptions;
 
 /// The desktop dashboard for a local microservice cluster.
@@ -84,24 +84,15 @@ impl Launch {
     }
 }
 
-/// The manifest the command line names, else the bundled sample cluster.
+/// The manifest the command line names, else the bundled sample cluster (whose programs
+/// sit next to the executable); File → Reload manifest reads it again from there.
 pub fn manifest_of(args: &Args) -> Result<Manifest, LoadError> {
-    match (&args.manifest, &args.procfile) {
-        (Some(m), _) => manifest::load_file_as(m, Format::Manifest),
-        (None, Some(p)) => manifest::load_file_as(p, Format::Procfile),
-        (None, None) => bundled(),
-    }
-}
-
-/// The sample cluster built into the engine; its programs sit next to the executable.
-pub fn bundled() -> Result<Manifest, LoadError> {
-    let base = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("."));
-    manifest::parse_manifest(microdeck::bundled::BUNDLED_MANIFEST.as_bytes(), "cluster.toml (bundled)", &base)
+    Origin::of_args(args.manifest.as_deref(), args.procfile.as_deref()).load()
 }
 
 /// A file the user picked in File → Open…: a Procfile by its name, else a manifest.
 pub fn load_picked(path: &Path) -> Result<Manifest, LoadError> {
-    manifest::load_file_as(path, Format::guess(path))
+    Origin::picked(path).load()
 }
 
 #[cfg(test)]
@@ -118,7 +109,8 @@ mod tests {
 
     #[test]
     fn the_bundled_manifest_loads() {
-        let m = bundled().unwrap();
+        let m = manifest_of(&Args::try_parse_from(["microdeck-desktop"]).unwrap()).unwrap();
+        assert_eq!(m.origin, Some(Origin::Bundled));
         assert!(m.services.iter().any(|s| s.name == "gateway"));
     }
 }

@@ -10,7 +10,7 @@
 //! - [`commands`]: the Tauri commands, one-line wrappers over `Cluster`; `{ code, message }` errors;
 //! - [`session`]: the actor owning the running cluster, the local API and the pages' feeds;
 //! - [`launch`]: the command line, the manifest and the cluster's options;
-//! - [`menu`]: File → Open…, Reset sample data, Quit;
+//! - [`menu`]: File → Open…, Reload manifest, Reset sample data, Quit;
 //! - [`quit`]: closing, quitting and SIGTERM complete the shutdown first.
 
 pub mod commands;
@@ -40,6 +40,7 @@ pub fn register<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::kill_replica,
         commands::start_all,
         commands::stop_all,
+        commands::reload,
         commands::subscribe,
         commands::series,
         commands::topology,

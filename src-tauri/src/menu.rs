@@ -1,4 +1,5 @@
-//! The native menu: File → Open… (a manifest or Procfile), Reset sample data, Quit.
+//! The native menu: File → Open… (a manifest or Procfile), Reload manifest, Reset sample
+//! data, Quit. What a reload did shows as its `reloaded` event in the page; a failure, in a dialog.
 //! The file dialog runs on the Rust side only: the page has no dialog permission.
 
 use tauri::menu::{Menu, MenuBuilder, MenuEvent, MenuItemBuilder, PredefinedMenuItem, SubmenuBuilder};
@@ -9,12 +10,14 @@ use crate::launch;
 use crate::session::SessionHandle;
 
 const OPEN: &str = "file-open";
+const RELOAD: &str = "file-reload";
 const RESET: &str = "file-reset-data";
 const QUIT: &str = "file-quit";
 
 pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
     let file = SubmenuBuilder::new(app, "File")
         .item(&MenuItemBuilder::with_id(OPEN, "Open…").accelerator("CmdOrCtrl+O").build(app)?)
+        .item(&MenuItemBuilder::with_id(RELOAD, "Reload manifest").accelerator("CmdOrCtrl+Shift+R").build(app)?)
         .item(&MenuItemBuilder::with_id(RESET, "Reset sample data").build(app)?)
         .item(&PredefinedMenuItem::separator(app)?)
         .item(&MenuItemBuilder::with_id(QUIT, "Quit").accelerator("CmdOrCtrl+Q").build(app)?)
@@ -25,6 +28,7 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
 pub fn handle<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     match event.id().as_ref() {
         OPEN => open(app),
+        RELOAD => reload(app),
         RESET => reset(app),
         QUIT => crate::quit::begin(app),
         _ => {}
@@ -57,6 +61,16 @@ fn open<R: Runtime>(app: &AppHandle<R>) {
                 }
             });
         });
+}
+
+fn reload<R: Runtime>(app: &AppHandle<R>) {
+    let Some(session) = session(app) else { return };
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = session.reload().await {
+            show_error(&handle, "Cannot reload the manifest", e.to_string());
+        }
+    });
 }
 
 fn reset<R: Runtime>(app: &AppHandle<R>) {

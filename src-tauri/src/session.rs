@@ -1,4 +1,5 @@
-//! The session: the one actor that owns the running `Cluster` (replaced by File → Open…),
+//! The session: the one actor that owns the running `Cluster` (replaced by File → Open…,
+//! reloaded in place by File → Reload manifest),
 //! the local API serving it, and the pages' live feeds. Commands read the current cluster
 //! from a `watch`; everything that changes it goes through the actor's bounded channel.
 
@@ -8,7 +9,7 @@ use tauri::ipc::Channel;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use microdeck::cluster::{Cluster, ClusterError, Update};
+use microdeck::cluster::{Cluster, ClusterError, ReloadReport, Update};
 use microdeck::manifest::Manifest;
 use microdeck::web::{self, WebHandle};
 
@@ -21,6 +22,7 @@ enum Command {
     Subscribe { label: String, channel: Channel<Update> },
     Open { manifest: Box<Manifest>, reply: oneshot::Sender<Result<(), String>> },
     ResetData { reply: oneshot::Sender<Result<(), String>> },
+    Reload { reply: oneshot::Sender<Result<ReloadReport, ClusterError>> },
     Shutdown { reply: oneshot::Sender<()> },
 }
 
@@ -81,6 +83,12 @@ impl SessionHandle {
         self.ask(|reply| Command::ResetData { reply }).await.unwrap_or_else(|| Err("the app is quitting".into()))
     }
 
+    /// Reads the current cluster's manifest again from where it came from and applies it
+    /// (the engine's `reload_from_source`); a file with errors changes nothing.
+    pub async fn reload(&self) -> Result<ReloadReport, ClusterError> {
+        self.ask(|reply| Command::Reload { reply }).await.unwrap_or(Err(ClusterError::ShuttingDown))
+    }
+
     /// Completes `Cluster::shutdown()` and stops the local API; idempotent.
     pub async fn shutdown(&self) {
         if self.ask(|reply| Command::Shutdown { reply }).await.is_none() {
@@ -109,6 +117,10 @@ impl Session {
                 }
                 Command::ResetData { reply } => {
                     let _gone = reply.send(self.reset_data().await);
+                }
+                Command::Reload { reply } => {
+                    let cluster = self.clusters.borrow().clone();
+                    let _gone = reply.send(cluster.reload_from_source().await);
                 }
                 Command::Shutdown { reply } => {
                     self.shutdown().await;

@@ -34,11 +34,7 @@ impl Drop for Fixture {
     }
 }
 
-fn fixture(name: &str) -> Fixture {
-    let dir = std::env::temp_dir().join(format!("mdk-desktop-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let manifest_text = r#"
+const TINY: &str = r#"
 name = "tiny"
 [services.sleeper]
 command = "sleep"
@@ -47,7 +43,14 @@ args = ["1000"]
 command = "sleep"
 args = ["1001"]
 "#;
-    let manifest = microdeck::manifest::parse_manifest(manifest_text.as_bytes(), "tiny.toml", &dir).unwrap();
+
+fn fixture(name: &str) -> Fixture {
+    let dir = std::env::temp_dir().join(format!("mdk-desktop-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Read from a file, as `--manifest F` does, so `reload` can read it again.
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    let manifest = microdeck::manifest::load_file(&dir.join("tiny.toml")).unwrap();
     let launch = Launch {
         run_dir: Some(dir.join("run")),
         data_dir: Some(dir.join("data")),
@@ -91,6 +94,12 @@ fn wait_for_snapshot(window: &WebviewWindow<MockRuntime>, what: &str, ok: impl F
     }
 }
 
+/// A process-alive probe can mark a replica ready a moment before the shim has told its pid.
+fn both_ready(snap: &Value) -> bool {
+    let services = snap["services"].as_array();
+    services.is_some_and(|v| v.len() == 2 && v.iter().all(|s| s["state"] == "ready" && s["replicas"][0]["pid"].is_u64()))
+}
+
 fn service<'a>(snap: &'a Value, name: &str) -> &'a Value {
     snap["services"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap()
 }
@@ -98,9 +107,7 @@ fn service<'a>(snap: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn snapshot_returns_the_clusters_services() {
     let f = fixture("snapshot");
-    let snap = wait_for_snapshot(&f.window, "both services ready", |s| {
-        s["services"].as_array().is_some_and(|v| v.len() == 2 && v.iter().all(|s| s["state"] == "ready"))
-    });
+    let snap = wait_for_snapshot(&f.window, "both services ready with their pids", both_ready);
     assert_eq!(snap["name"], "tiny");
     let mut names: Vec<&str> = snap["services"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     names.sort();
@@ -170,4 +177,29 @@ fn a_subscription_gets_a_snapshot_first_and_a_resubscribe_replaces_it() {
             Err(e) => panic!("the first feed did not end: {e}"),
         }
     }
+}
+
+#[test]
+fn reload_applies_the_edited_manifest_and_answers_its_errors() {
+    let f = fixture("reload");
+    let before = wait_for_snapshot(&f.window, "both services ready with their pids", both_ready);
+    let napper_pid = service(&before, "napper")["replicas"][0]["pid"].as_u64().unwrap();
+    let file = f.dir.join("tiny.toml");
+    let edited = TINY.replace("\"1000\"", "\"1003\"") + "[services.dozer]\ncommand = \"sleep\"\nargs = [\"1004\"]\n";
+    std::fs::write(&file, edited).unwrap();
+    let report = invoke(&f.window, "reload", json!({})).unwrap();
+    assert_eq!(report, json!({ "changed": ["sleeper"], "added": ["dozer"], "removed": [], "unchanged": ["napper"] }));
+    let after = wait_for_snapshot(&f.window, "dozer ready", |s| {
+        s["services"].as_array().is_some_and(|v| v.iter().any(|s| s["name"] == "dozer" && s["state"] == "ready"))
+    });
+    assert_eq!(service(&after, "napper")["replicas"][0]["pid"].as_u64(), Some(napper_pid), "napper was left running");
+    let events = invoke(&f.window, "events", json!({})).unwrap();
+    assert!(events.as_array().unwrap().iter().any(|e| e["kind"] == "reloaded" && e["service"] == "tiny"), "{events:#}");
+
+    std::fs::write(&file, "name = \"tiny\"\n[services.sleeper]\nshell = 1\n").unwrap();
+    let err = invoke(&f.window, "reload", json!({})).unwrap_err();
+    assert_eq!(err["code"], "invalid-manifest", "{err}");
+    assert!(err["message"].as_str().unwrap().contains(&format!("{}:3:", file.display())), "{err}");
+    let same = invoke(&f.window, "snapshot", json!({})).unwrap();
+    assert_eq!(same["services"].as_array().unwrap().len(), 3, "a broken file changed nothing");
 }

@@ -1,5 +1,6 @@
 //! The local API over a real `Cluster` of `sleep` services: JSON routes, errors as
-//! `{ code, message }`, the SSE feed, the guard, and the CLI verbs found through the state file.
+//! `{ code, message }`, the SSE feed, the guard, the CLI verbs found through the state file,
+//! and reloading the manifest file after an edit.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,12 +38,15 @@ impl Running {
     }
 }
 
+const TINY: &str = "name = \"tiny\"\n[services.sleeper]\ncommand = \"sleep\"\nargs = [\"1000\"]\n";
+
+/// A cluster of `TINY`, read from `<dir>/cluster.toml` (so a reload reads that file again).
 async fn start(name: &str) -> Result<Running> {
     let dir = std::env::temp_dir().join(format!("mdk-webapi-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let text = "name = \"tiny\"\n[services.sleeper]\ncommand = \"sleep\"\nargs = [\"1000\"]\n";
-    let manifest = microdeck::manifest::parse_manifest(text.as_bytes(), "tiny.toml", &dir)?;
+    std::fs::write(dir.join("cluster.toml"), TINY)?;
+    let manifest = microdeck::manifest::load_file(&dir.join("cluster.toml"))?;
     let mut options = ClusterOptions::default_for(&manifest);
     options.run_dir = dir.join("run");
     options.data_dir = dir.join("data");
@@ -211,4 +215,69 @@ async fn cli_verbs_find_the_cluster_through_the_state_file() -> Result<()> {
     let (ok, _, err) = cli(&state_dir, &["status"])?;
     ensure!(!ok && err.contains("no running Microdeck found") && err.contains("microdeck up"), "{err}");
     Ok(())
+}
+
+fn pids_of(snap: &Value) -> Vec<(String, Vec<u64>)> {
+    let services = snap["services"].as_array().cloned().unwrap_or_default();
+    services
+        .iter()
+        .map(|s| {
+            let pids = s["replicas"].as_array().into_iter().flatten().filter_map(|r| r["pid"].as_u64()).collect();
+            (s["name"].as_str().unwrap_or_default().to_owned(), pids)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_applies_the_edited_file_and_a_broken_one_changes_nothing() -> Result<()> {
+    let r = start("reload").await?;
+    let file = r.dir.join("cluster.toml");
+    let state_dir = r.state_dir();
+    let result = async {
+        wait_snapshot(&r, "sleeper ready", |s| sleeper(s)["state"] == "ready").await?;
+        let no_token = timeout(DEADLINE, reqwest::Client::new().post(format!("{}/api/reload", r.url)).send()).await??;
+        assert_eq!(no_token.status().as_u16(), 401);
+
+        std::fs::write(&file, format!("{TINY}[services.napper]\ncommand = \"sleep\"\nargs = [\"1001\"]\n"))?;
+        let (status, report) = call(&r, "POST", "/api/reload", None).await?;
+        assert_eq!((status, report), (200, json!({"changed": [], "added": ["napper"], "removed": [], "unchanged": ["sleeper"]})));
+        let running = wait_snapshot(&r, "napper ready", |s| s["services"][1]["name"] == "napper" && s["services"][1]["state"] == "ready").await?;
+
+        // Line 5 has the error: nothing is applied, every process keeps running.
+        std::fs::write(&file, format!("{TINY}replicas = \"many\"\n[services.extra]\ncommand = \"sleep\"\nargs = [\"1002\"]\n"))?;
+        let (status, err) = call(&r, "POST", "/api/reload", None).await?;
+        assert_eq!((status, err["code"].as_str()), (422, Some("invalid-manifest")), "{err}");
+        let message = err["message"].as_str().unwrap_or_default();
+        assert!(message.contains(&format!("{}:5:", file.display())) && message.contains("replicas"), "{message}");
+        let (_, after) = call(&r, "GET", "/api/snapshot", None).await?;
+        assert_eq!(pids_of(&after), pids_of(&running), "a broken manifest changed the cluster");
+        assert_eq!(pids_of(&after).len(), 2);
+
+        // The CLI verb: the same errors (exit 3), then what a good file changed.
+        let out = tokio::task::spawn_blocking({
+            let d = state_dir.clone();
+            move || Command::new(bins::bin("microdeck")).arg("reload").env("XDG_RUNTIME_DIR", d).output()
+        })
+        .await??;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert!(stderr.contains(&format!("{}:5:", file.display())), "{stderr}");
+        std::fs::write(&file, TINY)?;
+        let (ok, out, err) = tokio::task::spawn_blocking({
+            let d = state_dir.clone();
+            move || cli(&d, &["reload"])
+        })
+        .await??;
+        ensure!(ok, "reload failed: {err}");
+        assert_eq!(out, "removed:   napper\nunchanged: sleeper\n");
+        let (_, after) = call(&r, "GET", "/api/snapshot", None).await?;
+        assert_eq!(pids_of(&after), pids_of(&running)[..1], "sleeper kept its process");
+        let (_, events) = call(&r, "GET", "/api/events", None).await?;
+        let reloads = events.as_array().into_iter().flatten().filter(|e| e["kind"] == "reloaded").count();
+        assert_eq!(reloads, 2, "{events:#}");
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    r.stop().await;
+    result
 }

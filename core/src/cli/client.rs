@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use crate::cluster::{LogQuery, Update};
+use crate::cluster::{LogQuery, ReloadReport, Update};
 use crate::snapshot::{ClusterSnapshot, LogLine};
 use crate::web::files::{self, StateFile};
 use crate::web::ErrorBody;
@@ -123,6 +123,11 @@ impl Client {
     }
     pub async fn kill_replica(&self, name: &str, index: u32) -> Result<(), ClientError> {
         self.command(&format!("/api/services/{}/replicas/{index}/kill", segment(name)), None).await
+    }
+
+    /// Reads the manifest again from its file and applies it.
+    pub async fn reload(&self) -> Result<ReloadReport, ClientError> {
+        self.json(Method::POST, "/api/reload", None).await
     }
 
     /// The SSE feed; read it with [`UpdateStream::next`].

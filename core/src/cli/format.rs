@@ -1,6 +1,7 @@
 //! Text the CLI prints: the status table (`up` and `status`), what a shutdown waits for,
-//! and log lines.
+//! log lines, and what a reload did.
 
+use crate::cluster::ReloadReport;
 use crate::events::now_ms;
 use crate::snapshot::{ClusterSnapshot, Level, LogLine, ReplicaState, ServiceState, ServiceView};
 
@@ -37,6 +38,19 @@ pub fn bytes(n: u64) -> String {
         unit += 1;
     }
     if unit == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[unit]) }
+}
+
+/// A line per non-empty list: `changed:   users, auth`; or that nothing changed.
+pub fn reload_report(r: &ReloadReport) -> String {
+    let lists = [("changed", &r.changed), ("added", &r.added), ("removed", &r.removed), ("unchanged", &r.unchanged)];
+    let mut out = String::new();
+    if r.changed.is_empty() && r.added.is_empty() && r.removed.is_empty() {
+        out.push_str("reloaded: nothing changed\n");
+    }
+    for (what, names) in lists.iter().filter(|(_, names)| !names.is_empty()) {
+        out.push_str(&format!("{:<10} {}\n", format!("{what}:"), names.join(", ")));
+    }
+    out
 }
 
 /// Why a service is not fine: its problem, its next restart, or a replica's last probe error.
@@ -142,5 +156,13 @@ mod tests {
         let line = LogLine { seq: 1, at: 3_600_000 + 61_250, service: "auth".into(), replica: 1, stream: Stream::Stdout, level: Some(Level::Warn), text: "slow".into() };
         assert_eq!(log_line(&line), "01:01:01.250 auth/1 WARN  slow");
         assert_eq!(bytes(512), "512 B");
+    }
+
+    #[test]
+    fn a_reload_report_lists_what_changed() {
+        let r = ReloadReport { changed: vec!["users".into()], added: vec![], removed: vec!["old".into()], unchanged: vec!["a".into(), "b".into()] };
+        assert_eq!(reload_report(&r), "changed:   users\nremoved:   old\nunchanged: a, b\n");
+        let none = ReloadReport { unchanged: vec!["a".into()], ..ReloadReport::default() };
+        assert_eq!(reload_report(&none), "reloaded: nothing changed\nunchanged: a\n");
     }
 }

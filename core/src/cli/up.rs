@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::exit;
 use super::format::{self, Columns};
 use crate::cluster::{Cluster, ClusterError, ClusterOptions, Update};
-use crate::manifest::{self, Format, LoadError, Manifest};
+use crate::manifest::{LoadError, Manifest, Origin};
 use crate::snapshot::{ClusterSnapshot, ServiceState};
 
 /// Run a cluster headless until Ctrl-C or SIGTERM.
@@ -65,12 +65,8 @@ pub fn up(args: UpArgs) -> ExitCode {
 }
 
 fn load(args: &UpArgs) -> Result<Manifest, u8> {
-    let loaded = match (&args.manifest, &args.procfile) {
-        (Some(m), _) => manifest::load_file_as(m, Format::Manifest),
-        (None, Some(p)) => manifest::load_file_as(p, Format::Procfile),
-        // No file: the sample cluster built into this binary.
-        (None, None) => crate::bundled::manifest(),
-    };
+    // No file: the sample cluster built into this binary.
+    let loaded = Origin::of_args(args.manifest.as_deref(), args.procfile.as_deref()).load();
     loaded.map_err(|e| {
         match &e {
             LoadError::Unreadable { .. } => eprintln!("microdeck: {e}"),

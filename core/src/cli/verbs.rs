@@ -1,5 +1,5 @@
-//! The client verbs — `status`, `logs`, `scale`, `restart`, `stop`, `start`, `kill` —
-//! against a running cluster (headless or desktop) found through its state file.
+//! The client verbs — `status`, `logs`, `scale`, `restart`, `stop`, `start`, `kill`,
+//! `reload` — against a running cluster (headless or desktop) found through its state file.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -46,6 +46,10 @@ pub enum ClientCommand {
     Start { service: String },
     /// SIGKILL one replica of a service (its restart policy brings it back).
     Kill { service: String, index: u32 },
+    /// Read the manifest again from its file and apply it: changed services restart one
+    /// replica at a time, new ones start, removed ones stop, the others keep running.
+    /// Exit 3 if the file has errors (nothing changes then).
+    Reload,
 }
 
 fn parse_level(s: &str) -> Result<Level, String> {
@@ -64,6 +68,10 @@ pub fn run(command: ClientCommand) -> ExitCode {
     };
     match runtime.block_on(async { execute(&Client::discover()?, command).await }) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(ClientError::Api { code, message, .. }) if code == "invalid-manifest" => {
+            eprintln!("{message}");
+            ExitCode::from(super::exit::INVALID_MANIFEST)
+        }
         Err(e) => {
             eprintln!("microdeck: {e}");
             ExitCode::FAILURE
@@ -106,6 +114,7 @@ pub async fn execute(client: &Client, command: ClientCommand) -> Result<(), Clie
             client.kill_replica(&service, index).await?;
             println!("{service}/{index}: killed");
         }
+        ClientCommand::Reload => print!("{}", format::reload_report(&client.reload().await?)),
     }
     Ok(())
 }

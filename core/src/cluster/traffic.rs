@@ -3,39 +3,37 @@
 //! time, scenarios from the manifest) and the sample kit's demo knobs.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::set::ServiceSet;
 use super::{Cluster, ClusterError};
 use crate::loadgen::{LoadGen, LoadHandle, LoadReport};
 use crate::metrics::{Metrics, ReplicaShare, Series, ServiceTotals, Topology};
 use crate::proxy::ServiceProxy;
 use crate::resources::Resources;
-use crate::snapshot::{ReplicaState, ServiceView};
+use crate::snapshot::ReplicaState;
 
 /// How long a knob or crash call to a replica may take.
 const KNOB_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Starts the metrics actor, attaches every address to it and feeds it resource readings.
+/// Starts the metrics actor, attaches every address to it and feeds it resource readings
+/// of the services running at each reading.
 pub(super) fn start_metrics(
     proxies: &[ServiceProxy],
-    views: Vec<(String, watch::Receiver<ServiceView>)>,
+    set: Weak<ArcSwap<ServiceSet>>,
     mut resources: watch::Receiver<Resources>,
     cancel: &CancellationToken,
     tracker: &TaskTracker,
 ) -> Result<Metrics, ClusterError> {
     let metrics = Metrics::spawn(cancel.clone()).map_err(|e| ClusterError::Io(e.to_string()))?;
     for proxy in proxies {
-        let (proxy, metrics) = (proxy.clone(), metrics.clone());
-        tracker.spawn(async move {
-            if let Err(e) = proxy.attach_metrics(metrics).await {
-                tracing::warn!(service = proxy.service(), "traffic is not measured: {e}");
-            }
-        });
+        attach_metrics(proxy, &metrics, tracker);
     }
     let m = metrics.clone();
     let cancel = cancel.clone();
@@ -46,19 +44,30 @@ pub(super) fn start_metrics(
                 changed = resources.changed() => if changed.is_err() { break },
             }
             let res = resources.borrow_and_update().clone();
-            for (name, view) in &views {
+            let Some(set) = set.upgrade() else { break };
+            for running in set.load().services.iter() {
                 let (mut cpu, mut rss) = (0.0f64, 0u64);
-                for r in view.borrow().replicas.iter() {
+                for r in running.handle.view.borrow().replicas.iter() {
                     if let Some(u) = r.pid.and_then(|p| res.per_pid.get(&p)) {
                         cpu += f64::from(u.cpu_percent);
                         rss += u.rss_bytes;
                     }
                 }
-                m.record_resources(name, cpu, rss);
+                m.record_resources(&running.handle.name, cpu, rss);
             }
         }
     });
     Ok(metrics)
+}
+
+/// Makes a service's address record its traffic into `metrics` (also one a reload added).
+pub(super) fn attach_metrics(proxy: &ServiceProxy, metrics: &Metrics, tracker: &TaskTracker) {
+    let (proxy, metrics) = (proxy.clone(), metrics.clone());
+    tracker.spawn(async move {
+        if let Err(e) = proxy.attach_metrics(metrics).await {
+            tracing::warn!(service = proxy.service(), "traffic is not measured: {e}");
+        }
+    });
 }
 
 fn stopped(e: crate::metrics::MetricsError) -> ClusterError {
@@ -104,7 +113,8 @@ impl Cluster {
                 return Err(ClusterError::InvalidArgument("a load run is already going; stop it first".into()));
             }
         }
-        let found = self.inner.manifest.load.scenarios.iter().find(|s| s.name == scenario);
+        let manifest = self.manifest();
+        let found = manifest.load.scenarios.iter().find(|s| s.name == scenario);
         let scenario = found.ok_or_else(|| ClusterError::InvalidArgument(format!("no load scenario named `{scenario}`")))?;
         let target = self.address(&scenario.target)?;
         let handle = LoadGen::start(target, scenario, rate, duration, self.inner.cancel.clone())
@@ -139,15 +149,16 @@ impl Cluster {
 
     /// The stable address of a service.
     pub fn address(&self, service: &str) -> Result<SocketAddr, ClusterError> {
-        let i = self.inner.by_name.get(service).copied().ok_or_else(|| ClusterError::UnknownService(service.to_string()))?;
-        self.inner.proxies.get(i).map(|p| p.local_addr()).ok_or_else(|| ClusterError::UnknownService(service.to_string()))
+        let set = self.inner.set.load();
+        set.get(service).map(|r| r.proxy.local_addr()).ok_or_else(|| ClusterError::UnknownService(service.to_string()))
     }
 
     /// Sets the sample kit's demo knobs (`work_ms`, `max_inflight`, `error_rate`) on every
     /// ready replica of the service; returns how many replicas took them.
     pub async fn set_knobs(&self, service: &str, knobs: &serde_json::Value) -> Result<usize, ClusterError> {
+        let handle = self.service(service)?;
         let ports: Vec<u16> = {
-            let view = self.service(service)?.view.borrow();
+            let view = handle.view.borrow();
             view.replicas.iter().filter(|r| r.state == ReplicaState::Ready).map(|r| r.port).collect()
         };
         if ports.is_empty() {

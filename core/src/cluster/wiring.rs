@@ -2,8 +2,10 @@
 //! address fed with its ready replicas, services ordered by `depends_on`.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use futures_util::future::BoxFuture;
 use std::net::SocketAddr;
 
@@ -39,12 +41,29 @@ impl OutputSink for LogOutput {
     }
 }
 
-/// Drains a leaving replica out of its service's address before it is signalled.
-pub(super) struct ProxyDrainer(pub HashMap<String, ServiceProxy>);
+/// Drains a leaving replica out of its service's address before it is signalled. The
+/// addresses by name: a reload adds and removes some, so readers take no lock.
+#[derive(Clone, Default)]
+pub(super) struct ProxyDrainer(pub Arc<ArcSwap<HashMap<String, ServiceProxy>>>);
+
+impl ProxyDrainer {
+    /// Sets the addresses of `added` services (a replaced one's new address included) and
+    /// forgets the `removed` ones.
+    pub fn update(&self, added: &[(String, ServiceProxy)], removed: &[String]) {
+        self.0.rcu(|map| {
+            let mut map = HashMap::clone(map);
+            for name in removed {
+                map.remove(name);
+            }
+            map.extend(added.iter().cloned());
+            map
+        });
+    }
+}
 
 impl Drainer for ProxyDrainer {
     fn drain(&self, service: &str, replica: u32, port: u16, limit: Duration) -> BoxFuture<'static, bool> {
-        let proxy = self.0.get(service).cloned();
+        let proxy = self.0.load().get(service).cloned();
         Box::pin(async move {
             let backend = Backend { replica, addr: SocketAddr::from(([127, 0, 0, 1], port)) };
             match proxy {
@@ -83,22 +102,26 @@ pub(super) fn bind_addresses(
     offset: u16,
     cancel: &CancellationToken,
 ) -> Result<Vec<(String, ServiceProxy)>, ClusterError> {
-    let mut out = vec![];
-    for s in &manifest.services {
-        let port = match s.port {
-            Some(p) => p.checked_add(offset).ok_or_else(|| {
-                ClusterError::InvalidArgument(format!("port {p} + offset {offset} is past 65535"))
-            })?,
-            None => 0,
-        };
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let proxy = ServiceProxy::bind(&s.name, addr, s.protocol, s.balance, cancel.clone()).map_err(|e| match e {
-            ProxyError::PortInUse { port, holder } => ClusterError::PortInUse { service: s.name.clone(), port, holder },
-            other => ClusterError::Io(format!("service `{}`: {other}", s.name)),
-        })?;
-        out.push((s.name.clone(), proxy));
+    manifest.services.iter().map(|s| Ok((s.name.clone(), bind_address(s, offset, cancel)?))).collect()
+}
+
+/// The port a service's address asks for: its manifest port shifted by `offset`, else 0 (any).
+pub(super) fn wanted_port(service: &Service, offset: u16) -> Result<u16, ClusterError> {
+    match service.port {
+        Some(p) => p
+            .checked_add(offset)
+            .ok_or_else(|| ClusterError::InvalidArgument(format!("port {p} + offset {offset} is past 65535"))),
+        None => Ok(0),
     }
-    Ok(out)
+}
+
+/// Binds one service's address.
+pub(super) fn bind_address(s: &Service, offset: u16, cancel: &CancellationToken) -> Result<ServiceProxy, ClusterError> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], wanted_port(s, offset)?));
+    ServiceProxy::bind(&s.name, addr, s.protocol, s.balance, cancel.clone()).map_err(|e| match e {
+        ProxyError::PortInUse { port, holder } => ClusterError::PortInUse { service: s.name.clone(), port, holder },
+        other => ClusterError::Io(format!("service `{}`: {other}", s.name)),
+    })
 }
 
 /// Keeps the address's backends equal to the service's ready replicas.

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use futures_util::future::join_all;
 use tokio::io::AsyncRead;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -85,13 +86,17 @@ pub struct LogHub {
 
 struct Inner {
     dir: PathBuf,
-    services: HashMap<String, ServiceHandle>,
+    config: LogConfig,
+    /// A reload adds services; readers take no lock.
+    services: ArcSwap<HashMap<String, ServiceHandle>>,
+    to_batcher: mpsc::Sender<Vec<LogLine>>,
     subscribers: broadcast::Sender<LogBatch>,
     /// Lines broadcast so far: where a new subscriber starts counting.
     published: Arc<AtomicU64>,
     cancel: CancellationToken,
 }
 
+#[derive(Clone)]
 struct ServiceHandle {
     lines: mpsc::Sender<Vec<RawLine>>,
     commands: mpsc::Sender<Command>,
@@ -109,37 +114,6 @@ impl LogHub {
     ) -> Result<Self, LogError> {
         let (subscribers, _) = broadcast::channel(SUBSCRIBER_BATCHES);
         let (to_batcher, batcher_rx) = mpsc::channel(actor::LINE_QUEUE);
-        let mut handles = HashMap::new();
-        for service in services {
-            if handles.contains_key(service) {
-                continue;
-            }
-            let file =
-                file::LogFile::open_blocking(&config.dir, service, config.file_bytes, config.files)
-                    .map_err(|source| LogError::Open {
-                        path: file::log_path(&config.dir, service),
-                        source,
-                    })?;
-            let (lines_tx, lines_rx) = mpsc::channel(actor::LINE_QUEUE);
-            let (commands_tx, commands_rx) = mpsc::channel(16);
-            let actor = ServiceActor {
-                service: service.clone(),
-                file,
-                ring: Ring::new(config.ring_lines),
-                seq: 0,
-                to_batcher: to_batcher.clone(),
-                subscribers: subscribers.clone(),
-                write_failed: false,
-            };
-            tokio::spawn(actor.run(lines_rx, commands_rx, cancel.clone()));
-            handles.insert(
-                service.clone(),
-                ServiceHandle {
-                    lines: lines_tx,
-                    commands: commands_tx,
-                },
-            );
-        }
         let published = Arc::new(AtomicU64::new(0));
         tokio::spawn(actor::batcher(
             batcher_rx,
@@ -147,15 +121,57 @@ impl LogHub {
             published.clone(),
             cancel.clone(),
         ));
-        Ok(Self {
+        let hub = Self {
             inner: Arc::new(Inner {
-                dir: config.dir,
-                services: handles,
+                dir: config.dir.clone(),
+                config,
+                services: ArcSwap::from_pointee(HashMap::new()),
+                to_batcher,
                 subscribers,
                 published,
                 cancel,
             }),
-        })
+        };
+        for service in services {
+            hub.add_service(service)?;
+        }
+        Ok(hub)
+    }
+
+    /// Opens `service`'s file and starts its actor (a service added by a reload); a
+    /// service the hub already has keeps its lines. Call it from one task at a time.
+    pub fn add_service(&self, service: &str) -> Result<(), LogError> {
+        if self.inner.services.load().contains_key(service) {
+            return Ok(());
+        }
+        let config = &self.inner.config;
+        let file = file::LogFile::open_blocking(&config.dir, service, config.file_bytes, config.files)
+            .map_err(|source| LogError::Open {
+                path: file::log_path(&config.dir, service),
+                source,
+            })?;
+        let (lines_tx, lines_rx) = mpsc::channel(actor::LINE_QUEUE);
+        let (commands_tx, commands_rx) = mpsc::channel(16);
+        let actor = ServiceActor {
+            service: service.to_string(),
+            file,
+            ring: Ring::new(config.ring_lines),
+            seq: 0,
+            to_batcher: self.inner.to_batcher.clone(),
+            subscribers: self.inner.subscribers.clone(),
+            write_failed: false,
+        };
+        tokio::spawn(actor.run(lines_rx, commands_rx, self.inner.cancel.clone()));
+        let handle = ServiceHandle {
+            lines: lines_tx,
+            commands: commands_tx,
+        };
+        self.inner.services.rcu(|map| {
+            let mut map = HashMap::clone(map);
+            map.insert(service.to_string(), handle.clone());
+            map
+        });
+        Ok(())
     }
 
     /// The folder of the log files.
@@ -169,10 +185,12 @@ impl LogHub {
         file::log_path(&self.inner.dir, service)
     }
 
-    fn service(&self, service: &str) -> Result<&ServiceHandle, LogError> {
+    fn service(&self, service: &str) -> Result<ServiceHandle, LogError> {
         self.inner
             .services
+            .load()
             .get(service)
+            .cloned()
             .ok_or_else(|| LogError::UnknownService(service.to_string()))
     }
 
@@ -243,9 +261,10 @@ impl LogHub {
     pub async fn query(&self, query: &LogQuery) -> Vec<LogLine> {
         let limit = query.limit.unwrap_or(DEFAULT_QUERY_LIMIT);
         let filter = Filter::new(query);
+        let services = self.inner.services.load();
         let targets: Vec<&ServiceHandle> = match &query.service {
-            Some(name) => self.inner.services.get(name).into_iter().collect(),
-            None => self.inner.services.values().collect(),
+            Some(name) => services.get(name).into_iter().collect(),
+            None => services.values().collect(),
         };
         let answers = join_all(targets.into_iter().map(|handle| {
             let filter = filter.clone();

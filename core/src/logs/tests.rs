@@ -432,3 +432,24 @@ async fn lines_reach_the_file_promptly_without_closing_the_stream() {
     );
     cancel.cancel();
 }
+
+#[tokio::test]
+async fn a_service_added_later_gets_its_file_ring_and_feed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (hub, cancel) = hub(dir.path(), 100, 1 << 20, 2, &["api"]);
+    let mut feed = hub.subscribe();
+    assert!(matches!(hub.note("late", 0, Level::Info, "before").await, Err(LogError::UnknownService(_))));
+    hub.add_service("late").expect("add");
+    // Adding it again keeps what it has.
+    hub.add_service("late").expect("add again");
+    let done = hub
+        .capture("late", 0, Cursor::new(b"hello from late\n".to_vec()), Cursor::new(Vec::new()))
+        .expect("capture");
+    timeout(DEADLINE, done).await.expect("capture ends").expect("join");
+    let (lines, _) = timeout(DEADLINE, feed.recv()).await.expect("a batch").expect("feed open");
+    assert_eq!(lines[0].service, "late");
+    let query = LogQuery { service: Some("late".into()), ..LogQuery::default() };
+    assert_eq!(hub.query(&query).await.len(), 1);
+    poll_until("the line on disk", || file_texts(dir.path(), "late", 2) == ["hello from late"]).await;
+    cancel.cancel();
+}

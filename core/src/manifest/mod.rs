@@ -7,13 +7,14 @@
 //! - `walk`: typed reads from the span-carrying TOML tree;
 //! - `validate`: services and the cross-service checks; `scenario`: `[[load.scenario]]`;
 //! - `graph`: `depends_on` cycles and start order; `suggest`: "did you mean …?";
-//! - `procfile`: `name: command` lines;
+//! - `procfile`: `name: command` lines; `origin`: where a manifest was read from (to read it again);
 //! - `duration`: "250ms", "2s", "1m30s"; `placeholders`: `{{NAME.url}}`, `$PORT`…;
 //! - `summary`: what `microdeck check` prints.
 
 pub mod duration;
 pub mod graph;
 pub mod model;
+mod origin;
 pub mod placeholders;
 pub mod procfile;
 pub mod raw;
@@ -34,6 +35,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use model::*;
+pub use origin::Origin;
 pub use scenario::{MAX_WEIGHT, METHODS};
 pub use validate::{DEFAULT_STOP_GRACE, MAX_REPLICAS};
 
@@ -76,7 +78,8 @@ pub enum LoadError {
 }
 
 /// Which format a file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Format {
     Manifest,
     Procfile,
@@ -110,7 +113,7 @@ pub fn load_file_as(path: &Path, format: Format) -> Result<Manifest, LoadError> 
         Format::Manifest => parse_manifest(&bytes, &file, &base_dir)?,
         Format::Procfile => parse_procfile(&bytes, &file, &base_dir)?,
     };
-    m.source = Some(path.to_path_buf());
+    m.origin = Some(Origin::File { path: path.to_path_buf(), format });
     Ok(m)
 }
 

@@ -11,8 +11,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Manifest {
     pub name: String,
-    /// The file it was read from (a manifest or a Procfile); `None` when built in code.
-    pub source: Option<PathBuf>,
+    /// Where it was read from (to read it again on reload); `None` when built in code.
+    pub origin: Option<super::Origin>,
     /// Relative `cwd`s and programs are resolved against this folder (the file's folder).
     pub base_dir: PathBuf,
     pub services: Vec<Service>,

@@ -78,7 +78,7 @@ pub(crate) fn parse(text: &Text<'_>, file: &str, base_dir: &Path) -> Result<Mani
     }
     Ok(Manifest {
         name: validate::folder_name(base_dir, "procfile"),
-        source: None,
+        origin: None,
         base_dir: base_dir.to_path_buf(),
         services: drafts.into_iter().map(|d| d.service).collect(),
         load: LoadConfig::default(),

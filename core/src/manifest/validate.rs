@@ -133,7 +133,7 @@ pub(crate) fn manifest(text: &Text<'_>, file: &str, base_dir: &Path) -> Result<M
     }
     Ok(Manifest {
         name: name.unwrap_or_else(|| folder_name(base_dir, "cluster")),
-        source: None,
+        origin: None,
         base_dir: base_dir.to_path_buf(),
         services: drafts.into_iter().map(|d| d.service).collect(),
         load,

@@ -201,6 +201,7 @@ impl ServiceActor {
             Command::Restart(reply) => Some((reply, self.guard().map(|()| self.restart()))),
             Command::Scale(n, reply) => Some((reply, self.guard().and_then(|()| self.scale(n)))),
             Command::Kill(index, reply) => Some((reply, self.guard().and_then(|()| self.kill(index)))),
+            Command::Redefine(r, reply) => Some((reply, self.guard().and_then(|()| self.redefine(*r)))),
             Command::Shutdown(reply) => {
                 self.begin_shutdown(Some(reply));
                 None
@@ -288,9 +289,40 @@ impl ServiceActor {
             self.start();
             return;
         }
-        self.event(None, EventKind::Restarted, format!("rolling restart of {} replica(s)", self.desired));
+        self.begin_roll("rolling restart");
+    }
+
+    /// Queues every replica for replacement. A slot being replaced now finishes first
+    /// (`rolling` is kept), so a second roll never stops a replica before its successor is ready.
+    fn begin_roll(&mut self, why: &str) {
+        self.event(None, EventKind::Restarted, format!("{why} of {} replica(s)", self.desired));
         self.roll = (0..self.desired).collect();
-        self.rolling = None;
+    }
+
+    /// A reload's new definition: later launches use it; a running service rolls onto it,
+    /// a failed one tries again with it, a stopped one stays stopped.
+    fn redefine(&mut self, r: super::Redefinition) -> Result<(), ClusterError> {
+        let replicas = r.service.replicas;
+        let replicas_changed = replicas != self.service.replicas;
+        self.service = r.service;
+        self.senv = r.senv;
+        self.deps = r.deps;
+        let cfg = SlotConfig::of(&self.service);
+        for slot in self.slots.values_mut() {
+            slot.set_config(cfg.clone());
+        }
+        if replicas_changed {
+            self.scale(replicas)?;
+        }
+        if r.roll && self.running {
+            if self.problem.is_some() {
+                self.start();
+            } else if !self.waiting_deps {
+                self.begin_roll("definition changed: rolling restart");
+            }
+        }
+        self.check_deps();
+        Ok(())
     }
 
     fn scale(&mut self, n: u32) -> Result<(), ClusterError> {

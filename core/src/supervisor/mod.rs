@@ -43,8 +43,20 @@ pub enum Command {
     Restart(Reply),
     Scale(u32, Reply),
     Kill(u32, Reply),
+    /// A manifest reload gave the service a new definition (same address).
+    Redefine(Box<Redefinition>, Reply),
     /// Stop everything and end the actor; answered once every process is gone.
     Shutdown(oneshot::Sender<()>),
+}
+
+/// What a reload hands a running service actor.
+pub struct Redefinition {
+    pub service: crate::manifest::Service,
+    pub senv: spawn::ServiceEnv,
+    /// The views of its (new) `depends_on`.
+    pub deps: Vec<watch::Receiver<ServiceView>>,
+    /// Replace the replicas one at a time (false: only `replicas` changed, or only `deps`).
+    pub roll: bool,
 }
 
 /// Where a replica's stdout and stderr go (the log hub, in a cluster).
@@ -109,6 +121,10 @@ impl ServiceHandle {
     }
     pub async fn kill(&self, index: u32) -> Result<(), ClusterError> {
         self.call(|r| Command::Kill(index, r)).await
+    }
+    /// Takes a new definition; a running service rolls onto it, a stopped one uses it at its next start.
+    pub async fn redefine(&self, r: Redefinition) -> Result<(), ClusterError> {
+        self.call(|reply| Command::Redefine(Box::new(r), reply)).await
     }
     /// Resolves once the service's processes are all gone (at once if the actor already ended).
     pub async fn shutdown(&self) {

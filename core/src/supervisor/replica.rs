@@ -132,6 +132,11 @@ impl Slot {
         }
     }
 
+    /// A reload's new policy and thresholds; they apply from the next probe or exit.
+    pub fn set_config(&mut self, cfg: SlotConfig) {
+        self.cfg = cfg;
+    }
+
     fn epoch(&mut self) -> u64 {
         let e = self.next_epoch;
         self.next_epoch += 1;

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
-use crate::cluster::{Cluster, LogQuery, Update};
+use crate::cluster::{Cluster, LogQuery, ReloadReport, Update};
 use crate::snapshot::{ClusterSnapshot, Event, Level, LogLine};
 
 /// What every handler reaches: the cluster, and the server's shutdown (which ends SSE feeds).
@@ -42,6 +42,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/api/services/{name}/replicas/{index}/kill", post(kill_replica))
         .route("/api/cluster/start-all", post(start_all))
         .route("/api/cluster/stop-all", post(stop_all))
+        .route("/api/reload", post(reload))
         .merge(super::traffic::routes())
         // Anything else under /api is a mistake, not a page of the app.
         .route("/api", get(unknown_route).post(unknown_route))
@@ -178,6 +179,11 @@ async fn start_all(State(s): State<ApiState>) -> ApiResult<Value> {
 async fn stop_all(State(s): State<ApiState>) -> ApiResult<Value> {
     s.cluster.stop_all().await?;
     Ok(done())
+}
+
+/// Reads the manifest again from its file and applies it (422 with its errors, if any).
+async fn reload(State(s): State<ApiState>) -> ApiResult<ReloadReport> {
+    Ok(Json(s.cluster.reload_from_source().await?))
 }
 
 #[cfg(test)]

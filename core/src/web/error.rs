@@ -50,6 +50,7 @@ impl From<ClusterError> for ApiError {
             ClusterError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
             ClusterError::PortInUse { .. } => StatusCode::CONFLICT,
             ClusterError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ClusterError::InvalidManifest(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ClusterError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.code(), e.to_string())
@@ -77,6 +78,7 @@ mod tests {
             (ClusterError::InvalidArgument("bad".into()), 400, "invalid-argument"),
             (ClusterError::PortInUse { service: "web".into(), port: 80, holder: None }, 409, "port-in-use"),
             (ClusterError::ShuttingDown, 503, "shutting-down"),
+            (ClusterError::InvalidManifest("m.toml:1:1: bad".into()), 422, "invalid-manifest"),
             (ClusterError::Io("disk".into()), 500, "io"),
         ];
         for (e, status, code) in cases {

@@ -2,7 +2,8 @@
 //!
 //! Serves HTTP on `$PORT`: `/health` → 200 `ok`; anything else → 200 with
 //! `{"service","replica","port","pid"}`; `/status/N` answers status N, `/sleep/MS`
-//! answers after MS milliseconds (a request held in flight). Flags:
+//! answers after MS milliseconds (a request held in flight), `/env/NAME` answers the value
+//! of the environment variable NAME (empty if unset). Flags:
 //! `--crash` exit 1 at once; `--flood N` print N numbered lines first;
 //! `--tcp` a TCP service that greets each connection with `replica R pid P`;
 //! `--start-delay-ms N` wait before listening; `--grandchild` start `sleep 1000` first;
@@ -118,6 +119,8 @@ fn serve(conn: TcpStream) {
         let path = request_line.split_whitespace().nth(1).unwrap_or("/");
         let body = if path == "/health" {
             "ok".to_string()
+        } else if let Some(name) = path.strip_prefix("/env/") {
+            env(name)
         } else {
             format!(
                 "{{\"service\":\"{}\",\"replica\":{},\"port\":{},\"pid\":{}}}",

@@ -3,6 +3,7 @@
 //! (`make test` does).
 
 mod polish;
+mod reload;
 mod util;
 
 use std::collections::BTreeSet;

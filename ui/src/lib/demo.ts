@@ -241,6 +241,10 @@ export function demoTransport(): Transport {
       await delay(400);
       throw { code: 'shutting-down', message: 'the demo refuses to stop everything' };
     },
+    async reload() {
+      await delay(400);
+      throw { code: 'invalid-argument', message: 'the demo has no manifest file to read again' };
+    },
     // The demo has no traffic: empty figures, and load or knobs are refused.
     async series(name) {
       return emptySeries(name);

@@ -54,6 +54,14 @@ describe('httpTransport', () => {
     expect(calls[0].init.body).toBe('{"replicas":3}');
     expect(calls.every((c) => c.init.credentials === 'same-origin')).toBe(true);
   });
+  it('reloads the manifest and returns what changed, or its errors', async () => {
+    const calls: Call[] = [];
+    const report = { changed: ['users'], added: [], removed: ['old'], unchanged: ['auth'] };
+    expect(await httpTransport('', fakeFetch(200, JSON.stringify(report), calls)).reload()).toEqual(report);
+    expect(calls.map((c) => `${c.init.method} ${c.url}`)).toEqual(['POST /api/reload']);
+    const bad = { code: 'invalid-manifest', message: 'cluster.toml has 1 error(s):\n  cluster.toml:3:1: services.x: unknown key' };
+    await expect(httpTransport('', fakeFetch(422, JSON.stringify(bad), [])).reload()).rejects.toEqual(bad);
+  });
   it('rejects with the engine error body', async () => {
     const t = httpTransport('', fakeFetch(404, '{"code":"unknown-service","message":"no service named `nope`"}', []));
     await expect(t.stopService('nope')).rejects.toEqual({ code: 'unknown-service', message: 'no service named `nope`' });

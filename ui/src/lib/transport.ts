@@ -3,7 +3,7 @@
 
 import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
-import type { ClusterEvent, ClusterSnapshot, CommandError, LogLine, LogQuery, Update } from './types';
+import type { ClusterEvent, ClusterSnapshot, CommandError, LogLine, LogQuery, ReloadReport, Update } from './types';
 import type { TrafficApi } from './traffic';
 
 /** Whether the feed is live; a browser's EventSource reconnects by itself. */
@@ -23,6 +23,8 @@ export interface Transport extends TrafficApi {
   killReplica(name: string, index: number): Promise<void>;
   startAll(): Promise<void>;
   stopAll(): Promise<void>;
+  /** Reads the manifest again from its file and applies it; a file with errors rejects with `invalid-manifest`. */
+  reload(): Promise<ReloadReport>;
   /** A snapshot arrives first, then updates as they happen. Returns the unsubscribe function. */
   subscribe(onUpdate: (u: Update) => void, onConnection?: (c: Connection) => void): () => void;
   /** The desktop app only: while it quits, what the shutdown still waits for (its `quitting` event). */
@@ -87,6 +89,7 @@ export function tauriTransport(): Transport {
     killReplica: (name, index) => call('kill_replica', { name, index }),
     startAll: () => call('start_all'),
     stopAll: () => call('stop_all'),
+    reload: () => call('reload'),
     series: (name, windowS) => call('series', { name, windowS }),
     topology: () => call('topology'),
     replicaSpread: (name, windowS) => call('replica_spread', { name, windowS }),
@@ -171,6 +174,7 @@ export function httpTransport(
     killReplica: (name, index) => post(`${svc(name)}/replicas/${index}/kill`),
     startAll: () => post('/api/cluster/start-all'),
     stopAll: () => post('/api/cluster/stop-all'),
+    reload: () => request('POST', '/api/reload'),
     series: (name, windowS) => request('GET', `${svc(name)}/series?window=${windowS}`),
     topology: () => request('GET', '/api/topology'),
     replicaSpread: (name, windowS) => request('GET', `${svc(name)}/spread?window=${windowS}`),

@@ -102,7 +102,8 @@ export type EventKind =
   | 'stopped'
   | 'killed'
   | 'restarted'
-  | 'failed';
+  | 'failed'
+  | 'reloaded';
 
 /** `Event` in snapshot.rs (renamed here so it does not shadow the DOM's `Event`). */
 export interface ClusterEvent {
@@ -133,6 +134,14 @@ export type Update =
   | ({ type: 'event' } & ClusterEvent);
 
 /** A command that could not be carried out, as every shell sends it. */
+/** `ReloadReport` in cluster/reload.rs: what a manifest reload did, by service name. */
+export interface ReloadReport {
+  changed: string[];
+  added: string[];
+  removed: string[];
+  unchanged: string[];
+}
+
 export interface CommandError {
   code: string;
   message: string;
