@@ -34,7 +34,7 @@ fn main() {
 }
 
 /// The commands of `src/commands.rs` (docs/api.md).
-const COMMANDS: [&str; 20] = [
+const COMMANDS: [&str; 21] = [
     "snapshot",
     "events",
     "logs",
@@ -49,6 +49,7 @@ const COMMANDS: [&str; 20] = [
     "series",
     "topology",
     "replica_spread",
+    "load_scenarios",
     "start_load",
     "set_load_rate",
     "stop_load",
