@@ -34,7 +34,7 @@ fn main() {
 }
 
 /// The commands of `src/commands.rs` (docs/api.md).
-const COMMANDS: [&str; 21] = [
+const COMMANDS: [&str; 22] = [
     "snapshot",
     "events",
     "logs",
@@ -50,6 +50,7 @@ const COMMANDS: [&str; 21] = [
     "series",
     "topology",
     "replica_spread",
+    "load_scenarios",
     "start_load",
     "set_load_rate",
     "stop_load",

@@ -151,6 +151,9 @@ struct Inner {
     cancel: CancellationToken,
     logs_cancel: CancellationToken,
     tracker: TaskTracker,
+    /// The runtime the cluster started on: its sync methods (`start_load`) spawn there,
+    /// whatever thread calls them (a desktop shell's main thread has no runtime).
+    runtime: tokio::runtime::Handle,
     shut: OnceCell<()>,
     /// Tells `reset-data` the data folder is in use (none if another cluster shares it).
     _data_lock: Option<crate::bundled::DataLock>,
@@ -164,6 +167,7 @@ impl Cluster {
         std::fs::create_dir_all(&options.data_dir).map_err(|e| io("the data folder", &options.data_dir, e))?;
         let data_lock = crate::bundled::lock_data(&options.data_dir).map_err(|e| io("the data folder lock in", &options.data_dir, e))?;
         let shim = options::shim_path(&options)?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|e| ClusterError::Io(format!("no Tokio runtime to run the cluster on: {e}")))?;
         let cancel = CancellationToken::new();
         let logs_cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -244,6 +248,7 @@ impl Cluster {
             cancel,
             logs_cancel,
             tracker,
+            runtime,
             shut: OnceCell::new(),
             _data_lock: data_lock,
         });

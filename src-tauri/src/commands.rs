@@ -9,6 +9,7 @@ use tauri::{Runtime, State, Webview};
 
 use microdeck::cluster::{Cluster, ClusterError, LogQuery, ReloadReport, Update};
 use microdeck::loadgen::LoadReport;
+use microdeck::manifest::ScenarioOutline;
 use microdeck::metrics::{ReplicaShare, Series, Topology};
 use microdeck::snapshot::{ClusterSnapshot, Event, LogLine};
 
@@ -111,6 +112,12 @@ pub async fn topology(session: State<'_, SessionHandle>) -> Answer<Topology> {
 #[tauri::command]
 pub async fn replica_spread(session: State<'_, SessionHandle>, name: String, window_s: u64) -> Answer<Vec<ReplicaShare>> {
     Ok(cluster(&session).replica_spread(&name, Duration::from_secs(window_s)).await?)
+}
+
+/// The manifest's load scenarios (for the Load panel's picker).
+#[tauri::command]
+pub fn load_scenarios(session: State<'_, SessionHandle>) -> Vec<ScenarioOutline> {
+    cluster(&session).load_scenarios()
 }
 
 #[tauri::command]

@@ -45,6 +45,7 @@ pub fn register<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::series,
         commands::topology,
         commands::replica_spread,
+        commands::load_scenarios,
         commands::start_load,
         commands::set_load_rate,
         commands::stop_load,

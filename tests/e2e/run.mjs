@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The e2e runner: for each target (desktop, web) it starts what the target needs, runs every
-// scenario with one WebDriver client, saves output/<target>.png, and always cleans up —
-// then checks that no process of that target's cluster is left. Ends with "N passed, N failed".
+// scenario with one WebDriver client (a scenario may save output/<target>-<label>.png), saves
+// output/<target>.png, and always cleans up — then checks that no process of that target's
+// cluster is left. Ends with "N passed, N failed".
 //
 //   node run.mjs [--target desktop|web]...   (default: both)
 // Environment: CARGO_TARGET_DIR (where the binaries are), MICRODECK_BIN, MICRODECK_DESKTOP_BIN,
@@ -12,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAllNow, processesMentioning, stopAll, waitFor } from './lib/procs.mjs';
 import { startDesktop, startWeb } from './lib/targets.mjs';
-import { scenarios, screenshot } from './scenarios.mjs';
+import { capture, scenarios, screenshot } from './scenarios.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
@@ -66,7 +67,8 @@ async function runTarget(name) {
   }
   try {
     for (const scenario of scenarios) {
-      const r = await timed(() => scenario.run(session.browser));
+      const out = { capture: (label) => capture(session.browser, path.join(outputDir, `${name}-${label}.png`)) };
+      const r = await timed(() => scenario.run(session.browser, out));
       record(name, scenario.name, r.error, r.ms);
       if (r.error) {
         const slug = scenario.name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').slice(0, 40);

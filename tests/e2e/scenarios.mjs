@@ -1,4 +1,4 @@
-// The scenarios of issue 5, written once against the UI's data-testid hooks and run on
+// The scenarios of issues 5 and 6, written once against the UI's data-testid hooks and run on
 // every target. They run in order: later ones build on the cluster state earlier ones left.
 
 import { waitFor } from './lib/procs.mjs';
@@ -77,6 +77,21 @@ async function replicaRows(browser, name) {
   );
 }
 
+/** Scales with the overview's − / + buttons, one step at a time, until the row shows n/n. */
+async function scaleTo(browser, name, n) {
+  await go(browser, 'overview');
+  let { desired } = await readyDesired(browser, name);
+  while (desired !== n) {
+    const button = desired < n ? `scale-up-${name}` : `scale-down-${name}`;
+    const want = desired < n ? desired + 1 : desired - 1;
+    await click(browser, button);
+    await notBusy(browser, button);
+    await waitFor(`${name} to want ${want} replicas`, async () => (await readyDesired(browser, name)).desired === want, { timeoutMs: WAIT_MS });
+    desired = want;
+  }
+  await waitFor(`${name} to show ${n}/${n}`, async () => (await text(browser, `ready-${name}`)) === `${n}/${n}`, { timeoutMs: WAIT_MS });
+}
+
 async function openService(browser, name) {
   await go(browser, 'overview');
   await click(browser, `open-${name}`);
@@ -103,17 +118,7 @@ export const scenarios = [
   {
     name: 'scale media to 3: its row shows 3/3 and three replica rows',
     async run(browser) {
-      await go(browser, 'overview');
-      let { desired } = await readyDesired(browser, 'media');
-      while (desired !== 3) {
-        const button = desired < 3 ? 'scale-up-media' : 'scale-down-media';
-        const want = desired < 3 ? desired + 1 : desired - 1;
-        await click(browser, button);
-        await notBusy(browser, button);
-        await waitFor(`media to want ${want} replicas`, async () => (await readyDesired(browser, 'media')).desired === want, { timeoutMs: WAIT_MS });
-        desired = want;
-      }
-      await waitFor('media to show 3/3', async () => (await text(browser, 'ready-media')) === '3/3', { timeoutMs: WAIT_MS });
+      await scaleTo(browser, 'media', 3);
       const chips = await browser.$$('[data-testid^="replica-media-"]');
       if (chips.length !== 3) throw new Error(`the media row shows ${chips.length} replicas, not 3`);
       await openService(browser, 'media');
@@ -211,13 +216,97 @@ export const scenarios = [
       await waitFor('the filter to have focus', () => browser.execute(() => document.activeElement?.getAttribute('data-testid') === 'log-filter'), { timeoutMs: 10_000 });
     },
   },
+  {
+    name: 'Traffic: start the browse load; the achieved rate, the gateway chart and the topology edges appear',
+    async run(browser, out) {
+      await go(browser, 'traffic');
+      const picker = await browser.$(sel('load-scenario'));
+      // The picker lists the manifest's scenarios (GET /api/load/scenarios).
+      await waitFor('the manifest scenarios in the picker', async () => {
+        const names = await browser.execute(() => [...document.querySelectorAll('[data-testid="load-scenario"] option')].map((o) => o.value));
+        if (['browse', 'login-storm', 'media', 'mixed'].every((n) => names.includes(n))) return true;
+        throw new Error(`options: ${JSON.stringify(names)}`);
+      }, { timeoutMs: WAIT_MS });
+      await picker.selectByAttribute('value', 'browse');
+      await (await browser.$(sel('load-rate'))).setValue(String(LOAD_RATE));
+      await waitFor(`the rate field to read ${LOAD_RATE}`, async () => (await (await browser.$(sel('load-rate'))).getValue()) === String(LOAD_RATE), { timeoutMs: WAIT_MS });
+      await click(browser, 'load-start');
+      await waitFor('the load to run with a non-zero achieved rate', async () => {
+        const state = await attr(await browser.$(sel('load-report')), 'data-state');
+        const achieved = Number(await text(browser, 'load-achieved'));
+        if (state === 'running' && achieved > 0) return true;
+        throw new Error(`report: ${await text(browser, 'load-report')}`);
+      }, { timeoutMs: WAIT_MS });
+      const asked = await text(browser, 'load-report');
+      if (!/^browse · running · asked 50\/s/.test(asked ?? '')) throw new Error(`the report reads ${JSON.stringify(asked)}`);
+      await waitFor("the gateway's req/s chart to move", async () => {
+        const points = Number(await attr(await browser.$(sel('chart-gateway-rps')), 'data-points'));
+        const latest = Number(await text(browser, 'chart-gateway-rps-latest'));
+        if (points > 0 && latest > 0) return true;
+        throw new Error(`${points} non-zero points, caption ${latest}`);
+      }, { timeoutMs: WAIT_MS });
+      await waitFor('the topology edges of browse, each with a rate', async () => {
+        const edges = await browser.execute(() =>
+          Object.fromEntries([...document.querySelectorAll('[data-testid^="topology-edge-"]')].map((e) => [e.getAttribute('data-testid').slice('topology-edge-'.length), Number(e.getAttribute('data-rps'))])),
+        );
+        if (BROWSE_EDGES.every((e) => edges[e] > 0)) return true;
+        throw new Error(`edges: ${JSON.stringify(edges)}`);
+      }, { timeoutMs: WAIT_MS });
+      await out.capture('traffic');
+    },
+  },
+  {
+    name: 'under load, scale media from 1 to 3: its spread reaches the new replica 2',
+    async run(browser, out) {
+      try {
+        await scaleTo(browser, 'media', 1);
+        await openService(browser, 'media');
+        // The spread covers the last 10 s: wait until replica 2's earlier share has left it.
+        await waitFor('media traffic on replica 0 only', async () => {
+          const bars = await spread(browser, 'media');
+          if (bars['0'] > 0 && !(bars['2'] > 0)) return true;
+          throw new Error(`spread: ${JSON.stringify(bars)}`);
+        }, { timeoutMs: WAIT_MS });
+        await scaleTo(browser, 'media', 3);
+        await openService(browser, 'media');
+        await waitFor('a share of media traffic on the new replica 2', async () => {
+          const bars = await spread(browser, 'media');
+          if (bars['2'] > 0) return true;
+          throw new Error(`spread: ${JSON.stringify(bars)}`);
+        }, { timeoutMs: WAIT_MS });
+        await waitFor("media's req/s chart to move", async () => Number(await attr(await browser.$(sel('chart-media-rps')), 'data-points')) > 0, { timeoutMs: WAIT_MS });
+        await out.capture('media');
+      } finally {
+        await go(browser, 'traffic');
+        await click(browser, 'load-stop');
+        await waitFor('the load to stop', async () => (await attr(await browser.$(sel('load-report')), 'data-state')) === 'stopped', { timeoutMs: WAIT_MS });
+      }
+    },
+  },
 ];
+
+/** The rate the Traffic scenarios ask for: enough to see, modest for a 2-core machine. */
+const LOAD_RATE = 50;
+/** caller-callee pairs the browse scenario must show. */
+const BROWSE_EDGES = ['gateway-auth', 'gateway-users', 'gateway-media', 'users-analytics'];
+
+/** A service's spread bars: replica index → percent. */
+async function spread(browser, name) {
+  return browser.execute((prefix) =>
+    Object.fromEntries([...document.querySelectorAll(`[data-testid^="${prefix}"]`)].map((r) => [r.getAttribute('data-testid').slice(prefix.length), Number(r.getAttribute('data-pct'))])),
+    `spread-${name}-`,
+  );
+}
+
+/** Saves what is on screen once the engine painted it (WebKit's screenshot is the last painted frame). */
+export async function capture(browser, file) {
+  await browser.executeAsync((done) => requestAnimationFrame(() => requestAnimationFrame(() => done())));
+  await browser.saveScreenshot(file);
+}
 
 /** The picture saved with the output: the overview with every service. */
 export async function screenshot(browser, file) {
   await go(browser, 'overview');
   await browser.$(sel('service-gateway')).waitForExist({ timeout: WAIT_MS });
-  // Let the engine paint the new view first: WebKit's screenshot is the last painted frame.
-  await browser.executeAsync((done) => requestAnimationFrame(() => requestAnimationFrame(() => done())));
-  await browser.saveScreenshot(file);
+  await capture(browser, file);
 }

@@ -40,12 +40,17 @@ impl Running {
 
 const TINY: &str = "name = \"tiny\"\n[services.sleeper]\ncommand = \"sleep\"\nargs = [\"1000\"]\n";
 
-/// A cluster of `TINY`, read from `<dir>/cluster.toml` (so a reload reads that file again).
 async fn start(name: &str) -> Result<Running> {
+    start_with(name, "").await
+}
+
+/// A cluster of `TINY` plus `extra` manifest text (e.g. load scenarios), read from
+/// `<dir>/cluster.toml` (so a reload reads that file again).
+async fn start_with(name: &str, extra: &str) -> Result<Running> {
     let dir = std::env::temp_dir().join(format!("mdk-webapi-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("cluster.toml"), TINY)?;
+    std::fs::write(dir.join("cluster.toml"), format!("{TINY}{extra}"))?;
     let manifest = microdeck::manifest::load_file(&dir.join("cluster.toml"))?;
     let mut options = ClusterOptions::default_for(&manifest);
     options.run_dir = dir.join("run");
@@ -119,6 +124,75 @@ async fn routes_answer_json_and_errors_carry_code_and_status() -> Result<()> {
         assert!(status == 200 && events.as_array().is_some_and(|e| !e.is_empty()), "{events}");
         assert_eq!(call(&r, "POST", "/api/cluster/stop-all", None).await?, (200, json!({})));
         wait_snapshot(&r, "sleeper stopped", |s| sleeper(s)["state"] == "stopped").await?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    r.stop().await;
+    result
+}
+
+const SCENARIOS: &str = r#"
+[[load.scenario]]
+name = "browse"
+target = "sleeper"
+setup = { method = "POST", path = "/login", body = '{"password":"secret"}', extract = { token = "/token" } }
+
+[[load.scenario.request]]
+method = "GET"
+path = "/home"
+headers = { authorization = "Bearer {{token}}" }
+weight = 3
+
+[[load.scenario.request]]
+method = "PUT"
+path = "/note"
+body = "hello"
+
+[[load.scenario]]
+name = "storm"
+target = "sleeper"
+
+[[load.scenario.request]]
+method = "POST"
+path = "/login"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_scenarios_lists_the_manifest_scenarios_in_order_without_secrets() -> Result<()> {
+    let r = start_with("scenarios", SCENARIOS).await?;
+    let result = async {
+        let (status, list) = call(&r, "GET", "/api/load/scenarios", None).await?;
+        assert_eq!(status, 200, "{list}");
+        assert_eq!(
+            list,
+            json!([
+                {
+                    "name": "browse",
+                    "target": "sleeper",
+                    "setup": "POST /login",
+                    "requests": [{"method": "GET", "path": "/home", "weight": 3}, {"method": "PUT", "path": "/note", "weight": 1}],
+                },
+                {"name": "storm", "target": "sleeper", "setup": null, "requests": [{"method": "POST", "path": "/login", "weight": 1}]},
+            ])
+        );
+        // Headers and bodies stay in the engine: the setup's credentials are not listed.
+        let text = list.to_string();
+        assert!(!text.contains("secret") && !text.contains("Bearer") && !text.contains("hello"), "{text}");
+        // Without a token the list is refused like every other route.
+        let resp = timeout(DEADLINE, reqwest::get(format!("{}/api/load/scenarios", r.url))).await??;
+        assert_eq!(resp.status().as_u16(), 401);
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    r.stop().await;
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_without_scenarios_lists_none() -> Result<()> {
+    let r = start("no-scenarios").await?;
+    let result = async {
+        assert_eq!(call(&r, "GET", "/api/load/scenarios", None).await?, (200, json!([])));
         Ok::<_, anyhow::Error>(())
     }
     .await;

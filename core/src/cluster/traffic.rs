@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 use super::set::ServiceSet;
 use super::{Cluster, ClusterError};
 use crate::loadgen::{LoadGen, LoadHandle, LoadReport};
+use crate::manifest::{Scenario, ScenarioOutline};
 use crate::metrics::{Metrics, ReplicaShare, Series, ServiceTotals, Topology};
 use crate::proxy::ServiceProxy;
 use crate::resources::Resources;
@@ -103,7 +104,13 @@ impl Cluster {
         self.inner.metrics.render_prometheus().await.map_err(stopped)
     }
 
+    /// The manifest's load scenarios, in manifest order.
+    pub fn load_scenarios(&self) -> Vec<ScenarioOutline> {
+        self.inner.set.load().manifest.load.scenarios.iter().map(Scenario::outline).collect()
+    }
+
     /// Starts the manifest's `scenario` at `rate` requests per second; one run at a time.
+    /// Callable from any thread: the run goes on the cluster's runtime.
     pub fn start_load(&self, scenario: &str, rate: f64, duration: Option<Duration>) -> Result<LoadReport, ClusterError> {
         if self.inner.cancel.is_cancelled() {
             return Err(ClusterError::ShuttingDown);
@@ -117,6 +124,7 @@ impl Cluster {
         let found = manifest.load.scenarios.iter().find(|s| s.name == scenario);
         let scenario = found.ok_or_else(|| ClusterError::InvalidArgument(format!("no load scenario named `{scenario}`")))?;
         let target = self.address(&scenario.target)?;
+        let _on_runtime = self.inner.runtime.enter();
         let handle = LoadGen::start(target, scenario, rate, duration, self.inner.cancel.clone())
             .map_err(|e| ClusterError::InvalidArgument(e.to_string()))?;
         let report = handle.report();

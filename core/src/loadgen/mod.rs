@@ -58,6 +58,8 @@ pub enum LoadError {
     Over,
     #[error("cannot make a latency histogram: {0}")]
     Histogram(String),
+    #[error("no Tokio runtime to run the load on: start it from inside one")]
+    NoRuntime,
 }
 
 fn check_rate(rate: f64) -> Result<f64, LoadError> {
@@ -81,6 +83,8 @@ impl LoadGen {
         duration: Option<Duration>,
         cancel: CancellationToken,
     ) -> Result<LoadHandle, LoadError> {
+        // A caller on a plain thread (a GUI's main thread) gets an error, not a panic.
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| LoadError::NoRuntime)?;
         let rate = check_rate(rate)?;
         if scenario.requests.is_empty() {
             return Err(LoadError::NoRequests(scenario.name.clone()));
@@ -91,7 +95,7 @@ impl LoadGen {
         let (rate_tx, rate_rx) = watch::channel(rate);
         let cancel = cancel.child_token();
         let run = Run { target, scenario: scenario.clone(), duration, stats, rate_rx, report_tx, cancel: cancel.clone() };
-        tokio::spawn(run.run());
+        runtime.spawn(run.run());
         Ok(LoadHandle { rate: rate_tx, report, cancel })
     }
 }

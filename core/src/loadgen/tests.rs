@@ -223,3 +223,10 @@ async fn connection_refused_counts_as_connect_errors() {
     assert_eq!((r.sent, r.errors.connect, r.ok), (50, 50, 0));
     assert_eq!(r.latency.p99_ms, None);
 }
+
+#[test]
+fn outside_a_runtime_start_is_an_error_not_a_panic() {
+    let addr: SocketAddr = "127.0.0.1:9".parse().expect("addr");
+    let started = LoadGen::start(addr, &scenario(vec![get("/", 1)]), 10.0, None, CancellationToken::new());
+    assert!(matches!(started, Err(LoadError::NoRuntime)), "{started:?}");
+}

@@ -141,6 +141,39 @@ pub struct Scenario {
     pub requests: Vec<RequestSpec>,
 }
 
+/// What a client is shown of a scenario (`GET /api/load/scenarios`): no headers or bodies,
+/// which may carry credentials (the setup's login).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScenarioOutline {
+    pub name: String,
+    pub target: String,
+    /// `POST /api/auth/login` when the scenario runs a setup request first.
+    pub setup: Option<String>,
+    pub requests: Vec<RequestOutline>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestOutline {
+    pub method: String,
+    pub path: String,
+    pub weight: u32,
+}
+
+impl Scenario {
+    pub fn outline(&self) -> ScenarioOutline {
+        ScenarioOutline {
+            name: self.name.clone(),
+            target: self.target.clone(),
+            setup: self.setup.as_ref().map(|s| format!("{} {}", s.request.method, s.request.path)),
+            requests: self
+                .requests
+                .iter()
+                .map(|r| RequestOutline { method: r.method.clone(), path: r.path.clone(), weight: r.weight })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RequestSpec {
     pub method: String,

@@ -1,5 +1,5 @@
 //! The traffic routes of docs/api.md: `/metrics` (Prometheus text), series, topology,
-//! replica spread, load control and the sample kit's knobs — each a few lines over `Cluster`.
+//! replica spread, load scenarios and control and the sample kit's knobs — each a few lines over `Cluster`.
 
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use super::api::ApiState;
 use super::error::ApiError;
 use crate::loadgen::LoadReport;
+use crate::manifest::ScenarioOutline;
 use crate::metrics::{prometheus::CONTENT_TYPE as PROMETHEUS_TEXT, ReplicaShare, Series, Topology};
 
 /// The window of series and spread when the query names none: the charts' 5 minutes.
@@ -31,6 +32,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/api/services/{name}/knobs", post(knobs))
         .route("/api/services/{name}/crash", post(crash))
         .route("/api/load", get(load_report))
+        .route("/api/load/scenarios", get(load_scenarios))
         .route("/api/load/start", post(load_start))
         .route("/api/load/rate", post(load_rate))
         .route("/api/load/stop", post(load_stop))
@@ -99,6 +101,10 @@ async fn knobs(
 async fn crash(State(s): State<ApiState>, name: Result<Path<String>, PathRejection>) -> ApiResult<Value> {
     s.cluster.crash(&name_of(name)?).await?;
     Ok(Json(json!({})))
+}
+
+async fn load_scenarios(State(s): State<ApiState>) -> Json<Vec<ScenarioOutline>> {
+    Json(s.cluster.load_scenarios())
 }
 
 #[derive(Debug, Deserialize)]

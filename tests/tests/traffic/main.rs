@@ -1,7 +1,7 @@
 //! Traffic end to end with real processes: every request through a service's address is
 //! measured, round-robin spreads evenly, a rolling restart and a SIGKILL under open-loop
 //! load fail nothing (the drain and the retry), the bundled cluster's "browse" load draws
-//! its topology, and `/metrics` from the real API parses with the reference parser.
+//! its topology, a load starts from a thread without a runtime, and `/metrics` from the real API parses with the reference parser.
 //! Timing matters: run with `--test-threads=1` (`make test` does).
 
 #[allow(dead_code)]
@@ -181,6 +181,20 @@ async fn sigkill_of_a_replica_under_load_fails_no_idempotent_request() {
     assert!(report.sent > 200, "{report:?}");
     assert_eq!(report.errors.total(), 0, "idempotent GETs saw errors: {report:?}");
     assert!(rate < 0.01);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_started_from_a_thread_without_a_runtime_runs_on_the_clusters() {
+    // The desktop shell runs sync commands on its main thread, where there is no runtime.
+    let (cluster, _dir) = cluster(&api_manifest(1)).await;
+    ready_pids(&cluster, "api", 1).await;
+    let c = cluster.clone();
+    let started = std::thread::spawn(move || c.start_load("get", 50.0, Some(Duration::from_secs(1))).map(|r| r.scenario));
+    let started = tokio::task::spawn_blocking(move || started.join()).await.expect("joined").expect("no panic on a plain thread");
+    assert_eq!(started.expect("the load starts"), "get");
+    let report = load_over(&cluster).await;
+    assert!(report.ok >= 40 && report.errors.total() == 0, "{report:?}");
     cluster.shutdown().await;
 }
 

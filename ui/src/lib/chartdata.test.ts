@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chartColumns, circleLayout, markersFrom, spreadBars, visibleEdges } from './chartdata';
+import { chartColumns, circleLayout, formatLatest, latestValue, markersFrom, spreadBars, visibleEdges } from './chartdata';
 import { emptySeries } from './traffic';
 import type { ClusterEvent } from './types';
 
@@ -10,6 +10,19 @@ describe('chartColumns', () => {
     const s = { ...emptySeries('a'), t: [1, 2], rss_bytes: [2 * 1024 * 1024, null], rps: [3, 4] };
     expect(chartColumns(s, 'rss_mib')).toEqual([[1, 2], [2, null]]);
     expect(chartColumns(s, 'rps')).toEqual([[1, 2], [3, 4]]);
+  });
+});
+
+describe('latestValue and formatLatest', () => {
+  it('reads the newest value that is not a gap', () => {
+    const s = { ...emptySeries('a'), t: [1, 2, 3], rps: [3, 4, 0], p95_ms: [5, 7.25, null], rss_bytes: [null, null, null] };
+    expect(latestValue(s, 'rps')).toBe(0);
+    expect(latestValue(s, 'p95_ms')).toBe(7.25);
+    expect(latestValue(s, 'rss_mib')).toBeNull();
+    expect(latestValue(emptySeries('a'), 'rps')).toBeNull();
+  });
+  it('keeps two decimals for small values only', () => {
+    expect([formatLatest(null), formatLatest(0), formatLatest(0.5), formatLatest(48), formatLatest(123.45)]).toEqual(['–', '0.0', '0.50', '48.0', '123.5']);
   });
 });
 

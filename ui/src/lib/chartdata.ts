@@ -22,6 +22,22 @@ export function chartColumns(s: Series, key: ChartKey): [number[], (number | nul
   return [s.t, values];
 }
 
+/** The newest non-null value of a chart (what its caption shows), `null` without any. */
+export function latestValue(s: Series, key: ChartKey): number | null {
+  const [, values] = chartColumns(s, key);
+  for (let i = values.length - 1; i >= 0; i--) {
+    const v = values[i];
+    if (v !== null && v !== undefined) return v;
+  }
+  return null;
+}
+
+/** A chart's caption value: `48.0`, `12.3`, `0.50`; `–` without data. */
+export function formatLatest(v: number | null): string {
+  if (v === null) return '–';
+  return Math.abs(v) < 10 && v !== 0 ? v.toFixed(2) : v.toFixed(1);
+}
+
 export interface Marker {
   /** Unix seconds. */
   t: number;

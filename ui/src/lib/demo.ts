@@ -255,6 +255,9 @@ export function demoTransport(): Transport {
     async replicaSpread() {
       return [];
     },
+    async loadScenarios() {
+      return [];
+    },
     async startLoad() {
       throw noTraffic;
     },

@@ -1,12 +1,13 @@
 // Which view is open, kept in the URL hash (#/, #/logs, #/events, #/service/NAME) so the
 // back button and a reload keep it.
 
-export type Route = { view: 'overview' } | { view: 'logs' } | { view: 'events' } | { view: 'service'; name: string };
+export type Route = { view: 'overview' } | { view: 'logs' } | { view: 'events' } | { view: 'traffic' } | { view: 'service'; name: string };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#\/?/, '');
   if (path === 'logs') return { view: 'logs' };
   if (path === 'events') return { view: 'events' };
+  if (path === 'traffic') return { view: 'traffic' };
   const m = /^service\/(.+)$/.exec(path);
   if (m) return { view: 'service', name: decodeURIComponent(m[1]) };
   return { view: 'overview' };

@@ -16,3 +16,10 @@ describe('routes', () => {
     }
   });
 });
+
+describe('the traffic view', () => {
+  it('round-trips through the hash', () => {
+    expect(parseRoute('#/traffic')).toEqual({ view: 'traffic' });
+    expect(routeHref({ view: 'traffic' })).toBe('#/traffic');
+  });
+});

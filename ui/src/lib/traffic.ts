@@ -61,6 +61,15 @@ export interface LoadReport {
   latency_last_second: Percentiles;
 }
 
+/** A manifest load scenario as `GET /api/load/scenarios` shows it. */
+export interface ScenarioOutline {
+  name: string;
+  target: string;
+  /** `"POST /api/auth/login"` when a setup request runs first. */
+  setup: string | null;
+  requests: { method: string; path: string; weight: number }[];
+}
+
 /** The sample kit's demo knobs; any subset may be sent. */
 export interface Knobs {
   work_ms?: number;
@@ -72,6 +81,8 @@ export interface TrafficApi {
   series(name: string, windowS: number): Promise<Series>;
   topology(): Promise<Topology>;
   replicaSpread(name: string, windowS: number): Promise<ReplicaShare[]>;
+  /** The manifest's scenarios, in manifest order. */
+  loadScenarios(): Promise<ScenarioOutline[]>;
   startLoad(scenario: string, rate: number, durationS?: number): Promise<LoadReport>;
   setLoadRate(rate: number): Promise<LoadReport>;
   stopLoad(): Promise<LoadReport>;
@@ -91,4 +102,11 @@ export function emptySeries(service: string): Series {
 export function loadErrors(r: LoadReport): number {
   const e = r.errors;
   return e.status_4xx + e.status_5xx + e.connect + e.timeout + e.dropped + e.other;
+}
+
+/** One line for a scenario: `gateway: GET /a ×5, GET /b ×2 (after POST /login)`. */
+export function describeScenario(s: ScenarioOutline): string {
+  const weights = s.requests.length > 1;
+  const requests = s.requests.map((r) => `${r.method} ${r.path}${weights ? ` ×${r.weight}` : ''}`).join(', ');
+  return `${s.target}: ${requests}${s.setup ? ` (after ${s.setup})` : ''}`;
 }

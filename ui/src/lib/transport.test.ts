@@ -123,6 +123,7 @@ describe('httpTransport traffic routes', () => {
     await t.series('media', 300);
     await t.replicaSpread('a b', 10);
     await t.topology();
+    await t.loadScenarios();
     await t.startLoad('browse', 200);
     await t.setLoadRate(50);
     await t.stopLoad();
@@ -133,6 +134,7 @@ describe('httpTransport traffic routes', () => {
       'GET /api/services/media/series?window=300',
       'GET /api/services/a%20b/spread?window=10',
       'GET /api/topology',
+      'GET /api/load/scenarios',
       'POST /api/load/start',
       'POST /api/load/rate',
       'POST /api/load/stop',
@@ -140,8 +142,8 @@ describe('httpTransport traffic routes', () => {
       'POST /api/services/users/knobs',
       'POST /api/services/users/crash',
     ]);
-    expect(JSON.parse(String(calls[3].init.body))).toEqual({ scenario: 'browse', rate: 200, duration: null });
-    expect(calls[7].init.body).toBe('{"work_ms":40}');
+    expect(JSON.parse(String(calls[4].init.body))).toEqual({ scenario: 'browse', rate: 200, duration: null });
+    expect(calls[8].init.body).toBe('{"work_ms":40}');
   });
   it('reads a null load report before any run', async () => {
     const t = httpTransport('', fakeFetch(200, 'null', []));
