@@ -53,7 +53,7 @@ where
         let kind = ProcessRefreshKind::nothing().with_cpu().with_memory();
         let mut previous: Vec<Pid> = vec![];
         let mut trees: HashMap<u32, Vec<Pid>> = HashMap::new();
-        let mut samples = 0u32;
+        let mut until_walk = TREE_EVERY;
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -62,15 +62,16 @@ where
                 _ = tick.tick() => {}
             }
             let roots = pids();
-            samples = samples.wrapping_add(1);
-            if samples % TREE_EVERY == 0 {
+            until_walk -= 1;
+            if until_walk == 0 {
                 trees.clear();
+                until_walk = TREE_EVERY;
             }
             trees.retain(|root, _| roots.contains(root));
             for root in &roots {
                 trees.entry(*root).or_insert_with(|| descendants(*root).into_iter().map(Pid::from_u32).collect());
             }
-            let mut wanted: Vec<Pid> = trees.iter().flat_map(|(_, t)| t.iter().copied()).collect();
+            let mut wanted: Vec<Pid> = trees.values().flat_map(|t| t.iter().copied()).collect();
             wanted.push(Pid::from_u32(me));
             // Last round's pids too, so the dead ones are dropped from `sys`.
             let mut refresh = previous.clone();
