@@ -339,7 +339,12 @@ impl Cluster {
     }
 
     pub fn subscribe(&self) -> Subscription {
-        subscribe::start(self.clone())
+        subscribe::start(self.clone(), true)
+    }
+
+    /// A feed of snapshots and events only, for a viewer that never shows log lines.
+    pub fn subscribe_status(&self) -> Subscription {
+        subscribe::start(self.clone(), false)
     }
 
     pub async fn logs(&self, query: &LogQuery) -> Vec<LogLine> {

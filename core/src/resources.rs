@@ -1,7 +1,8 @@
 //! CPU and memory of the supervised processes and of the engine itself, sampled once a
 //! second by one `sysinfo::System` that refreshes only those pids (cheap when idle).
 //! A replica's figures add up its program and the program's descendants (what a
-//! `sh -c` line starts), found through `/proc/<pid>/task/<tid>/children`.
+//! `sh -c` line starts), found through `/proc/<pid>/task/<tid>/children` every
+//! [`TREE_EVERY`] samples (a new replica's tree at once).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,6 +14,9 @@ use tokio_util::sync::CancellationToken;
 use crate::snapshot::EngineStats;
 
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+/// A replica's process tree is walked again every this many samples (and at once for a
+/// new replica): trees rarely change, and the walk is most of an idle sample's syscalls.
+const TREE_EVERY: u32 = 5;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Usage {
@@ -48,6 +52,8 @@ where
         let me = std::process::id();
         let kind = ProcessRefreshKind::nothing().with_cpu().with_memory();
         let mut previous: Vec<Pid> = vec![];
+        let mut trees: HashMap<u32, Vec<Pid>> = HashMap::new();
+        let mut until_walk = TREE_EVERY;
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -55,11 +61,17 @@ where
                 _ = cancel.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            let trees: Vec<(u32, Vec<Pid>)> = pids()
-                .into_iter()
-                .map(|root| (root, descendants(root).into_iter().map(Pid::from_u32).collect()))
-                .collect();
-            let mut wanted: Vec<Pid> = trees.iter().flat_map(|(_, t)| t.iter().copied()).collect();
+            let roots = pids();
+            until_walk -= 1;
+            if until_walk == 0 {
+                trees.clear();
+                until_walk = TREE_EVERY;
+            }
+            trees.retain(|root, _| roots.contains(root));
+            for root in &roots {
+                trees.entry(*root).or_insert_with(|| descendants(*root).into_iter().map(Pid::from_u32).collect());
+            }
+            let mut wanted: Vec<Pid> = trees.values().flat_map(|t| t.iter().copied()).collect();
             wanted.push(Pid::from_u32(me));
             // Last round's pids too, so the dead ones are dropped from `sys`.
             let mut refresh = previous.clone();

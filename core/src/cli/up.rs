@@ -123,7 +123,8 @@ async fn run(args: UpArgs) -> u8 {
 
 /// Prints and records updates until Ctrl-C or SIGTERM.
 async fn follow(cluster: &Cluster, run_dir: &Path) {
-    let mut sub = cluster.subscribe();
+    // Headless: the lines go to the files; a log feed here would copy each one for nothing.
+    let mut sub = cluster.subscribe_status();
     let mut events = std::fs::OpenOptions::new().create(true).append(true).open(run_dir.join("events.jsonl")).ok();
     // The events from before the subscription; the feed repeats some, skipped by number.
     let mut written = 0u64;

@@ -27,7 +27,9 @@ impl Subscription {
     }
 }
 
-pub(super) fn start(cluster: Cluster) -> Subscription {
+/// `with_logs: false` leaves the log batches out (a feed that never shows lines then
+/// costs the log path nothing).
+pub(super) fn start(cluster: Cluster, with_logs: bool) -> Subscription {
     let (tx, rx) = mpsc::channel(64);
     let stop = CancellationToken::new();
     let guard = stop.clone().drop_guard();
@@ -35,7 +37,7 @@ pub(super) fn start(cluster: Cluster) -> Subscription {
     // Registered before the first snapshot is taken, so nothing slips between.
     let mut version = cluster.inner.version.clone();
     let mut events = cluster.inner.events.subscribe();
-    let mut logs = cluster.inner.logs.subscribe();
+    let mut logs = with_logs.then(|| cluster.inner.logs.subscribe());
     let first = cluster.snapshot();
     version.mark_unchanged();
     cluster.inner.tracker.clone().spawn(async move {
@@ -64,7 +66,7 @@ pub(super) fn start(cluster: Cluster) -> Subscription {
                     Err(RecvError::Lagged(_)) => continue,
                     Err(RecvError::Closed) => return,
                 },
-                l = logs.recv() => match l {
+                l = recv_logs(&mut logs), if logs.is_some() => match l {
                     Some((lines, skipped)) => Some(Update::Logs { lines, skipped }),
                     None => return,
                 },
@@ -85,6 +87,13 @@ pub(super) fn start(cluster: Cluster) -> Subscription {
         }
     });
     Subscription { rx, _stop: guard }
+}
+
+async fn recv_logs(logs: &mut Option<crate::logs::LogSubscription>) -> Option<(Vec<crate::snapshot::LogLine>, u64)> {
+    match logs {
+        Some(l) => l.recv().await,
+        None => None,
+    }
 }
 
 /// Sends the events recorded before `snap` was taken, then `snap`: a reader never sees a

@@ -10,11 +10,11 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
+use super::chunk::Chunk;
 use super::file::LogFile;
-use super::level::parse_level;
 use super::lines::LineSplitter;
 use super::ring::{Filter, Ring};
-use crate::snapshot::{Level, LogLine, Stream};
+use crate::snapshot::{LogLine, Stream};
 
 /// Bytes asked of a pipe per read: large reads keep a flood cheap.
 const READ_CHUNK: usize = 64 * 1024;
@@ -27,16 +27,6 @@ const BATCH_WINDOW: Duration = Duration::from_millis(100);
 /// …or as soon as it holds this many lines or bytes.
 const BATCH_LINES: usize = 1000;
 const BATCH_BYTES: usize = 1024 * 1024;
-
-/// A line as a reader saw it, before the service actor numbers it.
-#[derive(Debug)]
-pub struct RawLine {
-    pub at: u64,
-    pub replica: u32,
-    pub stream: Stream,
-    pub level: Option<Level>,
-    pub text: String,
-}
 
 /// What the batcher broadcasts: `first` is the hub-wide index of `lines[0]`, so a
 /// subscriber that lagged knows exactly how many lines it missed.
@@ -56,12 +46,13 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Reads one stream to EOF in large chunks and queues its lines to the service actor.
+/// Reads one stream to EOF in large chunks and queues its lines to the service actor,
+/// one [`Chunk`] per read.
 pub async fn read_stream<R>(
     mut reader: R,
     replica: u32,
     stream: Stream,
-    tx: mpsc::Sender<Vec<RawLine>>,
+    tx: mpsc::Sender<Chunk>,
 ) where
     R: AsyncRead + Unpin,
 {
@@ -74,22 +65,21 @@ pub async fn read_stream<R>(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        let at = now_ms();
-        let mut batch = Vec::new();
-        splitter.feed(&buf[..n], &mut |text| {
-            batch.push(raw(at, replica, stream, text))
-        });
-        if !batch.is_empty() && tx.send(batch).await.is_err() {
+        let data = &buf[..n];
+        // Exact sizes: a chunk may be kept a long time in the ring.
+        let lines = memchr::memchr_iter(b'\n', data).count() + 1;
+        let mut chunk = Chunk::with_capacity(now_ms(), replica, stream, n + splitter.pending(), lines);
+        splitter.feed(data, &mut |text| chunk.push(text));
+        if !chunk.is_empty() && tx.send(chunk).await.is_err() {
             // The hub has stopped: keep reading, so the child never blocks on a full pipe.
             drain(&mut reader, &mut buf).await;
             return;
         }
     }
-    let at = now_ms();
-    let mut batch = Vec::new();
-    splitter.finish(&mut |text| batch.push(raw(at, replica, stream, text)));
-    if !batch.is_empty() {
-        let _closed = tx.send(batch).await;
+    let mut chunk = Chunk::with_capacity(now_ms(), replica, stream, splitter.pending(), 1);
+    splitter.finish(&mut |text| chunk.push(text));
+    if !chunk.is_empty() {
+        let _closed = tx.send(chunk).await;
     }
 }
 
@@ -101,16 +91,6 @@ async fn drain<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut [u8]) {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return,
         }
-    }
-}
-
-pub fn raw(at: u64, replica: u32, stream: Stream, text: String) -> RawLine {
-    RawLine {
-        at,
-        replica,
-        stream,
-        level: parse_level(&text),
-        text,
     }
 }
 
@@ -129,7 +109,7 @@ pub struct ServiceActor {
 impl ServiceActor {
     pub async fn run(
         mut self,
-        mut lines: mpsc::Receiver<Vec<RawLine>>,
+        mut lines: mpsc::Receiver<Chunk>,
         mut commands: mpsc::Receiver<Command>,
         cancel: CancellationToken,
     ) {
@@ -161,32 +141,20 @@ impl ServiceActor {
         self.flush().await;
     }
 
-    async fn ingest(&mut self, batch: Vec<RawLine>) {
-        let share = self.subscribers.receiver_count() > 0;
-        let mut shared = Vec::with_capacity(if share { batch.len() } else { 0 });
-        for raw in batch {
-            self.seq += 1;
-            let line = LogLine {
-                seq: self.seq,
-                at: raw.at,
-                service: self.service.clone(),
-                replica: raw.replica,
-                stream: raw.stream,
-                level: raw.level,
-                text: raw.text,
-            };
-            if let Err(e) = self.file.write(&line).await {
-                self.report_write_error(&e);
-            }
-            if share {
-                shared.push(line.clone());
-            }
-            self.ring.push(line);
+    async fn ingest(&mut self, chunk: Chunk) {
+        let first_seq = self.seq + 1;
+        self.seq += chunk.len() as u64;
+        if let Err(e) = self.file.write(&chunk).await {
+            self.report_write_error(&e);
         }
-        if !shared.is_empty() {
+        // Lines become `LogLine`s only for subscribers (a headless engine has none).
+        if self.subscribers.receiver_count() > 0 {
+            let shared: Vec<LogLine> =
+                (0..chunk.len()).map(|i| chunk.log_line(i, first_seq + i as u64, &self.service)).collect();
             // The batcher only copies and broadcasts, so this wait is short.
             let _closed = self.to_batcher.send(shared).await;
         }
+        self.ring.push(first_seq, chunk);
     }
 
     async fn flush(&mut self) {
@@ -206,7 +174,7 @@ impl ServiceActor {
     fn answer(&self, command: Command) {
         match command {
             Command::Query(filter, limit, reply) => {
-                let _gone = reply.send(self.ring.newest(&filter, limit));
+                let _gone = reply.send(self.ring.newest(&self.service, &filter, limit));
             }
         }
     }

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use tokio::fs::{File, OpenOptions};
 use tokio::io::{AsyncWriteExt, BufWriter};
 
-use crate::snapshot::{Level, LogLine, Stream};
+use super::chunk::Chunk;
+use crate::snapshot::{Level, Stream};
 
 const WRITE_BUFFER: usize = 256 * 1024;
 
@@ -21,9 +22,10 @@ pub struct LogFile {
     file_bytes: u64,
     files: usize,
     out: Option<BufWriter<File>>,
-    /// Bytes in the current file, buffered ones included.
+    /// Bytes in the current file, buffered and formatted ones included.
     size: u64,
-    line: String,
+    /// Lines formatted but not yet handed to `out`.
+    pending: String,
 }
 
 impl LogFile {
@@ -47,7 +49,7 @@ impl LogFile {
             files: files.max(1),
             out: Some(BufWriter::with_capacity(WRITE_BUFFER, File::from_std(file))),
             size,
-            line: String::with_capacity(256),
+            pending: String::new(),
         })
     }
 
@@ -55,21 +57,36 @@ impl LogFile {
         &self.path
     }
 
-    /// Buffers one line, rotating first if it would overflow the current file.
-    pub async fn write(&mut self, line: &LogLine) -> io::Result<()> {
-        self.line.clear();
-        format_line(&mut self.line, line);
-        let len = self.line.len() as u64;
-        if self.size > 0 && self.size + len > self.file_bytes {
-            self.rotate().await?;
+    /// Buffers a chunk's lines, rotating before any line that would overflow the current file.
+    pub async fn write(&mut self, chunk: &Chunk) -> io::Result<()> {
+        self.pending.clear();
+        // The part every line of the chunk shares: time, replica, stream.
+        let mut prefix = String::with_capacity(40);
+        format_prefix(&mut prefix, chunk.at, chunk.replica, chunk.stream);
+        for (text, level) in chunk.lines() {
+            let len = (prefix.len() + level_word(level).len() + text.len() + 2) as u64;
+            if self.size > 0 && self.size + len > self.file_bytes {
+                self.write_out().await?;
+                self.rotate().await?;
+            }
+            push_line(&mut self.pending, &prefix, level, text);
+            self.size += len;
+        }
+        self.write_out().await
+    }
+
+    /// Hands the formatted lines to the buffered file.
+    async fn write_out(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
         }
         if self.out.is_none() {
             self.reopen().await?;
         }
         if let Some(out) = self.out.as_mut() {
-            out.write_all(self.line.as_bytes()).await?;
-            self.size += len;
+            out.write_all(self.pending.as_bytes()).await?;
         }
+        self.pending.clear();
         Ok(())
     }
 
@@ -145,24 +162,34 @@ async fn remove_if_present(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Appends the file form of `line` (with its newline) to `out`.
-pub fn format_line(out: &mut String, line: &LogLine) {
-    format_time(out, line.at);
-    let stream = match line.stream {
+/// `<time> <replica> <out|err> `: the start every line of a chunk shares.
+pub fn format_prefix(out: &mut String, at: u64, replica: u32, stream: Stream) {
+    format_time(out, at);
+    let stream = match stream {
         Stream::Stdout => "out",
         Stream::Stderr => "err",
     };
-    let level = match line.level {
+    // Writing to a String cannot fail.
+    let _ = write!(out, " {replica} {stream} ");
+}
+
+fn level_word(level: Option<Level>) -> &'static str {
+    match level {
         Some(Level::Trace) => "TRACE",
         Some(Level::Debug) => "DEBUG",
         Some(Level::Info) => "INFO",
         Some(Level::Warn) => "WARN",
         Some(Level::Error) => "ERROR",
         None => "-",
-    };
-    // Writing to a String cannot fail.
-    let _ = write!(out, " {} {stream} {level} ", line.replica);
-    out.push_str(&line.text);
+    }
+}
+
+/// Appends one line in file form (with its newline) after its chunk's `prefix`.
+fn push_line(out: &mut String, prefix: &str, level: Option<Level>, text: &str) {
+    out.push_str(prefix);
+    out.push_str(level_word(level));
+    out.push(' ');
+    out.push_str(text);
     out.push('\n');
 }
 
@@ -226,17 +253,11 @@ mod tests {
 
     #[test]
     fn line_format_is_time_replica_stream_level_text() {
-        let line = LogLine {
-            seq: 7,
-            at: 0,
-            service: "api".into(),
-            replica: 2,
-            stream: Stream::Stderr,
-            level: Some(Level::Warn),
-            text: "disk  almost full".into(),
-        };
+        let mut prefix = String::new();
+        format_prefix(&mut prefix, 0, 2, Stream::Stderr);
         let mut s = String::new();
-        format_line(&mut s, &line);
-        assert_eq!(s, "1970-01-01T00:00:00.000Z 2 err WARN disk  almost full\n");
+        push_line(&mut s, &prefix, Some(Level::Warn), "disk  almost full");
+        push_line(&mut s, &prefix, None, "");
+        assert_eq!(s, "1970-01-01T00:00:00.000Z 2 err WARN disk  almost full\n1970-01-01T00:00:00.000Z 2 err - \n");
     }
 }

@@ -12,6 +12,11 @@ use crate::snapshot::Level;
 /// numbers too) are read by their field; other lines by their first word, which may sit in
 /// brackets or follow a timestamp (`2024-01-01 12:00:00,123 WARNING ...`, `[... INFO x] ...`).
 pub fn parse_level(line: &str) -> Option<Level> {
+    // Level words and JSON keys are ASCII letters: a line without one (a counter, a
+    // number) states no level, and is the common case in a flood.
+    if !line.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
     let trimmed = line.trim_start();
     if trimmed.starts_with('{') {
         if let Some(level) = json_level(trimmed) {

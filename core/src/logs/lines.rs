@@ -25,8 +25,9 @@ impl LineSplitter {
         }
     }
 
-    /// Feeds one chunk; `emit` gets every line it completes (without `\n` or `\r\n`).
-    pub fn feed(&mut self, mut chunk: &[u8], emit: &mut impl FnMut(String)) {
+    /// Feeds one chunk; `emit` gets every line it completes (without `\n` or `\r\n`),
+    /// borrowed: invalid UTF-8 is replaced, and only then is a line copied.
+    pub fn feed(&mut self, mut chunk: &[u8], emit: &mut impl FnMut(&str)) {
         while let Some(nl) = memchr::memchr(b'\n', chunk) {
             let (line, rest) = (&chunk[..nl], &chunk[nl + 1..]);
             if self.partial.is_empty() {
@@ -45,25 +46,30 @@ impl LineSplitter {
         // of a CRLF whose `\n` is still to come; cuts fall where they would in the whole line.
         while self.partial.len() > self.max + 1 {
             let cut = char_boundary(&self.partial, self.max);
-            emit(lossy(&self.partial[..cut]));
+            emit(&String::from_utf8_lossy(&self.partial[..cut]));
             self.partial.drain(..cut);
         }
     }
 
+    /// Bytes held of an unfinished line.
+    pub fn pending(&self) -> usize {
+        self.partial.len()
+    }
+
     /// Flushes a last line that had no newline (at EOF).
-    pub fn finish(&mut self, emit: &mut impl FnMut(String)) {
+    pub fn finish(&mut self, emit: &mut impl FnMut(&str)) {
         if !self.partial.is_empty() {
             let rest = std::mem::take(&mut self.partial);
             self.emit_long(&rest, emit);
         }
     }
 
-    fn emit_long(&self, mut line: &[u8], emit: &mut impl FnMut(String)) {
+    fn emit_long(&self, mut line: &[u8], emit: &mut impl FnMut(&str)) {
         if let Some(stripped) = line.strip_suffix(b"\r") {
             line = stripped;
         }
         if line.is_empty() {
-            emit(String::new());
+            emit("");
             return;
         }
         while !line.is_empty() {
@@ -72,7 +78,7 @@ impl LineSplitter {
             } else {
                 line.len()
             };
-            emit(lossy(&line[..cut]));
+            emit(&String::from_utf8_lossy(&line[..cut]));
             line = &line[cut..];
         }
     }
@@ -96,10 +102,6 @@ fn char_boundary(bytes: &[u8], max: usize) -> usize {
     }
 }
 
-fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,9 +110,9 @@ mod tests {
         let mut s = LineSplitter::new(max);
         let mut out = Vec::new();
         for c in chunks {
-            s.feed(c, &mut |l| out.push(l));
+            s.feed(c, &mut |l| out.push(l.to_string()));
         }
-        s.finish(&mut |l| out.push(l));
+        s.finish(&mut |l| out.push(l.to_string()));
         out
     }
 

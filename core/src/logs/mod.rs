@@ -8,11 +8,13 @@
 //!
 //! - [`level`]: level parsing (JSON field or leading word);
 //! - [`lines`]: byte chunks to lines;
+//! - [`chunk`]: the lines of one read, kept together (no allocation per line);
 //! - [`file`]: the rotated file and its line format;
 //! - [`ring`]: the in-memory ring and the query filter;
 //! - `actor`: the tasks.
 
 mod actor;
+pub mod chunk;
 pub mod file;
 pub mod level;
 pub mod lines;
@@ -32,7 +34,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cluster::LogQuery;
 use crate::snapshot::{Level, LogLine, Stream};
-use actor::{Command, LogBatch, RawLine, ServiceActor};
+use actor::{Command, LogBatch, ServiceActor};
+use chunk::Chunk;
 use ring::{Filter, Ring};
 
 /// Lines a query returns when it names no limit.
@@ -98,7 +101,7 @@ struct Inner {
 
 #[derive(Clone)]
 struct ServiceHandle {
-    lines: mpsc::Sender<Vec<RawLine>>,
+    lines: mpsc::Sender<Chunk>,
     commands: mpsc::Sender<Command>,
 }
 
@@ -242,16 +245,12 @@ impl LogHub {
         level: Level,
         text: impl AsRef<str>,
     ) -> Result<(), LogError> {
-        let line = RawLine {
-            at: actor::now_ms(),
-            replica,
-            stream: Stream::Stderr,
-            level: Some(level),
-            text: format!("[microdeck] {}", text.as_ref()),
-        };
+        let text = format!("[microdeck] {}", text.as_ref());
+        let mut line = Chunk::with_capacity(actor::now_ms(), replica, Stream::Stderr, text.len(), 1);
+        line.push_with_level(&text, Some(level));
         self.service(service)?
             .lines
-            .send(vec![line])
+            .send(line)
             .await
             .map_err(|_| LogError::Stopped)
     }

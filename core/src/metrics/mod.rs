@@ -7,7 +7,9 @@
 //! closes a 1-second bucket on every tick, and answers queries over a second bounded
 //! channel. It polls the queue on a timer rather than waiting on it so that `record`
 //! never pays for waking it (a futex call per sample, measured at ~1 µs); only a
-//! queue past half full wakes it early. A sample
+//! queue past half full wakes it early. A poll that finds the queue empty parks the
+//! actor (no timer at all while no traffic flows) and the next sample wakes it, once.
+//! A sample
 //! that finds the queue full is dropped and counted
 //! (`microdeck_metrics_dropped_samples_total`), never waited for.
 
@@ -17,7 +19,7 @@ pub mod tally;
 #[cfg(test)]
 mod tests;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -88,8 +90,16 @@ pub struct Metrics {
     samples: mpsc::Sender<RequestSample>,
     commands: mpsc::Sender<Command>,
     dropped: Arc<AtomicU64>,
-    /// Wakes the actor before its next drain when the queue is half full.
-    half_full: Arc<Notify>,
+    /// Wakes the actor: a queue half full, or the first sample after it parked.
+    wake: Arc<Wake>,
+}
+
+/// How `record` wakes the actor without a futex call per sample.
+#[derive(Debug, Default)]
+struct Wake {
+    notify: Notify,
+    /// Set by the actor when it stops polling an empty queue.
+    parked: AtomicBool,
 }
 
 impl std::fmt::Debug for Command {
@@ -105,10 +115,10 @@ impl Metrics {
         let (samples, sample_rx) = mpsc::channel(SAMPLE_QUEUE);
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
-        let half_full = Arc::new(Notify::new());
-        let queues = Queues { samples: sample_rx, commands: command_rx, half_full: half_full.clone() };
+        let wake = Arc::new(Wake::default());
+        let queues = Queues { samples: sample_rx, commands: command_rx, wake: wake.clone() };
         tokio::spawn(run(Store::new(proto), queues, dropped.clone(), cancel));
-        Ok(Metrics { samples, commands, dropped, half_full })
+        Ok(Metrics { samples, commands, dropped, wake })
     }
 
     /// Records one finished request. Never blocks: a full queue drops the sample and
@@ -117,8 +127,11 @@ impl Metrics {
         if self.samples.try_send(sample).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
-        if self.samples.capacity() < SAMPLE_QUEUE / 2 {
-            self.half_full.notify_one();
+        // Pairs with the fence in `park`: either the actor sees this sample or we see it parked.
+        fence(Ordering::SeqCst);
+        let parked = self.wake.parked.load(Ordering::Relaxed) && self.wake.parked.swap(false, Ordering::AcqRel);
+        if parked || self.samples.capacity() < SAMPLE_QUEUE / 2 {
+            self.wake.notify.notify_one();
         }
     }
 
@@ -195,11 +208,11 @@ impl Clock {
 struct Queues {
     samples: mpsc::Receiver<RequestSample>,
     commands: mpsc::Receiver<Command>,
-    half_full: Arc<Notify>,
+    wake: Arc<Wake>,
 }
 
 async fn run(mut store: Store, queues: Queues, dropped: Arc<AtomicU64>, cancel: CancellationToken) {
-    let Queues { mut samples, mut commands, half_full } = queues;
+    let Queues { mut samples, mut commands, wake } = queues;
     let clock = Clock::new();
     let mut tick = tokio::time::interval_at(Instant::now() + TICK, TICK);
     // A late tick closes one longer bucket (its rps divides by the real length).
@@ -207,26 +220,33 @@ async fn run(mut store: Store, queues: Queues, dropped: Arc<AtomicU64>, cancel: 
     store.tick(clock.now());
     let mut drain_tick = tokio::time::interval(DRAIN_EVERY);
     drain_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut parked = false;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = tick.tick() => {
                 // Fold in what is already queued, so the bucket holds this second's samples.
-                drain(&mut store, &mut samples);
+                let _ = drain(&mut store, &mut samples);
                 store.tick(clock.now());
             }
-            _ = drain_tick.tick() => {
-                if !drain(&mut store, &mut samples) {
-                    break; // every handle is gone
+            _ = drain_tick.tick(), if !parked => {
+                match drain(&mut store, &mut samples) {
+                    Drained::Closed => break, // every handle is gone
+                    Drained::Some => {}
+                    Drained::None => parked = park(&wake, &mut store, &mut samples),
                 }
             }
-            _ = half_full.notified() => {
-                drain(&mut store, &mut samples);
+            _ = wake.notify.notified() => {
+                if parked {
+                    parked = false;
+                    drain_tick.reset();
+                }
+                let _ = drain(&mut store, &mut samples);
             }
             cmd = commands.recv() => match cmd {
                 Some(cmd) => {
                     // A query sees every sample recorded before it was asked.
-                    drain(&mut store, &mut samples);
+                    let _ = drain(&mut store, &mut samples);
                     answer(&mut store, cmd, &dropped);
                 }
                 None => break,
@@ -235,15 +255,40 @@ async fn run(mut store: Store, queues: Queues, dropped: Arc<AtomicU64>, cancel: 
     }
 }
 
-/// Folds in every queued sample; false once every handle is gone.
-fn drain(store: &mut Store, samples: &mut mpsc::Receiver<RequestSample>) -> bool {
+#[derive(Debug, PartialEq, Eq)]
+enum Drained {
+    Some,
+    None,
+    /// Every handle is gone.
+    Closed,
+}
+
+/// Folds in every queued sample.
+fn drain(store: &mut Store, samples: &mut mpsc::Receiver<RequestSample>) -> Drained {
+    let mut any = Drained::None;
     loop {
         match samples.try_recv() {
-            Ok(s) => store.record(s),
-            Err(mpsc::error::TryRecvError::Empty) => return true,
-            Err(mpsc::error::TryRecvError::Disconnected) => return false,
+            Ok(s) => {
+                store.record(s);
+                any = Drained::Some;
+            }
+            Err(mpsc::error::TryRecvError::Empty) => return any,
+            Err(mpsc::error::TryRecvError::Disconnected) => return Drained::Closed,
         }
     }
+}
+
+/// Stops polling an empty queue; true if parked (the next `record` wakes the actor).
+fn park(wake: &Wake, store: &mut Store, samples: &mut mpsc::Receiver<RequestSample>) -> bool {
+    wake.parked.store(true, Ordering::Relaxed);
+    fence(Ordering::SeqCst);
+    // A sample queued before `record` could see the flag is caught here.
+    if drain(store, samples) == Drained::None {
+        return true;
+    }
+    // Busy again; a `record` that already cleared the flag leaves a spare wake-up, harmless.
+    wake.parked.store(false, Ordering::Relaxed);
+    false
 }
 
 fn answer(store: &mut Store, cmd: Command, dropped: &AtomicU64) {
