@@ -71,7 +71,10 @@ impl Pm2 {
                 return Ok(p);
             }
             if std::time::Instant::now() > end {
-                bail!("PM2 started {} of {n} apps", p.len());
+                let status = self.cmd(&["jlist"]).unwrap_or_default();
+                let v: serde_json::Value = serde_json::from_str(&status).unwrap_or_default();
+                let states: Vec<String> = v.as_array().map(|a| a.iter().map(|p| format!("{}: {}", p["name"], p["pm2_env"]["status"])).collect()).unwrap_or_default();
+                bail!("PM2 started {} of {n} apps ({})", p.len(), states.join(", "));
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 
 use super::Ctx;
 use crate::engine::{manifest, Up};
-use crate::http::{free_port, poll};
+use crate::http::{free_port, free_ports, poll};
 use crate::pm2::Pm2;
 use crate::procfs::{cpu_ticks, hz, status_kb, tree};
 use crate::report::{num, Row, Samples};
@@ -28,14 +28,16 @@ pub async fn p5(ctx: &Ctx) -> Result<Vec<Row>> {
         let shims: Vec<u32> = tree(up.pid()).into_iter().filter(|p| *p != up.pid() && !programs.contains(p)).collect();
         let pm2 = if ctx.peers {
             let pm2 = Pm2::new(&ctx.bench_dir)?;
-            let apps: Vec<serde_json::Value> = (0..REPLICAS)
-                .map(|i| -> Result<serde_json::Value> {
-                    Ok(serde_json::json!({ "name": format!("web{i}"), "script": ctx.bins.path("mdk-testsvc"), "interpreter": "none",
-                        "env": { "PORT": free_port()?.to_string(), "REPLICA": i.to_string() }, "autorestart": true }))
+            let apps: Vec<serde_json::Value> = free_ports(REPLICAS)?
+                .into_iter()
+                .enumerate()
+                .map(|(i, port)| {
+                    serde_json::json!({ "name": format!("web{i}"), "script": ctx.bins.path("mdk-testsvc"), "interpreter": "none",
+                        "env": { "PORT": port.to_string(), "REPLICA": i.to_string() }, "autorestart": true })
                 })
-                .collect::<Result<_>>()?;
+                .collect();
             pm2.start(&serde_json::Value::Array(apps))?;
-            pm2.wait_pids(REPLICAS, Duration::from_secs(30))?;
+            pm2.wait_pids(REPLICAS, Duration::from_secs(60))?;
             Some((pm2.daemon_pid()?, pm2))
         } else {
             None

@@ -84,11 +84,16 @@ async fn launch_once(ctx: &Ctx, dir: &Path, display: &Display, app: &Path, run: 
     let memory = app_memory(pid);
     session.close().await?;
     // Closing the window shuts the cluster down; wait so runs do not overlap.
-    poll("the app to exit", Duration::from_secs(30), Duration::from_millis(50), || async {
-        (!Path::new(&format!("/proc/{pid}")).exists()).then_some(())
-    })
-    .await?;
+    poll("the app to exit", Duration::from_secs(60), Duration::from_millis(50), || async { gone(pid).then_some(()) }).await?;
     Ok((painted - at, memory))
+}
+
+/// Exited (a zombie waiting for its parent, WebKitWebDriver, counts as exited).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rfind(')').and_then(|i| stat.get(i + 2..i + 3)).is_some_and(|state| state == "Z" || state == "X"),
+        Err(_) => true,
+    }
 }
 
 /// RSS and PSS (MB) of the app and its WebKit processes (not the services it supervises).
