@@ -2,12 +2,12 @@
 //! the files it writes (`snapshot.json`, `events.jsonl`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use microdeck::snapshot::{ClusterSnapshot, Event};
-use microdeck_tests::rundir;
+use microdeck::snapshot::ClusterSnapshot;
+use microdeck_tests::rundir::{self, UpProcess};
 
 use crate::http::poll;
 
@@ -29,75 +29,19 @@ impl Bins {
 }
 
 /// A running `microdeck up`; stopped (SIGTERM, then SIGKILL) on drop.
-pub struct Up {
-    pub child: Child,
-    pub dir: tempfile::TempDir,
-    /// Wall clock (ms since the epoch) just before the spawn.
-    pub spawned_at_ms: u64,
-}
-
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
+pub struct Up(pub UpProcess);
 
 impl Up {
     /// `microdeck up --manifest <text written to a file>` plus `extra` arguments.
     pub fn start(bins: &Bins, manifest: &str, extra: &[&str]) -> Result<Up> {
-        let dir = tempfile::tempdir()?;
-        let file = dir.path().join("cluster.toml");
-        std::fs::write(&file, manifest)?;
-        let mut args: Vec<String> = vec!["--manifest".into(), file.display().to_string()];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        Self::spawn(bins, dir, &args, None)
+        let up = UpProcess::spawn(&bins.path("microdeck"), Some(manifest), extra, &bins.path_env(), None);
+        Ok(Up(up.context("start microdeck up")?))
     }
 
     /// `microdeck up` with no manifest, run in `cwd` (the bundled cluster).
     pub fn start_bundled(bins: &Bins, cwd: &Path, extra: &[&str]) -> Result<Up> {
-        let dir = tempfile::tempdir()?;
-        let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        Self::spawn(bins, dir, &args, Some(cwd))
-    }
-
-    fn spawn(bins: &Bins, dir: tempfile::TempDir, args: &[String], cwd: Option<&Path>) -> Result<Up> {
-        let out = std::fs::File::create(dir.path().join("stdout"))?;
-        let err = std::fs::File::create(dir.path().join("stderr"))?;
-        let mut cmd = Command::new(bins.path("microdeck"));
-        cmd.arg("up")
-            .args(args)
-            .arg("--run-dir")
-            .arg(dir.path().join("run"))
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .env("PATH", bins.path_env())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err);
-        if let Some(c) = cwd {
-            cmd.current_dir(c);
-        }
-        let spawned_at_ms = now_ms();
-        let child = cmd.spawn().context("start microdeck up")?;
-        Ok(Up { child, dir, spawned_at_ms })
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    pub fn run_dir(&self) -> PathBuf {
-        self.dir.path().join("run")
-    }
-
-    pub fn snapshot(&self) -> Option<ClusterSnapshot> {
-        rundir::snapshot(&self.run_dir())
-    }
-
-    pub fn events(&self) -> Vec<Event> {
-        rundir::events(&self.run_dir())
-    }
-
-    pub fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
+        let up = UpProcess::spawn(&bins.path("microdeck"), None, extra, &bins.path_env(), Some(cwd));
+        Ok(Up(up.context("start microdeck up")?))
     }
 
     /// Every service ready with all its replicas; fails with the engine's stderr.
@@ -109,7 +53,14 @@ impl Up {
 
     /// SIGTERM and wait (bounded), then SIGKILL.
     pub fn stop(&mut self) {
-        terminate(&mut self.child, Duration::from_secs(15));
+        terminate(&mut self.0.child, Duration::from_secs(15));
+    }
+}
+
+impl std::ops::Deref for Up {
+    type Target = UpProcess;
+    fn deref(&self) -> &UpProcess {
+        &self.0
     }
 }
 
@@ -130,7 +81,7 @@ pub fn terminate(child: &mut Child, grace: Duration) {
 
 impl Drop for Up {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
+        if let Ok(None) = self.0.child.try_wait() {
             self.stop();
         }
     }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
+use microdeck::cli::cluster_args::ClusterArgs;
 use microdeck::cluster::ClusterOptions;
 use microdeck::manifest::{LoadError, Manifest, Origin};
 use microdeck::web::WebOptions;
@@ -13,21 +14,8 @@ use microdeck::web::WebOptions;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "microdeck-desktop", version)]
 pub struct Args {
-    /// The cluster manifest (TOML). Default: the bundled sample cluster.
-    #[arg(long, conflicts_with = "procfile")]
-    pub manifest: Option<PathBuf>,
-    /// A Procfile (`name: command` lines) instead of a manifest.
-    #[arg(long)]
-    pub procfile: Option<PathBuf>,
-    /// Logs and run state. Default: $XDG_STATE_HOME/microdeck/<cluster>.
-    #[arg(long)]
-    pub run_dir: Option<PathBuf>,
-    /// Services' data folders. Default: $XDG_DATA_HOME/microdeck/<cluster>.
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-    /// Added to every fixed port, to run a second cluster beside the first.
-    #[arg(long, default_value_t = 0)]
-    pub port_offset: u16,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// The local API's port on 127.0.0.1, for the CLI verbs and a browser (busy: any free one).
     #[arg(long, default_value_t = microdeck::web::DEFAULT_PORT)]
     pub web_port: u16,
@@ -39,9 +27,8 @@ pub struct Args {
 /// Folders and shifts that apply to whichever manifest the app runs (also one opened later).
 #[derive(Debug, Clone)]
 pub struct Launch {
-    pub run_dir: Option<PathBuf>,
-    pub data_dir: Option<PathBuf>,
-    pub port_offset: u16,
+    /// The folders and port shift of the command line (its manifest is read once, at start).
+    pub cluster: ClusterArgs,
     pub exe_dir: Option<PathBuf>,
     /// The replicas' shim; `None`: `microdeck` in `exe_dir` if there, else this executable.
     pub shim: Option<PathBuf>,
@@ -52,9 +39,7 @@ pub struct Launch {
 impl Launch {
     pub fn from_args(args: &Args) -> Launch {
         Launch {
-            run_dir: args.run_dir.clone(),
-            data_dir: args.data_dir.clone(),
-            port_offset: args.port_offset,
+            cluster: args.cluster.clone(),
             exe_dir: std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)),
             shim: None,
             web: Some(WebOptions { port: args.web_port, ..WebOptions::default() }),
@@ -65,13 +50,7 @@ impl Launch {
     /// and each replica led by the `microdeck` binary found there (else by this executable).
     pub fn options_for(&self, manifest: &Manifest) -> ClusterOptions {
         let mut options = ClusterOptions::default_for(manifest);
-        if let Some(d) = &self.run_dir {
-            options.run_dir = d.clone();
-        }
-        if let Some(d) = &self.data_dir {
-            options.data_dir = d.clone();
-        }
-        options.port_offset = self.port_offset;
+        self.cluster.apply(&mut options);
         if let Some(dir) = &self.exe_dir {
             options.program_dirs = vec![dir.clone()];
             let shim = dir.join("microdeck");
@@ -84,10 +63,25 @@ impl Launch {
     }
 }
 
+/// WebKitGTK's GPU paths, off unless the user chose otherwise: a dashboard of lists and
+/// small charts gains nothing from them, and at launch they cost ~1 s of GL set-up and
+/// ~100 MB across the app's processes (issue 7, P7; the figures are in the README).
+pub const WEBKIT_DEFAULTS: [(&str, &str); 2] = [("WEBKIT_DISABLE_DMABUF_RENDERER", "1"), ("WEBKIT_DISABLE_COMPOSITING_MODE", "1")];
+
+/// Sets [`WEBKIT_DEFAULTS`] where the environment has no value of its own. Call before any
+/// thread starts (the variables are read when GTK and WebKit start).
+pub fn set_webkit_defaults() {
+    for (name, value) in WEBKIT_DEFAULTS {
+        if std::env::var_os(name).is_none() {
+            std::env::set_var(name, value);
+        }
+    }
+}
+
 /// The manifest the command line names, else the bundled sample cluster (whose programs
 /// sit next to the executable); File → Reload manifest reads it again from there.
 pub fn manifest_of(args: &Args) -> Result<Manifest, LoadError> {
-    Origin::of_args(args.manifest.as_deref(), args.procfile.as_deref()).load()
+    args.cluster.origin().load()
 }
 
 /// A file the user picked in File → Open…: a Procfile by its name, else a manifest.
@@ -102,8 +96,8 @@ mod tests {
     #[test]
     fn args_accept_the_webdriver_flag_and_the_e2e_options() {
         let a = Args::try_parse_from(["microdeck-desktop", "--port-offset", "3100", "--automation"]).unwrap();
-        assert_eq!(a.port_offset, 3100);
-        assert!(a.manifest.is_none());
+        assert_eq!(a.cluster.port_offset, 3100);
+        assert!(a.cluster.manifest.is_none());
         assert!(Args::try_parse_from(["microdeck-desktop", "--manifest", "a", "--procfile", "b"]).is_err());
     }
 

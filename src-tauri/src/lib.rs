@@ -57,6 +57,7 @@ pub fn register<R: Runtime>(builder: Builder<R>) -> Builder<R> {
 
 /// Runs the app until it quits; the cluster is stopped by then.
 pub fn run() -> ExitCode {
+    launch::set_webkit_defaults();
     let _no_subscriber = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
     let args = match Args::try_parse() {
         Ok(a) => a,

@@ -13,6 +13,7 @@ use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, Moc
 use tauri::webview::InvokeRequest;
 use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
 
+use microdeck::cli::cluster_args::ClusterArgs;
 use microdeck::cluster::Update;
 use microdeck_desktop::launch::Launch;
 use microdeck_desktop::session::SessionHandle;
@@ -52,9 +53,7 @@ fn fixture(name: &str) -> Fixture {
     std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
     let manifest = microdeck::manifest::load_file(&dir.join("tiny.toml")).unwrap();
     let launch = Launch {
-        run_dir: Some(dir.join("run")),
-        data_dir: Some(dir.join("data")),
-        port_offset: 0,
+        cluster: ClusterArgs { run_dir: Some(dir.join("run")), data_dir: Some(dir.join("data")), ..ClusterArgs::default() },
         exe_dir: None,
         shim: Some(microdeck_tests::bins::bin("microdeck")),
         web: None,

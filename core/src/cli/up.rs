@@ -7,7 +7,7 @@
 //! what it waits for, and exits 0.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::exit;
 use super::format::{self, Columns};
 use crate::cluster::{Cluster, ClusterError, ClusterOptions, Update};
-use crate::manifest::{LoadError, Manifest, Origin};
+use crate::manifest::{LoadError, Manifest};
 use crate::snapshot::{ClusterSnapshot, ServiceState};
 
 /// Run a cluster headless until Ctrl-C or SIGTERM.
@@ -24,21 +24,8 @@ use crate::snapshot::{ClusterSnapshot, ServiceState};
 #[command(after_help = "Files: <run-dir>/logs/<service>.log, <run-dir>/snapshot.json (latest status), <run-dir>/events.jsonl.\n\
 Exit codes: 0 stopped on request; 2 bad arguments or unreadable file; 3 invalid manifest; 4 a port is already in use; 5 the cluster could not start.")]
 pub struct UpArgs {
-    /// The cluster manifest (TOML). Default: the bundled sample cluster.
-    #[arg(long, conflicts_with = "procfile")]
-    pub manifest: Option<PathBuf>,
-    /// A Procfile (`name: command` lines) instead of a manifest.
-    #[arg(long)]
-    pub procfile: Option<PathBuf>,
-    /// Logs and run state. Default: $XDG_STATE_HOME/microdeck/<cluster>.
-    #[arg(long)]
-    pub run_dir: Option<PathBuf>,
-    /// Services' data folders. Default: $XDG_DATA_HOME/microdeck/<cluster>.
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-    /// Added to every fixed port, to run a second cluster beside the first.
-    #[arg(long, default_value_t = 0)]
-    pub port_offset: u16,
+    #[command(flatten)]
+    pub cluster: super::cluster_args::ClusterArgs,
     /// A service's log file is rotated past this many bytes (5 files kept). Default: 10 MiB.
     #[arg(long)]
     pub log_file_bytes: Option<u64>,
@@ -66,7 +53,7 @@ pub fn up(args: UpArgs) -> ExitCode {
 
 fn load(args: &UpArgs) -> Result<Manifest, u8> {
     // No file: the sample cluster built into this binary.
-    let loaded = Origin::of_args(args.manifest.as_deref(), args.procfile.as_deref()).load();
+    let loaded = args.cluster.origin().load();
     loaded.map_err(|e| {
         match &e {
             LoadError::Unreadable { .. } => eprintln!("microdeck: {e}"),
@@ -85,13 +72,7 @@ async fn run(args: UpArgs) -> u8 {
         Err(code) => return code,
     };
     let mut options = ClusterOptions::default_for(&manifest);
-    if let Some(d) = &args.run_dir {
-        options.run_dir = d.clone();
-    }
-    if let Some(d) = &args.data_dir {
-        options.data_dir = d.clone();
-    }
-    options.port_offset = args.port_offset;
+    args.cluster.apply(&mut options);
     if let Some(b) = args.log_file_bytes {
         options.log_file_bytes = b;
     }

@@ -2,12 +2,12 @@
 //! polling, and /proc readings.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use microdeck::cluster::{Cluster, ClusterOptions};
-use microdeck::snapshot::{ClusterSnapshot, Event};
-use microdeck_tests::{bins, rundir};
+use microdeck::snapshot::ClusterSnapshot;
+use microdeck_tests::bins;
+use microdeck_tests::rundir::{self, UpProcess};
 
 /// Polls `f` every 20 ms until it gives a value; panics with `what` past `deadline`.
 pub fn poll_until<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> T {
@@ -43,11 +43,8 @@ fn path_with_bins() -> String {
     format!("{}:{old}", bins::bin_dir().display())
 }
 
-/// `microdeck up` on a manifest, with its own run and data folders.
-pub struct Up {
-    pub child: Child,
-    pub dir: tempfile::TempDir,
-}
+/// `microdeck up` on a manifest, with its own run and data folders; killed on drop.
+pub struct Up(pub UpProcess);
 
 impl Up {
     pub fn start(template: &str) -> Up {
@@ -55,51 +52,8 @@ impl Up {
     }
 
     pub fn start_with(template: &str, extra_args: &[&str]) -> Up {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let manifest = dir.path().join("cluster.toml");
-        std::fs::write(&manifest, manifest_text(template)).expect("write manifest");
-        let out = std::fs::File::create(dir.path().join("stdout")).expect("stdout file");
-        let err = std::fs::File::create(dir.path().join("stderr")).expect("stderr file");
-        let child = Command::new(bins::bin("microdeck"))
-            .arg("up")
-            .arg("--manifest")
-            .arg(&manifest)
-            .arg("--run-dir")
-            .arg(dir.path().join("run"))
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(extra_args)
-            .env("PATH", path_with_bins())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("start microdeck up");
-        Up { child, dir }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    pub fn run_dir(&self) -> PathBuf {
-        self.dir.path().join("run")
-    }
-
-    pub fn snapshot(&self) -> Option<ClusterSnapshot> {
-        rundir::snapshot(&self.run_dir())
-    }
-
-    pub fn events(&self) -> Vec<Event> {
-        rundir::events(&self.run_dir())
-    }
-
-    pub fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
-    }
-
-    pub fn stdout(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("stdout")).unwrap_or_default()
+        let up = UpProcess::spawn(&bins::bin("microdeck"), Some(&manifest_text(template)), extra_args, &path_with_bins(), None);
+        Up(up.expect("start microdeck up"))
     }
 
     /// Waits until every service is ready with all its replicas.
@@ -108,11 +62,24 @@ impl Up {
     }
 }
 
+impl std::ops::Deref for Up {
+    type Target = UpProcess;
+    fn deref(&self) -> &UpProcess {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Up {
+    fn deref_mut(&mut self) -> &mut UpProcess {
+        &mut self.0
+    }
+}
+
 impl Drop for Up {
     fn drop(&mut self) {
         // The shims see their socket close and stop their groups.
-        let _already_gone = self.child.kill();
-        let _reaped = self.child.wait();
+        let _already_gone = self.0.child.kill();
+        let _reaped = self.0.child.wait();
     }
 }
 
