@@ -195,7 +195,6 @@ impl Cluster {
         drainer.update(&addresses, &[]);
         let shared = Arc::new(Shared {
             shim,
-            probe_client: crate::health::client(),
             events: events.clone(),
             output: Arc::new(wiring::LogOutput(logs.clone())),
             drainer: Some(Arc::new(drainer.clone())),
@@ -339,12 +338,14 @@ impl Cluster {
     }
 
     pub fn subscribe(&self) -> Subscription {
-        subscribe::start(self.clone(), true)
+        subscribe::start(self.clone(), true, subscribe::HEARTBEAT)
     }
 
     /// A feed of snapshots and events only, for a viewer that never shows log lines.
-    pub fn subscribe_status(&self) -> Subscription {
-        subscribe::start(self.clone(), false)
+    /// Changes come at once; with none, a snapshot every `heartbeat` carries the fresh
+    /// CPU and memory figures (a slow one keeps an idle engine asleep).
+    pub fn subscribe_status(&self, heartbeat: std::time::Duration) -> Subscription {
+        subscribe::start(self.clone(), false, heartbeat)
     }
 
     pub async fn logs(&self, query: &LogQuery) -> Vec<LogLine> {

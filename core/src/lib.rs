@@ -13,6 +13,7 @@
 //!   group and stops it when the engine dies;
 //! - [`health`]: per-replica probes (HTTP, TCP, process-alive);
 //! - [`resources`]: CPU and memory per replica and of the engine;
+//! - [`grid`]: the shared clock grid that makes idle timers fire together;
 //! - [`events`]: the bounded cluster event log;
 //! - [`logs`]: line capture from children, level parsing, the per-service ring, rotated
 //!   log files and the batched feed for viewers;
@@ -33,6 +34,7 @@ pub mod supervisor;
 pub mod shim;
 pub mod health;
 pub mod resources;
+pub mod grid;
 pub mod events;
 pub mod logs;
 pub mod proxy;

@@ -1,5 +1,7 @@
 //! CPU and memory of the supervised processes and of the engine itself, sampled once a
-//! second by one `sysinfo::System` that refreshes only those pids (cheap when idle).
+//! second from one `/proc/<pid>/stat` read per process (`procfs`: utime, stime and rss
+//! are all in that one file; a general sampler such as sysinfo also reads `statm` and
+//! `status` of each pid, three times the syscalls of an idle second).
 //! A replica's figures add up its program and the program's descendants (what a
 //! `sh -c` line starts), found through `/proc/<pid>/task/<tid>/children` every
 //! [`TREE_EVERY`] samples (a new replica's tree at once).
@@ -7,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+use procfs::process::Process;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +43,59 @@ impl Default for Resources {
     }
 }
 
+/// One watched process: its `/proc/<pid>` handle and the last CPU time read.
+struct Watched {
+    process: Process,
+    /// utime + stime, in clock ticks.
+    ticks: u64,
+    at: std::time::Instant,
+}
+
+/// The `/proc/<pid>/stat` reader: CPU % since the previous read of the same process.
+struct Sampler {
+    watched: HashMap<u32, Watched>,
+    ticks_per_sec: f64,
+    page_size: u64,
+}
+
+impl Sampler {
+    fn new() -> Sampler {
+        Sampler { watched: HashMap::new(), ticks_per_sec: procfs::ticks_per_second().max(1) as f64, page_size: procfs::page_size() }
+    }
+
+    /// Reads every pid of `wanted` (and forgets the others); a pid gone reads as zero.
+    fn sample(&mut self, wanted: &[u32]) -> HashMap<u32, Usage> {
+        self.watched.retain(|pid, _| wanted.contains(pid));
+        let mut out = HashMap::with_capacity(wanted.len());
+        for &pid in wanted {
+            if let Some(usage) = self.read(pid) {
+                out.insert(pid, usage);
+            }
+        }
+        out
+    }
+
+    fn read(&mut self, pid: u32) -> Option<Usage> {
+        let now = std::time::Instant::now();
+        if let Some(w) = self.watched.get_mut(&pid) {
+            // The handle stays on the process it was opened for: a reused pid fails here.
+            if let Ok(stat) = w.process.stat() {
+                let ticks = stat.utime + stat.stime;
+                let secs = now.duration_since(w.at).as_secs_f64();
+                let cpu = if secs > 0.0 { ticks.saturating_sub(w.ticks) as f64 / self.ticks_per_sec / secs * 100.0 } else { 0.0 };
+                (w.ticks, w.at) = (ticks, now);
+                return Some(Usage { cpu_percent: cpu as f32, rss_bytes: stat.rss * self.page_size });
+            }
+            self.watched.remove(&pid);
+        }
+        let process = Process::new(i32::try_from(pid).ok()?).ok()?;
+        let stat = process.stat().ok()?;
+        self.watched.insert(pid, Watched { process, ticks: stat.utime + stat.stime, at: now });
+        // No CPU figure before a second read.
+        Some(Usage { cpu_percent: 0.0, rss_bytes: stat.rss * self.page_size })
+    }
+}
+
 /// Samples every second the pids `pids()` names, until `cancel`.
 pub fn spawn<F>(pids: F, cancel: CancellationToken) -> watch::Receiver<Resources>
 where
@@ -48,18 +103,18 @@ where
 {
     let (tx, rx) = watch::channel(Resources::default());
     tokio::spawn(async move {
-        let mut sys = System::new();
+        let mut sampler = Sampler::new();
         let me = std::process::id();
-        let kind = ProcessRefreshKind::nothing().with_cpu().with_memory();
-        let mut previous: Vec<Pid> = vec![];
-        let mut trees: HashMap<u32, Vec<Pid>> = HashMap::new();
+        let mut trees: HashMap<u32, Vec<u32>> = HashMap::new();
         let mut until_walk = TREE_EVERY;
-        let mut tick = tokio::time::interval(SAMPLE_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut first = true;
         loop {
+            // On the shared grid: the probes of ready replicas wake in the same tick.
+            let due = if first { tokio::time::Instant::now() } else { crate::grid::next(SAMPLE_EVERY) };
+            first = false;
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                _ = tick.tick() => {}
+                _ = tokio::time::sleep_until(due) => {}
             }
             let roots = pids();
             until_walk -= 1;
@@ -69,21 +124,15 @@ where
             }
             trees.retain(|root, _| roots.contains(root));
             for root in &roots {
-                trees.entry(*root).or_insert_with(|| descendants(*root).into_iter().map(Pid::from_u32).collect());
+                trees.entry(*root).or_insert_with(|| descendants(*root));
             }
-            let mut wanted: Vec<Pid> = trees.values().flat_map(|t| t.iter().copied()).collect();
-            wanted.push(Pid::from_u32(me));
-            // Last round's pids too, so the dead ones are dropped from `sys`.
-            let mut refresh = previous.clone();
-            refresh.extend(wanted.iter().copied());
-            refresh.sort_unstable();
-            refresh.dedup();
-            sys.refresh_processes_specifics(ProcessesToUpdate::Some(&refresh), true, kind);
-            previous = wanted;
-            let usage = |pid: &Pid| {
-                sys.process(*pid).map(|p| Usage { cpu_percent: p.cpu_usage(), rss_bytes: p.memory() }).unwrap_or_default()
-            };
-            let engine = usage(&Pid::from_u32(me));
+            let mut wanted: Vec<u32> = trees.values().flatten().copied().collect();
+            wanted.push(me);
+            wanted.sort_unstable();
+            wanted.dedup();
+            let read = sampler.sample(&wanted);
+            let usage = |pid: &u32| read.get(pid).copied().unwrap_or_default();
+            let engine = usage(&me);
             let per_pid = trees
                 .iter()
                 .map(|(root, tree)| {
@@ -134,5 +183,32 @@ mod tests {
         let _reaped = child.wait();
         assert_eq!(tree[0], std::process::id());
         assert!(tree.contains(&child.id()), "{tree:?}");
+    }
+
+    #[test]
+    fn a_busy_process_reads_as_busy_and_a_gone_one_is_forgotten() {
+        /// Kills the busy loop however the test ends.
+        struct Reap(std::process::Child);
+        impl Drop for Reap {
+            fn drop(&mut self) {
+                let _killed = self.0.kill();
+                let _reaped = self.0.wait();
+            }
+        }
+        let child = Reap(std::process::Command::new("sh").args(["-c", "while :; do :; done"]).spawn().expect("sh"));
+        let mut sampler = Sampler::new();
+        let pid = child.0.id();
+        // Poll: the first read may catch the exec half-way (no memory yet), and on a
+        // loaded machine the loop may get little CPU in any one short spell.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut last = Usage::default();
+        while (last.cpu_percent < 20.0 || last.rss_bytes == 0) && std::time::Instant::now() < deadline {
+            last = sampler.sample(&[pid]).get(&pid).copied().unwrap_or_default();
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        drop(child);
+        assert!(last.cpu_percent >= 20.0 && last.rss_bytes > 0, "a busy loop read as {last:?}");
+        assert!(sampler.sample(&[pid]).is_empty());
+        assert!(sampler.watched.is_empty());
     }
 }

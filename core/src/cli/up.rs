@@ -2,7 +2,8 @@
 //!
 //! Prints a status table when something changes (at most twice a second) and one line
 //! per failed service; writes `<run-dir>/snapshot.json` (the latest `ClusterSnapshot`,
-//! replaced atomically on change) and appends every event to `<run-dir>/events.jsonl`,
+//! replaced atomically on change; CPU and memory figures refreshed every
+//! [`FIGURES_EVERY`], so an idle cluster does not rewrite it every second) and appends every event to `<run-dir>/events.jsonl`,
 //! so scripts and tests can follow it. Ctrl-C or SIGTERM stops every service, showing
 //! what it waits for, and exits 0.
 
@@ -35,6 +36,8 @@ pub struct UpArgs {
 
 /// Least time between two printed tables.
 const TABLE_EVERY: Duration = Duration::from_millis(500);
+/// With no state change, `snapshot.json` is rewritten this often for its resource figures.
+pub const FIGURES_EVERY: Duration = Duration::from_secs(5);
 
 pub fn up(args: UpArgs) -> ExitCode {
     // Engine diagnostics on stderr: errors only, unless RUST_LOG says otherwise.
@@ -105,7 +108,7 @@ async fn run(args: UpArgs) -> u8 {
 /// Prints and records updates until Ctrl-C or SIGTERM.
 async fn follow(cluster: &Cluster, run_dir: &Path) {
     // Headless: the lines go to the files; a log feed here would copy each one for nothing.
-    let mut sub = cluster.subscribe_status();
+    let mut sub = cluster.subscribe_status(FIGURES_EVERY);
     let mut events = std::fs::OpenOptions::new().create(true).append(true).open(run_dir.join("events.jsonl")).ok();
     // The events from before the subscription; the feed repeats some, skipped by number.
     let mut written = 0u64;

@@ -1,6 +1,6 @@
 //! One subscriber's feed: a snapshot first, then snapshots on change (at most
-//! [`MAX_SNAPSHOTS_PER_SEC`] a second, plus a [`HEARTBEAT`] for resource figures), log
-//! batches and events. A task per subscriber; dropping the [`Subscription`] ends it.
+//! [`MAX_SNAPSHOTS_PER_SEC`] a second, plus a heartbeat for resource figures, by
+//! default every [`HEARTBEAT`]), log batches and events. A task per subscriber; dropping the [`Subscription`] ends it.
 
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ impl Subscription {
 
 /// `with_logs: false` leaves the log batches out (a feed that never shows lines then
 /// costs the log path nothing).
-pub(super) fn start(cluster: Cluster, with_logs: bool) -> Subscription {
+pub(super) fn start(cluster: Cluster, with_logs: bool, heartbeat: Duration) -> Subscription {
     let (tx, rx) = mpsc::channel(64);
     let stop = CancellationToken::new();
     let guard = stop.clone().drop_guard();
@@ -48,7 +48,7 @@ pub(super) fn start(cluster: Cluster, with_logs: bool) -> Subscription {
         let min_gap = Duration::from_secs(1) / MAX_SNAPSHOTS_PER_SEC;
         let mut last_sent = Instant::now();
         let mut dirty = false;
-        let mut heartbeat = tokio::time::interval_at(Instant::now() + HEARTBEAT, HEARTBEAT);
+        let mut heartbeat = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
         loop {
             let next_allowed = last_sent + min_gap;
             let update = tokio::select! {

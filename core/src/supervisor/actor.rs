@@ -534,9 +534,8 @@ impl ServiceActor {
         });
 
         let target = ProbeTarget { index, epoch, port, health: self.service.health.clone() };
-        let client = self.shared.probe_client.clone();
         let probe_tx = self.probe_tx.clone();
-        self.shared.tracker.spawn(health::probe_loop(target, client, probes, probe_tx));
+        self.shared.tracker.spawn(health::probe_loop(target, probes, probe_tx));
 
         if let Some(slot) = self.slots.get_mut(&index) {
             slot.spawned(epoch, port, now_ms(), Instant::now());

@@ -81,7 +81,6 @@ pub trait Drainer: Send + Sync {
 pub struct Shared {
     /// The executable run in shim mode (`microdeck __shim`).
     pub shim: PathBuf,
-    pub probe_client: reqwest::Client,
     pub events: EventLog,
     pub output: Arc<dyn OutputSink>,
     /// Drains a replica before its SIGTERM; `None` signals at once.

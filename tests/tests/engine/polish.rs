@@ -113,3 +113,46 @@ restart = "always"
 fn pid_in(message: &str) -> Option<u32> {
     message.split("pid ").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
+
+/// `microdeck up`'s feed (a slow heartbeat, so an idle engine does not rewrite
+/// `snapshot.json` every second) still brings every state change at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_heartbeat_feed_still_brings_each_state_change() {
+    use microdeck::cluster::Update;
+    let (cluster, _dir) = cluster("name = \"beat\"\n[services.web]\nshell = \"exec sleep 1000\"\n").await;
+    // Ready and its pid known (the shim's report may come after readiness): settled.
+    poll_until_async("web ready", LONG, || {
+        cluster.snapshot().services.iter().find(|v| v.ready == 1 && v.replicas.iter().all(|r| r.pid.is_some())).map(|_| ())
+    })
+    .await;
+    let mut sub = cluster.subscribe_status(Duration::from_secs(3600));
+    let first = tokio::time::timeout(LONG, sub.recv()).await.expect("in time");
+    assert!(matches!(first, Some(Update::Snapshot(_))), "a snapshot first");
+    // Nothing changes: no snapshot (the default feed would have sent one a second).
+    let quiet = tokio::time::timeout(Duration::from_millis(2500), async {
+        loop {
+            match sub.recv().await {
+                Some(Update::Snapshot(s)) => return s,
+                Some(_) => {}
+                None => panic!("the feed ended"),
+            }
+        }
+    })
+    .await;
+    assert!(quiet.is_err(), "a snapshot with nothing changed: {quiet:?}");
+    cluster.scale("web", 2).await.expect("scale");
+    let two = tokio::time::timeout(LONG, async {
+        loop {
+            if let Some(Update::Snapshot(s)) = sub.recv().await {
+                if s.services[0].desired == 2 {
+                    return s;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the change came (the heartbeat is an hour away)");
+    assert_eq!(two.services[0].desired, 2);
+    drop(sub);
+    tokio::time::timeout(LONG, cluster.shutdown()).await.expect("shutdown in time");
+}
