@@ -46,7 +46,7 @@ pub const MAX_IN_FLIGHT: usize = 10_000;
 /// still waiting for a free connection this long after its scheduled time.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Keep-alive connections a run may open; past it a due request waits for a free one.
-pub const MAX_CONNECTIONS: usize = 256;
+pub const MAX_CONNECTIONS: usize = 64;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The highest rate accepted (requests per second).
 pub const MAX_RATE: f64 = 100_000.0;
