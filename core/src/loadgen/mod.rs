@@ -1,25 +1,32 @@
 //! The load generator: open-loop HTTP traffic over a manifest scenario.
 //!
-//! Open loop: request *i* is scheduled at `t0 + i / rate` and sent then, whether or
-//! not earlier ones have been answered (each runs in its own task over a keep-alive
-//! pool); its latency is measured from that scheduled time. A slow service therefore
-//! shows its queueing in the percentiles instead of slowing the generator down and
-//! hiding it (no coordinated omission). Requests beyond [`MAX_IN_FLIGHT`] are not sent
-//! and count as `dropped` errors.
+//! Open loop: request *i* is scheduled at `t0 + i / rate` and handed out then, whether
+//! or not earlier ones have been answered; its latency is measured from that scheduled
+//! time. A slow service therefore shows its queueing in the percentiles instead of
+//! slowing the generator down and hiding it (no coordinated omission). Requests go out
+//! over keep-alive connections, one request at a time each; a connection is added
+//! whenever due requests outnumber the free ones, up to [`MAX_CONNECTIONS`] (past it a
+//! request waits for a free one, and the wait is in its latency). Requests beyond
+//! [`MAX_IN_FLIGHT`] (handed out, not yet answered) are not sent and count as `dropped`.
 //!
-//! One actor task per run owns the schedule and the [`report::Stats`]; the
+//! One actor task per run owns the schedule and the [`report::Stats`]; a [`worker`]
+//! task per connection sends. The actor wakes once per due request, or once per timer
+//! tick at high rates, and folds the outcomes in then (a response wakes no one). The
 //! [`LoadHandle`] changes the rate, stops the run and watches the report.
 
 pub mod report;
 pub mod request;
 #[cfg(test)]
 mod tests;
+mod worker;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::{mpsc, watch};
@@ -29,13 +36,17 @@ use tokio_util::sync::CancellationToken;
 use crate::manifest::Scenario;
 use crate::metrics::tally::new_histogram;
 pub use report::{ErrorCounts, LoadReport, LoadState};
-use report::{Ending, Outcome, Stats};
+use report::{Outcome, Stats};
 use request::{run_setup, Picker, Prepared};
+use worker::{Job, Pool};
 
 /// Requests allowed in flight at once; past it a scheduled request is dropped (an error).
 pub const MAX_IN_FLIGHT: usize = 10_000;
-/// A request with no whole response this long after it was sent is a timeout.
+/// A request with no whole response this long after it was sent is a timeout; so is one
+/// still waiting for a free connection this long after its scheduled time.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Keep-alive connections a run may open; past it a due request waits for a free one.
+pub const MAX_CONNECTIONS: usize = 64;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The highest rate accepted (requests per second).
 pub const MAX_RATE: f64 = 100_000.0;
@@ -156,42 +167,12 @@ struct Run {
     cancel: CancellationToken,
 }
 
+/// For the setup request only; the load itself goes over [`worker`] connections.
 fn client() -> Client {
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
     connector.set_nodelay(true);
     hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector)
-}
-
-/// One request: sent now, timed from `scheduled`.
-async fn send(client: Client, prepared: Prepared, scheduled: Instant, done: mpsc::Sender<Outcome>) {
-    let ending = match tokio::time::timeout(REQUEST_TIMEOUT, async {
-        let resp = client.request(prepared.request()).await?;
-        let status = resp.status().as_u16();
-        // The whole body, so the time covers the response and the connection is reusable.
-        resp.into_body().collect().await.map(|_| status).map_err(|_| Error::Body)
-    })
-    .await
-    {
-        Ok(Ok(status)) => Ending::Status(status),
-        Ok(Err(Error::Client(e))) if e.is_connect() => Ending::Connect,
-        Ok(Err(_)) => Ending::Other,
-        Err(_) => Ending::Timeout,
-    };
-    // The run counts every request it sent; it only stops listening once all are in.
-    let _ = done.send(Outcome { scheduled, done: Instant::now(), ending }).await;
-}
-
-/// Why a request failed: before a response (maybe a connect error), or in its body.
-enum Error {
-    Client(hyper_util::client::legacy::Error),
-    Body,
-}
-
-impl From<hyper_util::client::legacy::Error> for Error {
-    fn from(e: hyper_util::client::legacy::Error) -> Error {
-        Error::Client(e)
-    }
 }
 
 impl Run {
@@ -219,7 +200,17 @@ impl Run {
             Err(e) => return self.publish(LoadState::Failed { message: e.to_string() }, 0),
         };
         let mut picker = Picker::new(self.scenario.requests.iter().map(|r| r.weight));
+        let (job_tx, job_rx) = async_channel::bounded::<Job>(MAX_IN_FLIGHT);
         let (done_tx, mut done_rx) = mpsc::channel::<Outcome>(MAX_IN_FLIGHT);
+        let pool = Pool {
+            target: self.target,
+            requests: prepared.into(),
+            jobs: job_rx.clone(),
+            done: done_tx,
+            busy: Arc::new(AtomicUsize::new(0)),
+            cancel: self.cancel.clone(),
+        };
+        let mut workers = 0usize;
         self.stats.restart_clock();
         let t0 = self.stats.start;
         let end = self.duration.map(|d| t0 + d);
@@ -227,16 +218,42 @@ impl Run {
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // The schedule restarts at every rate change: `epoch + sent_in_epoch / rate`.
         let (mut epoch, mut sent_in_epoch, mut rate) = (t0, 0u64, *self.rate_rx.borrow_and_update());
+        // Handed to the workers, outcome not yet folded in.
         let mut in_flight = 0usize;
         self.publish(LoadState::Running, 0);
         let stopped = loop {
-            let next = (rate > 0.0).then(|| epoch + Duration::from_secs_f64(sent_in_epoch as f64 / rate));
-            if let (Some(next), Some(end)) = (next, end) {
-                if next >= end {
-                    break false;
+            let now = Instant::now();
+            // Hand out every request due by now (several per wake-up at high rates).
+            let next = loop {
+                let next = (rate > 0.0).then(|| epoch + Duration::from_secs_f64(sent_in_epoch as f64 / rate));
+                let Some(at) = next.filter(|at| *at <= now && end.is_none_or(|e| *at < e)) else { break next };
+                sent_in_epoch += 1;
+                let job = Job { scheduled: at, request: picker.next_index() };
+                if in_flight >= MAX_IN_FLIGHT || job_tx.try_send(job).is_err() {
+                    self.stats.dropped();
+                    continue;
                 }
+                self.stats.scheduled += 1;
+                self.stats.sent += 1;
+                in_flight += 1;
+            };
+            // One more connection for each due request no free connection can take.
+            let free = workers.saturating_sub(pool.busy.load(Ordering::Relaxed));
+            for _ in 0..job_tx.len().saturating_sub(free).min(MAX_CONNECTIONS - workers) {
+                tokio::spawn(pool.clone().work());
+                workers += 1;
             }
-            let wake = next.or(end).unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            // Outcomes are folded in here, so a response never wakes this task by itself.
+            while let Ok(o) = done_rx.try_recv() {
+                in_flight -= 1;
+                self.stats.add(o);
+            }
+            let wake = match (next, end) {
+                (Some(at), Some(end)) if at >= end => break false,
+                (None, Some(end)) if end <= now => break false, // paused until the end
+                (Some(at), _) => at,
+                (None, end) => end.unwrap_or_else(|| now + Duration::from_secs(3600)),
+            };
             tokio::select! {
                 _ = self.cancel.cancelled() => break true,
                 changed = self.rate_rx.changed() => {
@@ -244,35 +261,34 @@ impl Run {
                     (epoch, sent_in_epoch, rate) = (Instant::now(), 0, *self.rate_rx.borrow_and_update());
                 }
                 _ = ticks.tick() => {
+                    while let Ok(o) = done_rx.try_recv() {
+                        in_flight -= 1;
+                        self.stats.add(o);
+                    }
                     self.stats.roll_second();
                     self.publish(LoadState::Running, in_flight);
                 }
-                Some(o) = done_rx.recv() => {
-                    in_flight -= 1;
-                    self.stats.add(o);
-                }
-                _ = sleep_until(wake) => {
-                    let Some(scheduled) = next else { break false }; // paused until the end
-                    sent_in_epoch += 1;
-                    if in_flight >= MAX_IN_FLIGHT {
-                        self.stats.dropped();
-                        continue;
-                    }
-                    let i = picker.next_index();
-                    let Some(p) = prepared.get(i) else { continue };
-                    self.stats.scheduled += 1;
-                    self.stats.sent += 1;
-                    in_flight += 1;
-                    tokio::spawn(send(client.clone(), p.clone(), scheduled, done_tx.clone()));
-                }
+                _ = sleep_until(wake) => {}
             }
         };
+        // No more jobs: the workers finish the queue (or, stopped, leave it) and exit.
+        drop((job_tx, pool));
+        if stopped {
+            while job_rx.try_recv().is_ok() {
+                self.stats.unsend();
+                in_flight -= 1;
+            }
+        }
+        drop(job_rx);
         self.publish(LoadState::Draining, in_flight);
-        // Every request task ends within REQUEST_TIMEOUT; a cancel stops waiting sooner.
+        // Every job ends within twice REQUEST_TIMEOUT (queued, then sent); a cancel stops waiting sooner.
         while in_flight > 0 {
             tokio::select! {
                 _ = self.cancel.cancelled(), if !stopped => break,
-                Some(o) = done_rx.recv() => { in_flight -= 1; self.stats.add(o); }
+                o = done_rx.recv() => match o {
+                    Some(o) => { in_flight -= 1; self.stats.add(o); }
+                    None => break, // every worker is gone
+                },
                 _ = ticks.tick() => { self.stats.roll_second(); self.publish(LoadState::Draining, in_flight); }
             }
         }

@@ -148,6 +148,12 @@ impl Stats {
         self.errors.dropped += 1;
     }
 
+    /// A request handed out but never sent (the run stopped first): as if never scheduled.
+    pub fn unsend(&mut self) {
+        self.scheduled = self.scheduled.saturating_sub(1);
+        self.sent = self.sent.saturating_sub(1);
+    }
+
     pub fn add(&mut self, o: Outcome) {
         match o.ending {
             Ending::Status(status) => {

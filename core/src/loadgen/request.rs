@@ -23,6 +23,10 @@ pub struct Prepared {
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
+    /// The path and query alone, for a request written on an open connection.
+    origin: Uri,
+    /// `headers` plus `host`, which a client connection does not add by itself.
+    origin_headers: HeaderMap,
 }
 
 impl Prepared {
@@ -38,7 +42,21 @@ impl Prepared {
             headers.insert(name, value);
         }
         let body = spec.body.as_deref().map(|b| Bytes::from(fill(b, vars))).unwrap_or_default();
-        Ok(Prepared { method, uri, headers, body })
+        let origin = uri.path_and_query().map_or("/", |p| p.as_str()).parse().map_err(|e| bad(format!("{e}")))?;
+        let mut origin_headers = headers.clone();
+        let host = HeaderValue::from_str(&target.to_string()).map_err(|e| bad(format!("host: {e}")))?;
+        origin_headers.insert(hyper::header::HOST, host);
+        Ok(Prepared { method, uri, headers, body, origin, origin_headers })
+    }
+
+    /// The request as written on a connection already open to the target: origin-form
+    /// URI (`/path?query`) and a `host` header.
+    pub fn on_connection(&self) -> Request<Full<Bytes>> {
+        let mut req = Request::new(Full::new(self.body.clone()));
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.origin.clone();
+        *req.headers_mut() = self.origin_headers.clone();
+        req
     }
 
     pub fn request(&self) -> Request<Full<Bytes>> {
@@ -155,5 +173,9 @@ mod tests {
         assert_eq!(req.headers()["authorization"], "Bearer abc");
         assert_eq!(p.body, Bytes::from(r#"{"t":"abc"}"#));
         assert_eq!(req.method(), Method::POST);
+        let on_conn = p.on_connection();
+        assert_eq!(on_conn.uri().to_string(), "/api/7");
+        assert_eq!(on_conn.headers()["host"], "127.0.0.1:9");
+        assert_eq!(on_conn.headers()["authorization"], "Bearer abc");
     }
 }

@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::{any, post};
 use axum::Router;
+use http_body_util::BodyExt;
 use tokio::time::{timeout, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -229,4 +230,62 @@ fn outside_a_runtime_start_is_an_error_not_a_panic() {
     let addr: SocketAddr = "127.0.0.1:9".parse().expect("addr");
     let started = LoadGen::start(addr, &scenario(vec![get("/", 1)]), 10.0, None, CancellationToken::new());
     assert!(matches!(started, Err(LoadError::NoRuntime)), "{started:?}");
+}
+
+/// Serves every accepted connection with `serve_one` and counts the connections.
+async fn counting_server<F, Fut>(serve_one: F) -> (SocketAddr, Arc<AtomicU64>)
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = Arc::new(AtomicU64::new(0));
+    let counted = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(serve_one(stream));
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_steady_rate_reuses_a_few_keep_alive_connections() {
+    let (addr, connections) = counting_server(|stream| async move {
+        let service = hyper::service::service_fn(|_req| async { Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"ok")))) });
+        let _closed = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+    })
+    .await;
+    let h = LoadGen::start(addr, &scenario(vec![get("/", 1)]), 500.0, Some(Duration::from_secs(2)), CancellationToken::new())
+        .expect("start");
+    let r = timeout(T, h.finished()).await.expect("finishes");
+    assert_eq!((r.sent, r.ok, r.errors.total()), (1000, 1000, 0));
+    let opened = connections.load(Ordering::SeqCst);
+    // One connection per request would be 1000; a burst per timer tick needs a handful.
+    assert!((1..=32).contains(&opened), "{opened} connections for 1000 requests");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_closes_after_each_response_still_gets_every_request() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // HTTP/1.0 style, like Python's http.server: one response, then the connection closes.
+    let (addr, connections) = counting_server(|mut stream| async move {
+        let mut buf = vec![0u8; 4096];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _gone = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
+    })
+    .await;
+    let h = LoadGen::start(addr, &scenario(vec![get("/", 1)]), 100.0, Some(Duration::from_secs(1)), CancellationToken::new())
+        .expect("start");
+    let r = timeout(T, h.finished()).await.expect("finishes");
+    assert_eq!((r.sent, r.ok, r.errors.total()), (100, 100, 0), "{:?}", r.errors);
+    assert_eq!(connections.load(Ordering::SeqCst), 100, "a new connection for each request");
 }

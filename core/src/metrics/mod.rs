@@ -53,11 +53,12 @@ pub const EXTERNAL: &str = "external";
 /// One finished request, as the proxy saw it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestSample {
-    pub service: String,
+    /// Shared with the proxy: a sample costs no copy of the names.
+    pub service: Arc<str>,
     /// The replica that answered; `None` when the proxy answered itself (no replica ready).
     pub replica: Option<u32>,
     /// From `x-microdeck-caller`, else [`EXTERNAL`].
-    pub caller: String,
+    pub caller: Arc<str>,
     /// 0 = no response (connect refused, reset, timeout).
     pub status: u16,
     pub latency: Duration,

@@ -89,7 +89,8 @@ struct EdgeStats {
 pub struct Store {
     proto: Histogram<u64>,
     services: BTreeMap<String, ServiceStats>,
-    edges: BTreeMap<(String, String), EdgeStats>,
+    /// Keyed by (caller, callee) as the proxy names them: a sample's names move in, no copy.
+    edges: BTreeMap<(Arc<str>, Arc<str>), EdgeStats>,
     /// When the open bucket started (unix seconds); `None` before the first tick.
     bucket_start: Option<f64>,
 }
@@ -186,7 +187,7 @@ impl Store {
 
     pub fn topology(&self) -> Topology {
         let mut names: BTreeSet<&str> = self.services.keys().map(String::as_str).collect();
-        names.extend(self.edges.keys().map(|(caller, _)| caller.as_str()));
+        names.extend(self.edges.keys().map(|(caller, _)| &**caller));
         let nodes = names
             .into_iter()
             .map(|name| match self.services.get(name) {
@@ -203,8 +204,8 @@ impl Store {
             .edges
             .iter()
             .map(|((caller, callee), e)| TopologyEdge {
-                caller: caller.clone(),
-                callee: callee.clone(),
+                caller: caller.to_string(),
+                callee: callee.to_string(),
                 rps: recent_rate(e.recent.iter().map(|n| *n as f64)),
                 requests: e.total.requests(),
                 errors: e.total.errors(),
@@ -272,7 +273,7 @@ impl Store {
     }
 
     pub(crate) fn edges(&self) -> impl Iterator<Item = (&str, &str, &Tally)> {
-        self.edges.iter().map(|((a, b), e)| (a.as_str(), b.as_str(), &e.total))
+        self.edges.iter().map(|((a, b), e)| (&**a, &**b, &e.total))
     }
 }
 

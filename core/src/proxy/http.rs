@@ -83,7 +83,7 @@ struct Meta {
 pub async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    peer: Option<Peer>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let caller = req
         .headers()
@@ -91,6 +91,8 @@ pub async fn handle(
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty())
         .unwrap_or(crate::metrics::EXTERNAL);
+    // The common caller shares one name; only a named caller costs an allocation.
+    let caller = if caller == crate::metrics::EXTERNAL { shared.external.clone() } else { Arc::from(caller) };
     let request_bytes = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
@@ -99,7 +101,7 @@ pub async fn handle(
         .unwrap_or(0);
     let started = &Meta {
         started: Instant::now(),
-        caller: Arc::from(caller),
+        caller,
         request_bytes,
         _gauge: shared.gauge.get().map(|g| Arc::new(g.enter())),
     };
@@ -109,7 +111,7 @@ pub async fn handle(
     };
     let (mut parts, body) = req.into_parts();
     let upgrade = upgrade_protocol(&parts.headers);
-    prepare_headers(&mut parts.headers, peer);
+    prepare_headers(&mut parts.headers, &peer);
     parts.version = Version::HTTP_11;
     // An upgrade (WebSocket…) asks the replica for one too; the two are joined on 101.
     let client_upgrade = match upgrade {
@@ -325,14 +327,24 @@ fn is_idempotent(method: &Method) -> bool {
     )
 }
 
-fn prepare_headers(headers: &mut HeaderMap, peer: SocketAddr) {
+/// The client of one connection, as `x-forwarded-for` names it (made once per connection).
+#[derive(Clone)]
+pub struct Peer(HeaderValue);
+
+impl Peer {
+    pub fn new(addr: SocketAddr) -> Option<Peer> {
+        HeaderValue::from_str(&addr.ip().to_string()).ok().map(Peer)
+    }
+}
+
+fn prepare_headers(headers: &mut HeaderMap, peer: &Option<Peer>) {
     strip_hop_by_hop(headers);
-    let ip = peer.ip().to_string();
+    let Some(Peer(ip)) = peer else { return };
     let forwarded = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(before) => format!("{before}, {ip}"),
-        None => ip,
+        Some(before) => HeaderValue::from_str(&format!("{before}, {}", ip.to_str().unwrap_or_default())).ok(),
+        None => Some(ip.clone()),
     };
-    if let Ok(value) = HeaderValue::from_str(&forwarded) {
+    if let Some(value) = forwarded {
         headers.insert(X_FORWARDED_FOR, value);
     }
 }

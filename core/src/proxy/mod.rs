@@ -64,6 +64,8 @@ pub struct ProxyTotals {
 /// What every connection task shares.
 pub(crate) struct Shared {
     service: Arc<str>,
+    /// [`metrics::EXTERNAL`], shared by every request that names no caller.
+    external: Arc<str>,
     balancer: Balancer,
     client: http::HttpClient,
     totals: Totals,
@@ -103,9 +105,9 @@ impl Shared {
         class.fetch_add(1, Ordering::Relaxed);
         if let Some(m) = self.metrics.get() {
             m.record(RequestSample {
-                service: self.service.to_string(),
+                service: self.service.clone(),
                 replica: outcome.replica,
-                caller: outcome.caller.to_string(),
+                caller: outcome.caller.clone(),
                 status: if outcome.failed { 0 } else { outcome.status },
                 latency: outcome.latency,
                 bytes_in: outcome.request_bytes,
@@ -141,6 +143,7 @@ impl ServiceProxy {
             .map_err(|source| ProxyError::Bind { addr, source })?;
         let shared = Arc::new(Shared {
             service: Arc::from(service),
+            external: Arc::from(metrics::EXTERNAL),
             balancer: Balancer::new(balance),
             client: http::client(),
             totals: Totals::default(),
@@ -309,7 +312,8 @@ async fn serve_http(
     shared: Arc<Shared>,
 ) {
     let stop = shared.stop.clone();
-    let service = service_fn(move |req| http::handle(shared.clone(), req, peer));
+    let peer = http::Peer::new(peer);
+    let service = service_fn(move |req| http::handle(shared.clone(), req, peer.clone()));
     let connection = http
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
