@@ -47,16 +47,8 @@ pub struct ProbeTarget {
 
 /// Probes until cancelled (the replica stopped) or the receiver is gone.
 pub async fn probe_loop(target: ProbeTarget, cancel: CancellationToken, tx: mpsc::Sender<ProbeReport>) {
+    // A `process` check has nothing to probe: the supervisor passes it when the program's pid arrives.
     let report = |result| ProbeReport { index: target.index, epoch: target.epoch, result };
-    if target.health.check == HealthCheck::Process {
-        // Alive is healthy (enough times for the threshold); the exit is seen by the process's waiter.
-        for _ in 0..target.health.success_threshold.max(1) {
-            if tx.send(report(Ok(()))).await.is_err() {
-                return;
-            }
-        }
-        return;
-    }
     let interval = target.health.interval.max(Duration::from_millis(10));
     let threshold = target.health.success_threshold.max(1);
     let mut prober = Prober::new(&target.health, target.port);

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cluster::ClusterError;
 use crate::events::{now_ms, EventDraft};
 use crate::health::{self, ProbeReport, ProbeTarget};
-use crate::manifest::Service;
+use crate::manifest::{HealthCheck, Service};
 use crate::snapshot::{EventKind, Level, ServiceView};
 
 use super::replica::{Action, Slot, SlotConfig};
@@ -399,6 +399,12 @@ impl ServiceActor {
                     let actions = slot.program_pid(epoch, pid);
                     self.apply(index, actions);
                 }
+                // A `process` check passes once the program runs: after its `started`, never before.
+                if self.service.health.check == HealthCheck::Process {
+                    for _ in 0..self.service.health.success_threshold.max(1) {
+                        self.probe(ProbeReport { index, epoch, result: Ok(()) });
+                    }
+                }
             }
             Internal::Exited { index, epoch, code, signal } => {
                 if let Some(rt) = self.procs.remove(&(index, epoch)) {
@@ -533,9 +539,11 @@ impl ServiceActor {
             let _ended = tx.send(Internal::Exited { index, epoch, code, signal }).await;
         });
 
-        let target = ProbeTarget { index, epoch, port, health: self.service.health.clone() };
-        let probe_tx = self.probe_tx.clone();
-        self.shared.tracker.spawn(health::probe_loop(target, probes, probe_tx));
+        if self.service.health.check != HealthCheck::Process {
+            let target = ProbeTarget { index, epoch, port, health: self.service.health.clone() };
+            let probe_tx = self.probe_tx.clone();
+            self.shared.tracker.spawn(health::probe_loop(target, probes, probe_tx));
+        }
 
         if let Some(slot) = self.slots.get_mut(&index) {
             slot.spawned(epoch, port, now_ms(), Instant::now());

@@ -120,7 +120,7 @@ fn pid_in(message: &str) -> Option<u32> {
 async fn a_slow_heartbeat_feed_still_brings_each_state_change() {
     use microdeck::cluster::Update;
     let (cluster, _dir) = cluster("name = \"beat\"\n[services.web]\nshell = \"exec sleep 1000\"\n").await;
-    // Ready and its pid known (the shim's report may come after readiness): settled.
+    // Ready and its pid known: settled.
     poll_until_async("web ready", LONG, || {
         cluster.snapshot().services.iter().find(|v| v.ready == 1 && v.replicas.iter().all(|r| r.pid.is_some())).map(|_| ())
     })
@@ -154,5 +154,58 @@ async fn a_slow_heartbeat_feed_still_brings_each_state_change() {
     .expect("the change came (the heartbeat is an hour away)");
     assert_eq!(two.services[0].desired, 2);
     drop(sub);
+    tokio::time::timeout(LONG, cluster.shutdown()).await.expect("shutdown in time");
+}
+
+/// A service with no probe (`process` check) is ready once its program runs: no view shows
+/// a ready replica without a pid, and its `started` event comes before its `ready` one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_checked_replica_is_ready_only_after_its_pid_is_known() {
+    use microdeck::cluster::Update;
+    use microdeck::snapshot::EventKind;
+    let (cluster, _dir) = cluster("name = \"proc\"\n[services.web]\ncommand = \"sleep\"\nargs = [\"1000\"]\nreplicas = 3\n").await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let burners: Vec<_> = (0..3).map(|_| busy(&stop)).collect();
+    let mut sub = cluster.subscribe();
+    let mut started: BTreeSet<u32> = BTreeSet::new();
+    let mut rounds = 0;
+    let mut previous: BTreeSet<u32> = BTreeSet::new();
+    let outcome = tokio::time::timeout(LONG, async {
+        while let Some(u) = sub.recv().await {
+            match u {
+                Update::Event(e) if e.kind == EventKind::Started => {
+                    started.insert(e.replica.ok_or("a replica on started")?);
+                }
+                Update::Event(e) if e.kind == EventKind::Ready => {
+                    let r = e.replica.ok_or("a replica on ready")?;
+                    if !started.remove(&r) {
+                        return Err(format!("replica {r} ready before its started event"));
+                    }
+                }
+                Update::Snapshot(s) => {
+                    let web = &s.services[0];
+                    if let Some(r) = web.replicas.iter().find(|r| r.state == ReplicaState::Ready && r.pid.is_none()) {
+                        return Err(format!("replica {} shown ready without a pid", r.index));
+                    }
+                    let pids: BTreeSet<u32> = web.replicas.iter().filter_map(|r| r.pid).collect();
+                    // Each round waits for three new processes, all ready.
+                    if web.ready == 3 && pids.len() == 3 && pids.is_disjoint(&previous) {
+                        if rounds == 3 {
+                            return Ok(());
+                        }
+                        rounds += 1;
+                        previous = pids;
+                        cluster.restart_service("web").await.map_err(|e| e.to_string())?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Err("the feed ended".to_string())
+    })
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    burners.into_iter().for_each(|b| b.join().expect("burner"));
+    outcome.expect("in time").expect("ready only after started");
     tokio::time::timeout(LONG, cluster.shutdown()).await.expect("shutdown in time");
 }
