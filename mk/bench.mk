@@ -23,9 +23,12 @@ bench: deps ui bench-peers
 endif
 
 # The peers, each installed only when missing: nginx and wrk from Debian, PM2 from npm.
+# A fresh machine may have no package lists yet, hence the update before the install.
 bench-peers:
-	@command -v nginx >/dev/null || { $(SUDO) apt-get install -y nginx-light || $(SUDO) apt-get install -y nginx; }
-	@command -v wrk >/dev/null || $(SUDO) apt-get install -y wrk
+	@command -v nginx >/dev/null && command -v wrk >/dev/null || { \
+	  echo "bench-peers: installing nginx and wrk"; \
+	  $(SUDO) apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends nginx-light wrk; }
 	@test -x bench/node_modules/.bin/pm2 || (cd bench && npm ci --no-audit --no-fund)
 
 test-bench:
