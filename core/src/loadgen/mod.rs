@@ -18,6 +18,7 @@ pub mod report;
 pub mod request;
 #[cfg(test)]
 mod tests;
+mod wire;
 mod worker;
 
 use std::net::SocketAddr;

@@ -23,10 +23,9 @@ pub struct Prepared {
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-    /// The path and query alone, for a request written on an open connection.
-    origin: Uri,
-    /// `headers` plus `host`, which a client connection does not add by itself.
-    origin_headers: HeaderMap,
+    /// The request as a load worker writes it on an open connection: origin-form URI
+    /// (`/path?query`), `host` added, encoded once for the whole run.
+    wire: Bytes,
 }
 
 impl Prepared {
@@ -42,21 +41,21 @@ impl Prepared {
             headers.insert(name, value);
         }
         let body = spec.body.as_deref().map(|b| Bytes::from(fill(b, vars))).unwrap_or_default();
-        let origin = uri.path_and_query().map_or("/", |p| p.as_str()).parse().map_err(|e| bad(format!("{e}")))?;
+        let origin: Uri = uri.path_and_query().map_or("/", |p| p.as_str()).parse().map_err(|e| bad(format!("{e}")))?;
         let mut origin_headers = headers.clone();
         let host = HeaderValue::from_str(&target.to_string()).map_err(|e| bad(format!("host: {e}")))?;
         origin_headers.insert(hyper::header::HOST, host);
-        Ok(Prepared { method, uri, headers, body, origin, origin_headers })
+        let wire = super::wire::encode(&method, &origin, &origin_headers, &body);
+        Ok(Prepared { method, uri, headers, body, wire })
     }
 
-    /// The request as written on a connection already open to the target: origin-form
-    /// URI (`/path?query`) and a `host` header.
-    pub fn on_connection(&self) -> Request<Full<Bytes>> {
-        let mut req = Request::new(Full::new(self.body.clone()));
-        *req.method_mut() = self.method.clone();
-        *req.uri_mut() = self.origin.clone();
-        *req.headers_mut() = self.origin_headers.clone();
-        req
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The bytes to write on a connection already open to the target.
+    pub fn wire(&self) -> &Bytes {
+        &self.wire
     }
 
     pub fn request(&self) -> Request<Full<Bytes>> {
@@ -173,9 +172,11 @@ mod tests {
         assert_eq!(req.headers()["authorization"], "Bearer abc");
         assert_eq!(p.body, Bytes::from(r#"{"t":"abc"}"#));
         assert_eq!(req.method(), Method::POST);
-        let on_conn = p.on_connection();
-        assert_eq!(on_conn.uri().to_string(), "/api/7");
-        assert_eq!(on_conn.headers()["host"], "127.0.0.1:9");
-        assert_eq!(on_conn.headers()["authorization"], "Bearer abc");
+        let wire = String::from_utf8(p.wire().to_vec()).expect("text");
+        assert!(wire.starts_with("POST /api/7 HTTP/1.1\r\n"), "{wire}");
+        for line in ["\r\nhost: 127.0.0.1:9\r\n", "\r\nauthorization: Bearer abc\r\n", "\r\ncontent-length: 11\r\n"] {
+            assert!(wire.contains(line), "{line:?} in {wire}");
+        }
+        assert!(wire.ends_with("\r\n\r\n{\"t\":\"abc\"}"), "{wire}");
     }
 }

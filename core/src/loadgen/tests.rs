@@ -289,3 +289,60 @@ async fn a_server_that_closes_after_each_response_still_gets_every_request() {
     assert_eq!((r.sent, r.ok, r.errors.total()), (100, 100, 0), "{:?}", r.errors);
     assert_eq!(connections.load(Ordering::SeqCst), 100, "a new connection for each request");
 }
+
+/// Reads one request head from `stream`; false once the client has gone.
+async fn read_head(stream: &mut tokio::net::TcpStream, got: &mut Vec<u8>) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            got.drain(..end + 4);
+            return true;
+        }
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_responses_written_in_pieces_keep_their_connection() {
+    use tokio::io::AsyncWriteExt;
+    let (addr, connections) = counting_server(|mut stream| async move {
+        let mut got = Vec::new();
+        while read_head(&mut stream, &mut got).await {
+            // Each piece its own write, so the client sees the body arrive in parts.
+            for piece in [&b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"[..], b"3\r\nabc\r\n", b"4;ext=1\r\ndefg\r\n", b"0\r\n\r\n"] {
+                if stream.write_all(piece).await.is_err() || stream.flush().await.is_err() {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    let h = LoadGen::start(addr, &scenario(vec![get("/", 1)]), 200.0, Some(Duration::from_secs(1)), CancellationToken::new())
+        .expect("start");
+    let r = timeout(T, h.finished()).await.expect("finishes");
+    assert_eq!((r.sent, r.ok, r.errors.total()), (200, 200, 0), "{:?}", r.errors);
+    let opened = connections.load(Ordering::SeqCst);
+    assert!((1..=32).contains(&opened), "{opened} connections for 200 chunked responses");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_connection_the_server_dropped_is_replaced_without_an_error() {
+    use tokio::io::AsyncWriteExt;
+    // Keep-alive framing, then the server closes anyway (as an idle timeout does).
+    let (addr, connections) = counting_server(|mut stream| async move {
+        let mut got = Vec::new();
+        if read_head(&mut stream, &mut got).await {
+            let _gone = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+        }
+    })
+    .await;
+    let h = LoadGen::start(addr, &scenario(vec![get("/", 1)]), 50.0, Some(Duration::from_secs(1)), CancellationToken::new())
+        .expect("start");
+    let r = timeout(T, h.finished()).await.expect("finishes");
+    assert_eq!((r.sent, r.ok, r.errors.total()), (50, 50, 0), "{:?}", r.errors);
+    assert!(connections.load(Ordering::SeqCst) >= 50, "each request needed a connection of its own");
+}

@@ -1,19 +1,17 @@
 //! One connection of a load run: a task that owns a keep-alive HTTP/1.1 connection,
 //! takes the next due request from the run's queue, sends it and reports how it ended.
 //!
-//! The connection is driven inside the worker's own task (no task per request, no
-//! hand-off to a pooled connection's task), so a request costs no cross-task wake-up.
+//! The worker writes the request's pre-encoded bytes and reads the response with
+//! [`super::wire`] in its own task: no task per request, no hand-off to a pooled
+//! connection's task, no allocation per request.
 
+use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
-use futures_util::FutureExt;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, Connection, SendRequest};
-use hyper_util::rt::TokioIo;
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -21,7 +19,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::report::{Ending, Outcome};
 use super::request::Prepared;
+use super::wire::{Done, ResponseReader};
 use super::{CONNECT_TIMEOUT, REQUEST_TIMEOUT};
+
+/// Read this much at a time; a response's body is consumed as it comes, never kept.
+const READ_BUF: usize = 16 * 1024;
 
 /// A request due to be sent: when the schedule said, and which of the scenario's.
 #[derive(Debug, Clone, Copy)]
@@ -42,22 +44,19 @@ pub struct Pool {
     pub cancel: CancellationToken,
 }
 
-type Body = Full<Bytes>;
-
 /// Why an exchange failed.
 enum Failure {
     Connect,
-    /// Not written: the connection was already closing. Safe to send again.
+    /// The kept connection closed before any byte of the response: the server had let it
+    /// go idle-closed, so the request was not served. Safe to send again on a fresh one.
     Unsent,
     Other,
 }
 
-/// One open connection and the future that drives it.
+/// One open keep-alive connection and the bytes read past the last response.
 struct Conn {
-    sender: SendRequest<Body>,
-    driver: Pin<Box<Connection<TokioIo<TcpStream>, Body>>>,
-    /// The driver has finished (the server closed, or an error): open a new one.
-    ended: bool,
+    stream: TcpStream,
+    buf: BytesMut,
 }
 
 impl Conn {
@@ -68,38 +67,42 @@ impl Conn {
         };
         // Latency only: a socket without NODELAY still works.
         stream.set_nodelay(true).ok();
-        let (sender, driver) = http1::handshake(TokioIo::new(stream)).await.map_err(|_| Failure::Connect)?;
-        Ok(Conn { sender, driver: Box::pin(driver), ended: false })
+        Ok(Conn { stream, buf: BytesMut::with_capacity(READ_BUF) })
     }
 
-    /// False once the server closed it; an idle connection's close is noticed here.
-    fn usable(&mut self) -> bool {
-        if !self.ended && self.driver.as_mut().now_or_never().is_some() {
-            self.ended = true;
+    /// One request and its whole response on this connection: the status, and whether
+    /// the connection can carry the next one.
+    async fn exchange(&mut self, prepared: &Prepared) -> Result<Done, Failure> {
+        // Bytes left over from a finished response mean the server is out of step.
+        if !self.buf.is_empty() {
+            return Err(Failure::Other);
         }
-        !self.ended && !self.sender.is_closed()
-    }
-}
-
-/// One request and its whole body on `conn`; the status, or why it failed.
-async fn exchange(conn: &mut Conn, request: hyper::Request<Body>) -> Result<u16, Failure> {
-    let sender = &mut conn.sender;
-    let work = async move {
-        let sent = sender.send_request(request).await;
-        let response = sent.map_err(|e| if e.is_canceled() { Failure::Unsent } else { Failure::Other })?;
-        let status = response.status().as_u16();
-        // The whole body, so the time covers the response and the connection is reusable.
-        response.into_body().collect().await.map_err(|_| Failure::Other)?;
-        Ok(status)
-    };
-    // Both in this task: the driver writes the request and reads the response for `work`.
-    let (driver, ended) = (&mut conn.driver, &mut conn.ended);
-    tokio::pin!(work);
-    loop {
-        tokio::select! {
-            biased;
-            out = &mut work => return out,
-            _ = driver.as_mut(), if !*ended => *ended = true,
+        let mut reader = ResponseReader::new(prepared.method());
+        if let Err(e) = self.stream.write_all(prepared.wire()).await {
+            // Refused at once on a kept connection: the server had closed it.
+            return Err(if matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) { Failure::Unsent } else { Failure::Other });
+        }
+        loop {
+            if self.buf.capacity() - self.buf.len() < READ_BUF / 4 {
+                self.buf.reserve(READ_BUF);
+            }
+            let read = self.stream.read_buf(&mut self.buf).await;
+            match read {
+                Ok(0) => {
+                    return match reader.closed() {
+                        Ok(done) => Ok(done),
+                        Err(_) if reader.untouched() => Err(Failure::Unsent),
+                        Err(_) => Err(Failure::Other),
+                    };
+                }
+                Ok(_) => match reader.read(&mut self.buf) {
+                    Ok(Some(done)) => return Ok(done),
+                    Ok(None) => {}
+                    Err(_) => return Err(Failure::Other),
+                },
+                Err(_) if reader.untouched() => return Err(Failure::Unsent),
+                Err(_) => return Err(Failure::Other),
+            }
         }
     }
 }
@@ -138,12 +141,12 @@ impl Pool {
         let attempt = async {
             // A kept connection the server has since closed is replaced once.
             for _ in 0..2 {
-                let fresh = !conn.as_mut().is_some_and(Conn::usable);
+                let fresh = conn.is_none();
                 if fresh {
                     *conn = Some(Conn::open(self.target).await?);
                 }
                 let Some(c) = conn.as_mut() else { return Err(Failure::Connect) };
-                match exchange(c, prepared.on_connection()).await {
+                match c.exchange(prepared).await {
                     Err(Failure::Unsent) if !fresh => *conn = None,
                     other => return other,
                 }
@@ -151,15 +154,18 @@ impl Pool {
             Err(Failure::Other)
         };
         let ending = match tokio::time::timeout(REQUEST_TIMEOUT, attempt).await {
-            Ok(Ok(status)) => Ending::Status(status),
+            Ok(Ok(done)) => {
+                if !done.reusable {
+                    *conn = None;
+                }
+                return Ending::Status(done.status);
+            }
             Ok(Err(Failure::Connect)) => Ending::Connect,
             Ok(Err(Failure::Unsent | Failure::Other)) => Ending::Other,
             Err(_) => Ending::Timeout,
         };
-        if !matches!(ending, Ending::Status(_)) {
-            // Half a request may be on the wire: never reuse that connection.
-            *conn = None;
-        }
+        // Half a request may be on the wire: never reuse that connection.
+        *conn = None;
         ending
     }
 }
