@@ -10,9 +10,10 @@
 //! [`MAX_IN_FLIGHT`] (handed out, not yet answered) are not sent and count as `dropped`.
 //!
 //! One actor task per run owns the schedule and the [`report::Stats`]; a [`worker`]
-//! task per connection sends, reading responses with [`wire`]. The actor wakes once per due request, or once per timer
-//! tick at high rates, and folds the outcomes in then (a response wakes no one). The
-//! [`LoadHandle`] changes the rate, stops the run and watches the report.
+//! task per connection sends, reading responses with [`wire`]. The actor wakes once
+//! per due request, or once per timer tick at high rates, and folds the outcomes in
+//! then (a response wakes no one). The [`LoadHandle`] changes the rate, stops the run
+//! and watches the report.
 
 pub mod report;
 pub mod request;
