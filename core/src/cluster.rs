@@ -381,6 +381,8 @@ impl Cluster {
                 futures_util::future::join_all(set.services.iter().map(|r| r.proxy.stop())).await;
                 inner.cancel.cancel();
                 inner.logs_cancel.cancel();
+                // A flood's backlog (at most the capture budget) reaches the files first.
+                let _written = tokio::time::timeout(std::time::Duration::from_secs(5), inner.logs.written()).await;
                 inner.tracker.close();
                 let _late = tokio::time::timeout(std::time::Duration::from_secs(2), inner.tracker.wait()).await;
             })

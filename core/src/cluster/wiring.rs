@@ -25,7 +25,7 @@ pub(super) struct LogOutput(pub LogHub);
 
 impl OutputSink for LogOutput {
     fn capture(&self, service: &str, replica: u32, stdout: ChildStdout, stderr: ChildStderr) {
-        if let Err(e) = self.0.capture(service, replica, stdout, stderr) {
+        if let Err(e) = self.0.capture_child(service, replica, stdout, stderr) {
             tracing::warn!(service, replica, "cannot capture output: {e}");
         }
     }

@@ -5,52 +5,39 @@
 //! spaces to read it back; the text is everything after.
 
 use std::fmt::Write as _;
-use std::io;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-
-use tokio::fs::{File, OpenOptions};
-use tokio::io::{AsyncWriteExt, BufWriter};
 
 use super::chunk::Chunk;
 use crate::snapshot::{Level, Stream};
 
 const WRITE_BUFFER: usize = 256 * 1024;
 
-/// Appends lines to one service's files and rotates them. Owned by that service's actor.
+/// Appends lines to one service's files and rotates them. Owned by the hub's writer thread:
+/// plain blocking `std::fs`, so a line is copied once into the buffer and once to the kernel.
 pub struct LogFile {
     path: PathBuf,
     file_bytes: u64,
     files: usize,
     out: Option<BufWriter<File>>,
-    /// Bytes in the current file, buffered and formatted ones included.
+    /// Bytes in the current file, buffered ones included.
     size: u64,
-    /// Lines formatted but not yet handed to `out`.
-    pending: String,
 }
 
 impl LogFile {
-    /// Opens (appending to) `<dir>/<service>.log`; blocking, for start-up.
-    pub fn open_blocking(
-        dir: &Path,
-        service: &str,
-        file_bytes: u64,
-        files: usize,
-    ) -> io::Result<Self> {
+    /// Opens (appending to) `<dir>/<service>.log`.
+    pub fn open(dir: &Path, service: &str, file_bytes: u64, files: usize) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let path = log_path(dir, service);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)?;
-        let size = file.metadata()?.len();
-        Ok(Self {
-            path,
+        let mut file = Self {
+            path: log_path(dir, service),
             file_bytes: file_bytes.max(1),
             files: files.max(1),
-            out: Some(BufWriter::with_capacity(WRITE_BUFFER, File::from_std(file))),
-            size,
-            pending: String::new(),
-        })
+            out: None,
+            size: 0,
+        };
+        file.reopen()?;
+        Ok(file)
     }
 
     pub fn path(&self) -> &Path {
@@ -58,72 +45,55 @@ impl LogFile {
     }
 
     /// Buffers a chunk's lines, rotating before any line that would overflow the current file.
-    pub async fn write(&mut self, chunk: &Chunk) -> io::Result<()> {
-        self.pending.clear();
+    pub fn write(&mut self, chunk: &Chunk) -> io::Result<()> {
         // The part every line of the chunk shares: time, replica, stream.
         let mut prefix = String::with_capacity(40);
         format_prefix(&mut prefix, chunk.at, chunk.replica, chunk.stream);
         for (text, level) in chunk.lines() {
             let len = (prefix.len() + level_word(level).len() + text.len() + 2) as u64;
             if self.size > 0 && self.size + len > self.file_bytes {
-                self.write_out().await?;
-                self.rotate().await?;
+                self.rotate()?;
             }
-            push_line(&mut self.pending, &prefix, level, text);
+            let out = match self.out.as_mut() {
+                Some(out) => out,
+                None => self.reopen()?,
+            };
+            write_line(out, &prefix, level, text)?;
             self.size += len;
         }
-        self.write_out().await
-    }
-
-    /// Hands the formatted lines to the buffered file.
-    async fn write_out(&mut self) -> io::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        if self.out.is_none() {
-            self.reopen().await?;
-        }
-        if let Some(out) = self.out.as_mut() {
-            out.write_all(self.pending.as_bytes()).await?;
-        }
-        self.pending.clear();
         Ok(())
     }
 
     /// Pushes buffered lines to the OS, so readers of the file see them.
-    pub async fn flush(&mut self) -> io::Result<()> {
+    pub fn flush(&mut self) -> io::Result<()> {
         match self.out.as_mut() {
-            Some(out) => out.flush().await,
+            Some(out) => out.flush(),
             None => Ok(()),
         }
     }
 
     /// `.log.{n-2}` → `.log.{n-1}`, …, `.log` → `.log.1`, then a fresh `.log`.
-    async fn rotate(&mut self) -> io::Result<()> {
+    fn rotate(&mut self) -> io::Result<()> {
         if let Some(mut out) = self.out.take() {
-            out.flush().await?;
-            out.into_inner().sync_data().await.ok();
+            out.flush()?;
+            out.get_ref().sync_data().ok();
         }
         if self.files == 1 {
-            remove_if_present(&self.path).await?;
+            remove_if_present(&self.path)?;
         } else {
             for n in (1..self.files - 1).rev() {
-                rename_if_present(&self.numbered(n), &self.numbered(n + 1)).await?;
+                rename_if_present(&self.numbered(n), &self.numbered(n + 1))?;
             }
-            rename_if_present(&self.path, &self.numbered(1)).await?;
+            rename_if_present(&self.path, &self.numbered(1))?;
         }
-        self.reopen().await
+        self.reopen()?;
+        Ok(())
     }
 
-    async fn reopen(&mut self) -> io::Result<()> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .await?;
-        self.size = file.metadata().await?.len();
-        self.out = Some(BufWriter::with_capacity(WRITE_BUFFER, file));
-        Ok(())
+    fn reopen(&mut self) -> io::Result<&mut BufWriter<File>> {
+        let file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        self.size = file.metadata()?.len();
+        Ok(self.out.insert(BufWriter::with_capacity(WRITE_BUFFER, file)))
     }
 
     fn numbered(&self, n: usize) -> PathBuf {
@@ -148,15 +118,15 @@ pub fn log_path(dir: &Path, service: &str) -> PathBuf {
     dir.join(format!("{stem}.log"))
 }
 
-async fn rename_if_present(from: &Path, to: &Path) -> io::Result<()> {
-    match tokio::fs::rename(from, to).await {
+fn rename_if_present(from: &Path, to: &Path) -> io::Result<()> {
+    match std::fs::rename(from, to) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         other => other,
     }
 }
 
-async fn remove_if_present(path: &Path) -> io::Result<()> {
-    match tokio::fs::remove_file(path).await {
+fn remove_if_present(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         other => other,
     }
@@ -184,13 +154,13 @@ fn level_word(level: Option<Level>) -> &'static str {
     }
 }
 
-/// Appends one line in file form (with its newline) after its chunk's `prefix`.
-fn push_line(out: &mut String, prefix: &str, level: Option<Level>, text: &str) {
-    out.push_str(prefix);
-    out.push_str(level_word(level));
-    out.push(' ');
-    out.push_str(text);
-    out.push('\n');
+/// Writes one line in file form (with its newline) after its chunk's `prefix`.
+fn write_line(out: &mut impl Write, prefix: &str, level: Option<Level>, text: &str) -> io::Result<()> {
+    out.write_all(prefix.as_bytes())?;
+    out.write_all(level_word(level).as_bytes())?;
+    out.write_all(b" ")?;
+    out.write_all(text.as_bytes())?;
+    out.write_all(b"\n")
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for epoch milliseconds (UTC).
@@ -255,9 +225,9 @@ mod tests {
     fn line_format_is_time_replica_stream_level_text() {
         let mut prefix = String::new();
         format_prefix(&mut prefix, 0, 2, Stream::Stderr);
-        let mut s = String::new();
-        push_line(&mut s, &prefix, Some(Level::Warn), "disk  almost full");
-        push_line(&mut s, &prefix, None, "");
-        assert_eq!(s, "1970-01-01T00:00:00.000Z 2 err WARN disk  almost full\n1970-01-01T00:00:00.000Z 2 err - \n");
+        let mut s = Vec::new();
+        write_line(&mut s, &prefix, Some(Level::Warn), "disk  almost full").expect("write");
+        write_line(&mut s, &prefix, None, "").expect("write");
+        assert_eq!(String::from_utf8_lossy(&s), "1970-01-01T00:00:00.000Z 2 err WARN disk  almost full\n1970-01-01T00:00:00.000Z 2 err - \n");
     }
 }

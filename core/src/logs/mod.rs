@@ -2,32 +2,39 @@
 //! written to `<dir>/<service>.log` (rotated by size, see [`file`] for the line format),
 //! kept in a bounded ring per service for queries, and broadcast in batches to viewers.
 //!
-//! Shape: one reader task per captured replica → bounded queue → one actor per service
-//! (file + ring) → one batcher → a broadcast of batches. Disk writing is the only
-//! backpressure a child ever feels; a slow viewer skips lines and is told how many.
+//! Shape: one reader thread per captured stream (raw reads, nothing else) → a hub-wide
+//! byte budget → one writer thread (lines, levels, files) → one actor per service (ring,
+//! queries) → one batcher → a broadcast of batches. A child only feels backpressure when
+//! the budget ([`CAPTURE_BUDGET`]) is spent, i.e. when the disk is slower than the child
+//! for that long; no line is dropped. A slow viewer skips lines and is told how many.
 //!
 //! - [`level`]: level parsing (JSON field or leading word);
 //! - [`lines`]: byte chunks to lines;
 //! - [`chunk`]: the lines of one read, kept together (no allocation per line);
 //! - [`file`]: the rotated file and its line format;
 //! - [`ring`]: the in-memory ring and the query filter;
+//! - `capture`: the reader threads and the budget;
+//! - `writer`: the writer thread;
 //! - `actor`: the tasks.
 
 mod actor;
+mod capture;
 pub mod chunk;
 pub mod file;
 pub mod level;
 pub mod lines;
 pub mod ring;
+mod writer;
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use futures_util::future::join_all;
-use tokio::io::AsyncRead;
+use tokio::process::{ChildStderr, ChildStdout};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -35,13 +42,20 @@ use tokio_util::sync::CancellationToken;
 use crate::cluster::LogQuery;
 use crate::snapshot::{Level, LogLine, Stream};
 use actor::{Command, LogBatch, ServiceActor};
+use capture::Budget;
 use chunk::Chunk;
 use ring::{Filter, Ring};
+use writer::{Source, ToWriter};
 
 /// Lines a query returns when it names no limit.
 pub const DEFAULT_QUERY_LIMIT: usize = 500;
 /// Batches a subscriber may fall behind before it skips (each at most 1,000 lines / 1 MiB).
 const SUBSCRIBER_BATCHES: usize = 16;
+/// Bytes read from children and not yet in their files, hub-wide: a child writing faster
+/// than the disk takes is only held back past this.
+pub const CAPTURE_BUDGET: usize = 16 * 1024 * 1024;
+/// Reads queued to the writer thread (the budget bounds their bytes).
+const WRITER_QUEUE: usize = 4096;
 
 /// Where and how much to keep.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +93,8 @@ pub enum LogError {
     UnknownService(String),
     #[error("the log hub has stopped")]
     Stopped,
+    #[error("cannot start a log thread: {0}")]
+    Thread(#[source] std::io::Error),
 }
 
 /// The handle to every service's logs. Cheap to clone; the tasks stop on the cancel token.
@@ -92,16 +108,24 @@ struct Inner {
     config: LogConfig,
     /// A reload adds services; readers take no lock.
     services: ArcSwap<HashMap<String, ServiceHandle>>,
+    to_writer: crossbeam_channel::Sender<ToWriter>,
+    opens: crossbeam_channel::Sender<writer::Open>,
+    budget: Budget,
+    /// Numbers reader threads, so each stream's unfinished line stays its own.
+    readers: AtomicU64,
     to_batcher: mpsc::Sender<Vec<LogLine>>,
     subscribers: broadcast::Sender<LogBatch>,
     /// Lines broadcast so far: where a new subscriber starts counting.
     published: Arc<AtomicU64>,
     cancel: CancellationToken,
+    /// Cancelled by the writer thread once it has written its last line.
+    written: CancellationToken,
 }
 
 #[derive(Clone)]
 struct ServiceHandle {
-    lines: mpsc::Sender<Chunk>,
+    /// Its index in the writer thread.
+    index: usize,
     commands: mpsc::Sender<Command>,
 }
 
@@ -109,12 +133,34 @@ impl LogHub {
     /// Opens each service's file and starts the actors. Must run inside a tokio runtime.
     ///
     /// Cancel the token after the children are stopped, so their last lines are kept:
-    /// on cancel each actor writes what is queued, flushes and stops.
+    /// on cancel the writer thread writes what is queued, flushes and stops (see
+    /// [`written`](Self::written)).
     pub fn start(
         config: LogConfig,
         services: &[String],
         cancel: CancellationToken,
     ) -> Result<Self, LogError> {
+        Self::start_with_budget(config, services, cancel, CAPTURE_BUDGET)
+    }
+
+    fn start_with_budget(
+        config: LogConfig,
+        services: &[String],
+        cancel: CancellationToken,
+        budget: usize,
+    ) -> Result<Self, LogError> {
+        let (to_writer, writer_rx) = crossbeam_channel::bounded(WRITER_QUEUE);
+        let (opens, opens_rx) = crossbeam_channel::bounded(64);
+        let written = CancellationToken::new();
+        // Detached: it ends on the cancel token, or once every sender is gone.
+        let _writer = writer::spawn(writer_rx, opens_rx, written.clone()).map_err(LogError::Thread)?;
+        // Queued behind every read so far: the writer keeps them, flushes and ends.
+        let stop = to_writer.clone();
+        let stopping = cancel.clone();
+        tokio::spawn(async move {
+            stopping.cancelled().await;
+            let _ended = tokio::task::spawn_blocking(move || stop.send(ToWriter::Stop)).await;
+        });
         let (subscribers, _) = broadcast::channel(SUBSCRIBER_BATCHES);
         let (to_batcher, batcher_rx) = mpsc::channel(actor::LINE_QUEUE);
         let published = Arc::new(AtomicU64::new(0));
@@ -129,10 +175,15 @@ impl LogHub {
                 dir: config.dir.clone(),
                 config,
                 services: ArcSwap::from_pointee(HashMap::new()),
+                to_writer,
+                opens,
+                budget: Budget::new(budget),
+                readers: AtomicU64::new(0),
                 to_batcher,
                 subscribers,
                 published,
                 cancel,
+                written,
             }),
         };
         for service in services {
@@ -148,25 +199,26 @@ impl LogHub {
             return Ok(());
         }
         let config = &self.inner.config;
-        let file = file::LogFile::open_blocking(&config.dir, service, config.file_bytes, config.files)
+        let file = file::LogFile::open(&config.dir, service, config.file_bytes, config.files)
             .map_err(|source| LogError::Open {
                 path: file::log_path(&config.dir, service),
                 source,
             })?;
+        let index = self.inner.services.load().len();
         let (lines_tx, lines_rx) = mpsc::channel(actor::LINE_QUEUE);
         let (commands_tx, commands_rx) = mpsc::channel(16);
         let actor = ServiceActor {
             service: service.to_string(),
-            file,
             ring: Ring::new(config.ring_lines),
-            seq: 0,
             to_batcher: self.inner.to_batcher.clone(),
             subscribers: self.inner.subscribers.clone(),
-            write_failed: false,
         };
+        // Before the service is visible: the writer knows it before any of its lines.
+        let open = writer::Open { name: service.to_string(), service: index, file, actor: lines_tx };
+        self.inner.opens.send(open).map_err(|_| LogError::Stopped)?;
         tokio::spawn(actor.run(lines_rx, commands_rx, self.inner.cancel.clone()));
         let handle = ServiceHandle {
-            lines: lines_tx,
+            index,
             commands: commands_tx,
         };
         self.inner.services.rcu(|map| {
@@ -175,6 +227,12 @@ impl LogHub {
             map
         });
         Ok(())
+    }
+
+    /// Resolves once the writer thread has written and flushed its last line (after the
+    /// cancel token), so a process may exit without losing a backlog.
+    pub async fn written(&self) {
+        self.inner.written.cancelled().await;
     }
 
     /// The folder of the log files.
@@ -197,8 +255,22 @@ impl LogHub {
             .ok_or_else(|| LogError::UnknownService(service.to_string()))
     }
 
-    /// Reads a replica's stdout and stderr until both end. The returned task finishes
-    /// then, so a caller can wait for the last lines of an exited child.
+    /// Reads a child's stdout and stderr pipes until both end, each on a thread of its own.
+    pub fn capture_child(
+        &self,
+        service: &str,
+        replica: u32,
+        stdout: ChildStdout,
+        stderr: ChildStderr,
+    ) -> Result<JoinHandle<()>, LogError> {
+        let stdout = stdout.into_owned_fd().and_then(capture::blocking_pipe).map_err(LogError::Thread)?;
+        let stderr = stderr.into_owned_fd().and_then(capture::blocking_pipe).map_err(LogError::Thread)?;
+        self.capture(service, replica, stdout, stderr)
+    }
+
+    /// Reads a replica's stdout and stderr until both end, each on a thread of its own
+    /// (blocking reads). The returned task finishes then, so a caller can wait for the
+    /// last lines of an exited child.
     pub fn capture<O, E>(
         &self,
         service: &str,
@@ -207,15 +279,13 @@ impl LogHub {
         stderr: E,
     ) -> Result<JoinHandle<()>, LogError>
     where
-        O: AsyncRead + Unpin + Send + 'static,
-        E: AsyncRead + Unpin + Send + 'static,
+        O: Read + Send + 'static,
+        E: Read + Send + 'static,
     {
-        let tx = self.service(service)?.lines.clone();
+        let out = self.capture_stream(service, replica, Stream::Stdout, stdout)?;
+        let err = self.capture_stream(service, replica, Stream::Stderr, stderr)?;
         Ok(tokio::spawn(async move {
-            tokio::join!(
-                actor::read_stream(stdout, replica, Stream::Stdout, tx.clone()),
-                actor::read_stream(stderr, replica, Stream::Stderr, tx),
-            );
+            let _ended = tokio::join!(out, err);
         }))
     }
 
@@ -228,12 +298,19 @@ impl LogHub {
         reader: R,
     ) -> Result<JoinHandle<()>, LogError>
     where
-        R: AsyncRead + Unpin + Send + 'static,
+        R: Read + Send + 'static,
     {
-        let tx = self.service(service)?.lines.clone();
-        Ok(tokio::spawn(actor::read_stream(
-            reader, replica, stream, tx,
-        )))
+        let source = Source {
+            service: self.service(service)?.index,
+            reader: self.inner.readers.fetch_add(1, Ordering::Relaxed),
+            replica,
+            stream,
+        };
+        let ended = capture::spawn_reader(reader, source, self.inner.to_writer.clone(), self.inner.budget.clone())
+            .map_err(LogError::Thread)?;
+        Ok(tokio::spawn(async move {
+            let _thread_gone = ended.await;
+        }))
     }
 
     /// Adds a line from the engine itself (e.g. "program `x` not found") to a service's
@@ -246,13 +323,21 @@ impl LogHub {
         text: impl AsRef<str>,
     ) -> Result<(), LogError> {
         let text = format!("[microdeck] {}", text.as_ref());
-        let mut line = Chunk::with_capacity(actor::now_ms(), replica, Stream::Stderr, text.len(), 1);
-        line.push_with_level(&text, Some(level));
-        self.service(service)?
-            .lines
-            .send(line)
-            .await
-            .map_err(|_| LogError::Stopped)
+        let mut chunk = Chunk::with_capacity(actor::now_ms(), replica, Stream::Stderr, text.len(), 1);
+        chunk.push_with_level(&text, Some(level));
+        let note = ToWriter::Note { service: self.service(service)?.index, chunk };
+        match self.inner.to_writer.try_send(note) {
+            Ok(()) => Ok(()),
+            // The writer is behind a flood: wait for room off the runtime.
+            Err(crossbeam_channel::TrySendError::Full(note)) => {
+                let to_writer = self.inner.to_writer.clone();
+                match tokio::task::spawn_blocking(move || to_writer.send(note)).await {
+                    Ok(Ok(())) => Ok(()),
+                    _ => Err(LogError::Stopped),
+                }
+            }
+            Err(crossbeam_channel::TrySendError::Disconnected(_)) => Err(LogError::Stopped),
+        }
     }
 
     /// The newest `limit` (default 500) lines matching `query`, oldest first; across

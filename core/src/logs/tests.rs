@@ -18,6 +18,17 @@ fn hub(
     files: usize,
     services: &[&str],
 ) -> (LogHub, CancellationToken) {
+    hub_with_budget(dir, ring_lines, file_bytes, files, services, CAPTURE_BUDGET)
+}
+
+fn hub_with_budget(
+    dir: &Path,
+    ring_lines: usize,
+    file_bytes: u64,
+    files: usize,
+    services: &[&str],
+    budget: usize,
+) -> (LogHub, CancellationToken) {
     let cancel = CancellationToken::new();
     let config = LogConfig {
         dir: dir.to_path_buf(),
@@ -26,7 +37,7 @@ fn hub(
         files,
     };
     let names: Vec<String> = services.iter().map(|s| s.to_string()).collect();
-    let hub = LogHub::start(config, &names, cancel.clone()).expect("start hub");
+    let hub = LogHub::start_with_budget(config, &names, cancel.clone(), budget).expect("start hub");
     (hub, cancel)
 }
 
@@ -208,7 +219,7 @@ async fn a_child_flooding_stdout_has_every_line_on_disk_in_order() {
         .expect("spawn sh");
     let stdout = child.stdout.take().expect("stdout");
     let stderr = child.stderr.take().expect("stderr");
-    let done = hub.capture("flood", 0, stdout, stderr).expect("capture");
+    let done = hub.capture_child("flood", 0, stdout, stderr).expect("capture");
     let status = timeout(DEADLINE, child.wait())
         .await
         .expect("child exits")
@@ -242,6 +253,31 @@ async fn a_child_flooding_stdout_has_every_line_on_disk_in_order() {
     eprintln!("200,000 lines captured and on disk in {elapsed:?}");
     assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
     cancel.cancel();
+}
+
+#[tokio::test]
+async fn a_flood_through_the_smallest_budget_keeps_every_line_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // One read's worth: the child waits on the writer at almost every read.
+    let (hub, cancel) = hub_with_budget(dir.path(), 100, 1 << 30, 1, &["flood"], capture::READ_BYTES);
+    let mut child = tokio::process::Command::new("sh")
+        .args(["-c", "seq 1 300000; printf 'no newline at the end'"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn sh");
+    let (stdout, stderr) = (child.stdout.take().expect("stdout"), child.stderr.take().expect("stderr"));
+    let done = hub.capture_child("flood", 0, stdout, stderr).expect("capture");
+    assert!(timeout(DEADLINE, child.wait()).await.expect("child exits").expect("wait").success());
+    timeout(DEADLINE, done).await.expect("capture ends").expect("join");
+    let mut want: Vec<String> = (1..=300_000).map(|i| i.to_string()).collect();
+    want.push("no newline at the end".into());
+    poll_until("every line on disk", || file_texts(dir.path(), "flood", 1).len() >= want.len()).await;
+    assert_eq!(file_texts(dir.path(), "flood", 1), want);
+    assert_eq!(hub.inner.budget.available(), capture::READ_BYTES, "every read was given back");
+    cancel.cancel();
+    timeout(DEADLINE, hub.written()).await.expect("the writer thread ends on cancel");
 }
 
 #[tokio::test]
@@ -387,24 +423,22 @@ async fn queries_filter_and_merge_services_by_time() {
 async fn a_child_is_not_blocked_after_the_hub_stopped() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (hub, cancel) = hub(dir.path(), 100, 1 << 20, 2, &["api"]);
-    let (mut writer, reader) = tokio::io::duplex(1024);
-    let done = hub
-        .capture("api", 0, reader, tokio::io::empty())
-        .expect("capture");
+    let (reader, mut writer) = std::io::pipe().expect("pipe");
+    let done = hub.capture("api", 0, reader, std::io::empty()).expect("capture");
     cancel.cancel();
-    // Far more than any pipe or queue holds: only a reader that keeps reading lets this finish.
-    let line = [b'z'; 1023];
-    let write_all = async {
-        use tokio::io::AsyncWriteExt;
-        for _ in 0..20_000 {
-            writer.write_all(&line).await.expect("write");
-            writer.write_all(b"\n").await.expect("write");
+    // Far more than any pipe, budget or queue holds: only a reader that keeps reading lets this finish.
+    let write_all = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let line = [b'z'; 1023];
+        for _ in 0..(2 * CAPTURE_BUDGET / 1024) {
+            writer.write_all(&line).expect("write");
+            writer.write_all(b"\n").expect("write");
         }
-        drop(writer);
-    };
+    });
     timeout(DEADLINE, write_all)
         .await
-        .expect("the writer never blocked for good");
+        .expect("the writer never blocked for good")
+        .expect("join");
     timeout(DEADLINE, done)
         .await
         .expect("capture ends")
@@ -415,11 +449,11 @@ async fn a_child_is_not_blocked_after_the_hub_stopped() {
 async fn lines_reach_the_file_promptly_without_closing_the_stream() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (hub, cancel) = hub(dir.path(), 100, 1 << 20, 2, &["api"]);
-    let (mut writer, reader) = tokio::io::duplex(1024);
-    let (_keep_open, stderr) = tokio::io::duplex(16);
+    let (reader, mut writer) = std::io::pipe().expect("pipe");
+    let (stderr, _keep_open) = std::io::pipe().expect("pipe");
     hub.capture("api", 0, reader, stderr).expect("capture");
-    use tokio::io::AsyncWriteExt;
-    writer.write_all(b"first line\n").await.expect("write");
+    use std::io::Write;
+    writer.write_all(b"first line\n").expect("write");
     let start = Instant::now();
     poll_until("the line on disk", || {
         file_texts(dir.path(), "api", 1) == ["first line"]
