@@ -39,10 +39,31 @@ impl Budget {
         }
     }
 
+    /// Ends the budget for good: a reader waiting in it, or asking later, goes on without
+    /// a permit. Called when the writer thread ends, since reads it left queued in its
+    /// channel keep their permits until every sender is gone, and would hold a reader forever.
+    pub fn close(&self) {
+        self.0.close();
+    }
+
+    /// A guard that closes the budget when dropped, on any exit of its holder.
+    pub fn close_on_drop(self) -> CloseOnDrop {
+        CloseOnDrop(self)
+    }
+
     /// Bytes of the budget free right now.
     #[cfg(test)]
     pub fn available(&self) -> usize {
         self.0.available_permits()
+    }
+}
+
+/// Closes its budget when dropped (see [`Budget::close`]).
+pub struct CloseOnDrop(Budget);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 
@@ -164,4 +185,37 @@ mod tests {
         assert_eq!(budget.available(), budget_bytes);
         drop(ended);
     }
+
+    #[test]
+    fn a_reader_never_waits_on_the_budget_once_the_writer_has_ended() {
+        let budget = Budget::new(READ_BYTES);
+        let (tx, rx) = crossbeam_channel::bounded(16);
+        // Stands for the window between the writer's last drain and its end: a read sent
+        // then stays queued, its permit with it, until every sender is gone.
+        let queue = rx.clone();
+        let (_opens, opens_rx) = crossbeam_channel::bounded(1);
+        let writer = super::super::writer::spawn(rx, opens_rx, budget.clone(), tokio_util::sync::CancellationToken::new())
+            .expect("writer");
+        tx.send(ToWriter::Stop).expect("stop");
+        writer.join().expect("writer ends");
+        let source = Source { service: 0, reader: 0, replica: 0, stream: crate::snapshot::Stream::Stdout };
+        let late = budget.take(READ_BYTES);
+        tx.send(ToWriter::Bytes { source, at: 0, bytes: vec![b'x'; READ_BYTES], permit: late }).expect("queued late");
+        // A child still writing: its reader must neither stop nor hold it back.
+        let (pipe_out, mut pipe_in) = std::io::pipe().expect("pipe");
+        let ended = spawn_reader(pipe_out, source, tx.clone(), budget.clone()).expect("reader");
+        let child = std::thread::spawn(move || {
+            pipe_in.write_all(&vec![b'y'; 8 * READ_BYTES]).expect("write");
+        });
+        poll("the child's writes taken", || child.is_finished());
+        child.join().expect("child");
+        let start = Instant::now();
+        let mut ended = ended;
+        while ended.try_recv() == Err(oneshot::error::TryRecvError::Empty) {
+            assert!(start.elapsed() < DEADLINE, "the reader never ended");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(queue);
+    }
+
 }

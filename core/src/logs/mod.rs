@@ -152,8 +152,9 @@ impl LogHub {
         let (to_writer, writer_rx) = crossbeam_channel::bounded(WRITER_QUEUE);
         let (opens, opens_rx) = crossbeam_channel::bounded(64);
         let written = CancellationToken::new();
+        let budget = Budget::new(budget);
         // Detached: it ends on the cancel token, or once every sender is gone.
-        let _writer = writer::spawn(writer_rx, opens_rx, written.clone()).map_err(LogError::Thread)?;
+        let _writer = writer::spawn(writer_rx, opens_rx, budget.clone(), written.clone()).map_err(LogError::Thread)?;
         // Queued behind every read so far: the writer keeps them, flushes and ends.
         let stop = to_writer.clone();
         let stopping = cancel.clone();
@@ -177,7 +178,7 @@ impl LogHub {
                 services: ArcSwap::from_pointee(HashMap::new()),
                 to_writer,
                 opens,
-                budget: Budget::new(budget),
+                budget,
                 readers: AtomicU64::new(0),
                 to_batcher,
                 subscribers,

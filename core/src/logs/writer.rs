@@ -10,6 +10,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
+use super::capture::Budget;
 use super::chunk::Chunk;
 use super::file::LogFile;
 use super::lines::LineSplitter;
@@ -90,10 +91,18 @@ impl ServiceFile {
 }
 
 /// Starts the writer thread; it ends on [`ToWriter::Stop`] or once every sender is gone,
-/// and cancels `written` then.
-pub fn spawn(data: Receiver<ToWriter>, opens: Receiver<Open>, written: CancellationToken) -> std::io::Result<std::thread::JoinHandle<()>> {
+/// and then closes `budget` (nothing gives permits back any more) and cancels `written`.
+pub fn spawn(
+    data: Receiver<ToWriter>,
+    opens: Receiver<Open>,
+    budget: Budget,
+    written: CancellationToken,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name("microdeck-log-write".into()).spawn(move || {
         let _written = written.drop_guard();
+        // Reads sent after the last drain stay in the channel with their permits: without
+        // this, a reader of a child still writing waits on the budget forever.
+        let _closed = budget.close_on_drop();
         Writer::default().run(&data, &opens);
     })
 }
@@ -222,7 +231,7 @@ mod tests {
         let (actor, actor_rx) = mpsc::channel(64);
         let file = LogFile::open(dir, "api", 1 << 20, 1).expect("open");
         opens.send(Open { name: "api".into(), service: 0, file, actor }).expect("open sent");
-        let thread = spawn(data_rx, opens_rx, CancellationToken::new()).expect("writer thread");
+        let thread = spawn(data_rx, opens_rx, Budget::new(0), CancellationToken::new()).expect("writer thread");
         (data, actor_rx, thread)
     }
 
