@@ -16,6 +16,9 @@ use super::writer::{Source, ToWriter};
 
 /// Bytes asked of a pipe per read: a whole default pipe (64 KiB) at once.
 pub const READ_BYTES: usize = 64 * 1024;
+/// A captured pipe's capacity: Linux's default ceiling for an unprivileged process
+/// (`/proc/sys/fs/pipe-max-size`), 16 times the default pipe.
+pub const PIPE_BYTES: i32 = 1024 * 1024;
 /// A reader thread only reads and copies; its stack needs little.
 const READER_STACK: usize = 128 * 1024;
 
@@ -68,9 +71,13 @@ impl Drop for CloseOnDrop {
 }
 
 /// A child's pipe end as a blocking file, for a reader thread (tokio hands it non-blocking).
+/// The pipe is widened to [`PIPE_BYTES`] where the system allows, so a child writing in
+/// bursts rarely waits while its reader thread is off the CPU.
 pub fn blocking_pipe(fd: OwnedFd) -> io::Result<std::fs::File> {
     let flags = OFlag::from_bits_truncate(fcntl(&fd, FcntlArg::F_GETFL)?);
     fcntl(&fd, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK))?;
+    // Best effort: past the per-user pipe allowance the kernel refuses, and 64 KiB still works.
+    let _kept_default = fcntl(&fd, FcntlArg::F_SETPIPE_SZ(PIPE_BYTES));
     Ok(std::fs::File::from(fd))
 }
 
@@ -134,6 +141,20 @@ mod tests {
             assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    #[test]
+    fn a_captured_pipe_is_widened_so_a_burst_does_not_block_the_child() {
+        let (read, write) = nix::unistd::pipe().expect("pipe");
+        let before = fcntl(&read, FcntlArg::F_GETPIPE_SZ).expect("size");
+        let file = blocking_pipe(read).expect("blocking");
+        let after = fcntl(&file, FcntlArg::F_GETPIPE_SZ).expect("size");
+        assert_eq!((before, after), (64 * 1024, PIPE_BYTES));
+        // The widened pipe takes a 512 KiB burst with nobody reading (the default takes 64 KiB).
+        let flags = OFlag::from_bits_truncate(fcntl(&write, FcntlArg::F_GETFL).expect("flags"));
+        fcntl(&write, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).expect("non-blocking");
+        let mut w = std::fs::File::from(write);
+        assert!(w.write_all(&vec![b'x'; 512 * 1024]).is_ok(), "the burst fits without a reader");
     }
 
     #[test]
