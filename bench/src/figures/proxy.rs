@@ -1,6 +1,7 @@
 //! P4: throughput and latency through Microdeck's proxy, straight to the replica, and
 //! through nginx (one worker, keep-alive upstream) to the same replica.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -41,6 +42,8 @@ impl Nginx {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own group, so the drop can end the worker too (a killed master orphans it).
+            .process_group(0)
             .spawn()
             .context("start nginx (make bench installs nginx-light)")?;
         Ok(Nginx { child, _dir: dir })
@@ -49,6 +52,11 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        // The master and its worker: killing only the master left the worker holding the port.
+        if let Ok(pgid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) on our own child's process group; no memory is touched.
+            let _already_gone = unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        }
         let _already_gone = self.child.kill();
         let _reaped = self.child.wait();
     }
