@@ -34,7 +34,7 @@ fn main() {
 }
 
 /// The commands of `src/commands.rs` (docs/api.md).
-const COMMANDS: [&str; 22] = [
+const COMMANDS: [&str; 23] = [
     "snapshot",
     "events",
     "logs",
@@ -47,6 +47,7 @@ const COMMANDS: [&str; 22] = [
     "stop_all",
     "reload",
     "subscribe",
+    "feed_ack",
     "series",
     "topology",
     "replica_spread",

@@ -4,10 +4,13 @@
 //! - `options`: default folders (XDG) for a manifest;
 //! - `wiring`: the log hub as the replicas' output, each service's address (its
 //!   `proxy`) bound at start and fed with the ready replicas;
-//! - `subscribe`: the per-subscriber feed (snapshot first, then updates);
+//! - [`feed`]: the live feed's contract (rate, size, backlog, acknowledgements), one for
+//!   every viewer;
+//! - `subscribe`: the per-subscriber feed (snapshot first, then flushes paced by `feed`);
 //! - `set`: the services running now, swapped whole by `reload` (a new manifest
 //!   applied: changed services roll, new ones start, removed ones stop).
 
+pub mod feed;
 mod options;
 mod reload;
 mod set;
@@ -111,9 +114,11 @@ pub struct LogQuery {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Update {
-    /// At most 10 a second.
+    /// At most one a flush ([`feed::MAX_FLUSHES_PER_SEC`]).
     Snapshot(ClusterSnapshot),
-    /// `skipped` lines were dropped for this subscriber because it fell behind.
+    /// At most one a flush, bounded by [`feed::MAX_LINES`] and [`feed::MAX_LOG_BYTES`]:
+    /// `skipped` lines (all in the log files) were not sent to this subscriber before or
+    /// among these, because they came faster than the feed carries or it fell behind.
     Logs { lines: Vec<LogLine>, skipped: u64 },
     Event(Event),
 }

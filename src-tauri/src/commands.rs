@@ -90,11 +90,19 @@ pub async fn reload(session: State<'_, SessionHandle>) -> Answer<ReloadReport> {
     Ok(session.reload().await?)
 }
 
-/// Streams a snapshot, then updates (snapshots, log batches, events) over `on_update`; returns
-/// at once. A page that subscribes again (a reload) replaces its previous feed.
+/// Streams a snapshot, then the engine's flushes (events, a log batch, a snapshot), each a
+/// message, over `on_update`; returns at once. A page that subscribes again (a reload)
+/// replaces its previous feed. The page acknowledges the messages it handled with `feed_ack`.
 #[tauri::command]
-pub fn subscribe<R: Runtime>(webview: Webview<R>, session: State<'_, SessionHandle>, on_update: Channel<Update>) {
+pub fn subscribe<R: Runtime>(webview: Webview<R>, session: State<'_, SessionHandle>, on_update: Channel<Vec<Update>>) {
     session.subscribe(webview.label().to_owned(), on_update);
+}
+
+/// The page has handled `received` messages of its feed in all (a running total).
+#[tauri::command]
+pub async fn feed_ack<R: Runtime>(webview: Webview<R>, session: State<'_, SessionHandle>, received: u64) -> Answer<()> {
+    session.ack(webview.label().to_owned(), received).await;
+    Ok(())
 }
 
 /// The service's 1-second series over the last `window_s` seconds (an empty one before traffic).

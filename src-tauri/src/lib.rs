@@ -42,6 +42,7 @@ pub fn register<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::stop_all,
         commands::reload,
         commands::subscribe,
+        commands::feed_ack,
         commands::series,
         commands::topology,
         commands::replica_spread,

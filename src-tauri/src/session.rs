@@ -2,6 +2,10 @@
 //! reloaded in place by File → Reload manifest),
 //! the local API serving it, and the pages' live feeds. Commands read the current cluster
 //! from a `watch`; everything that changes it goes through the actor's bounded channel.
+//!
+//! A page's feed is the engine's subscription, a flush a message, sent only while the page
+//! has acknowledged all but [`IN_FLIGHT`](microdeck::cluster::feed::IN_FLIGHT) of them: a Tauri channel never pushes back,
+//! so without that WebKit would queue every message a busy page has not handled yet.
 
 use std::collections::HashMap;
 
@@ -9,6 +13,7 @@ use tauri::ipc::Channel;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+use microdeck::cluster::feed::{Acks, Credit};
 use microdeck::cluster::{Cluster, ClusterError, ReloadReport, Update};
 use microdeck::manifest::Manifest;
 use microdeck::web::{self, WebHandle};
@@ -19,7 +24,8 @@ use crate::launch::Launch;
 const QUEUE: usize = 16;
 
 enum Command {
-    Subscribe { label: String, channel: Channel<Update> },
+    Subscribe { label: String, channel: Channel<Vec<Update>> },
+    Ack { label: String, received: u64 },
     Open { manifest: Box<Manifest>, reply: oneshot::Sender<Result<(), String>> },
     ResetData { reply: oneshot::Sender<Result<(), String>> },
     Reload { reply: oneshot::Sender<Result<ReloadReport, ClusterError>> },
@@ -60,11 +66,18 @@ impl SessionHandle {
         self.clusters.borrow().clone()
     }
 
-    /// Feeds `channel` with updates of the current cluster (and of the next one after an Open…).
-    pub fn subscribe(&self, label: String, channel: Channel<Update>) {
+    /// Feeds `channel` with updates of the current cluster (and of the next one after an Open…),
+    /// a flush a message, as fast as the page acknowledges them ([`ack`](Self::ack)).
+    pub fn subscribe(&self, label: String, channel: Channel<Vec<Update>>) {
         if self.commands.try_send(Command::Subscribe { label, channel }).is_err() {
             tracing::warn!("subscription dropped: the session is busy or gone");
         }
+    }
+
+    /// The page `label` has handled `received` messages of its feed in all.
+    pub async fn ack(&self, label: String, received: u64) {
+        // Awaited, not tried: a lost acknowledgement would hold the feed until the next one.
+        let _gone = self.commands.send(Command::Ack { label, received }).await;
     }
 
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
@@ -102,8 +115,9 @@ struct Session {
     launch: Launch,
     clusters: watch::Sender<Cluster>,
     web: Option<WebHandle>,
-    /// The live feed of each page (by webview label); a page's new subscription ends its old one.
-    feeds: HashMap<String, CancellationToken>,
+    /// The live feed of each page (by webview label) and where its acknowledgements go; a
+    /// page's new subscription ends its old one.
+    feeds: HashMap<String, (CancellationToken, Acks)>,
     stop: CancellationToken,
 }
 
@@ -112,6 +126,11 @@ impl Session {
         while let Some(command) = inbox.recv().await {
             match command {
                 Command::Subscribe { label, channel } => self.subscribe(label, channel),
+                Command::Ack { label, received } => {
+                    if let Some((_, acks)) = self.feeds.get(&label) {
+                        acks.ack(received);
+                    }
+                }
                 Command::Open { manifest, reply } => {
                     let _gone = reply.send(self.open(*manifest).await);
                 }
@@ -133,12 +152,13 @@ impl Session {
         inbox.close();
     }
 
-    fn subscribe(&mut self, label: String, channel: Channel<Update>) {
+    fn subscribe(&mut self, label: String, channel: Channel<Vec<Update>>) {
         let cancel = self.stop.child_token();
-        if let Some(old) = self.feeds.insert(label, cancel.clone()) {
+        let (credit, acks) = Credit::new();
+        if let Some((old, _)) = self.feeds.insert(label, (cancel.clone(), acks)) {
             old.cancel();
         }
-        tauri::async_runtime::spawn(forward(self.clusters.subscribe(), channel, cancel));
+        tauri::async_runtime::spawn(forward(self.clusters.subscribe(), channel, credit, cancel));
     }
 
     async fn open(&mut self, manifest: Manifest) -> Result<(), String> {
@@ -198,19 +218,33 @@ impl Session {
     }
 }
 
-/// Sends every update of the current cluster to `channel`, following File → Open… swaps,
-/// until the page goes away, subscribes again, or the app quits.
-async fn forward(mut clusters: watch::Receiver<Cluster>, channel: Channel<Update>, cancel: CancellationToken) {
+/// Sends the current cluster's feed to `channel`, a flush a message while `credit` allows,
+/// following File → Open… swaps, until the page goes away, subscribes again, or the app quits.
+async fn forward(mut clusters: watch::Receiver<Cluster>, channel: Channel<Vec<Update>>, mut credit: Credit, cancel: CancellationToken) {
     loop {
         let cluster = clusters.borrow_and_update().clone();
         let mut feed = cluster.subscribe();
         loop {
+            // Waiting here holds the engine's next flush back, which coalesces meanwhile.
             tokio::select! {
                 _ = cancel.cancelled() => return,
+                ready = credit.ready() => if !ready { return },
+            }
+            let first = tokio::select! {
+                _ = cancel.cancelled() => return,
                 update = feed.recv() => match update {
-                    Some(update) => if channel.send(update).is_err() { return },
+                    Some(update) => update,
                     None => break,
                 },
+            };
+            let mut message = vec![first];
+            // The rest of the flush, if already queued (at most `feed::QUEUE` updates).
+            while let Some(update) = feed.try_recv() {
+                message.push(update);
+            }
+            credit.sent();
+            if channel.send(message).is_err() {
+                return;
             }
         }
         // That cluster is over: wait for the next one, if any.

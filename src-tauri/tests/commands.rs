@@ -157,9 +157,9 @@ fn a_subscription_gets_a_snapshot_first_and_a_resubscribe_replaces_it() {
         let _ = first.send(body.deserialize::<Value>().unwrap());
         Ok(())
     }));
-    let update = rx.recv_timeout(DEADLINE).unwrap();
-    let parsed: Update = serde_json::from_value(update.clone()).unwrap();
-    assert!(matches!(parsed, Update::Snapshot(_)), "{update}");
+    let message = rx.recv_timeout(DEADLINE).unwrap();
+    let parsed: Vec<Update> = serde_json::from_value(message.clone()).unwrap();
+    assert!(matches!(parsed.first(), Some(Update::Snapshot(_))), "{message}");
     // The same page subscribing again ends the first feed: its sender is dropped.
     let (tx2, rx2) = mpsc::channel::<Value>();
     drop(tx);
@@ -176,6 +176,30 @@ fn a_subscription_gets_a_snapshot_first_and_a_resubscribe_replaces_it() {
             Err(e) => panic!("the first feed did not end: {e}"),
         }
     }
+}
+
+/// A page that acknowledges nothing holds its feed at `IN_FLIGHT` messages (the heartbeat alone
+/// would send one a second); its acknowledgements let exactly that many more through.
+#[test]
+fn a_page_that_does_not_acknowledge_is_sent_no_more_than_the_window() {
+    let f = fixture("window");
+    let (tx, rx) = mpsc::channel::<Value>();
+    f.session.subscribe("main".into(), Channel::new(move |body| {
+        let _ = tx.send(body.deserialize::<Value>().unwrap());
+        Ok(())
+    }));
+    let window = microdeck::cluster::feed::IN_FLIGHT as usize;
+    for n in 0..window {
+        rx.recv_timeout(DEADLINE).unwrap_or_else(|e| panic!("message {n} of the window: {e}"));
+    }
+    // Three heartbeats' time with nothing acknowledged: nothing more arrives.
+    assert!(rx.recv_timeout(Duration::from_secs(3)).is_err(), "a message past the window with no acknowledgement");
+    tauri::async_runtime::block_on(f.session.ack("main".into(), 1));
+    rx.recv_timeout(DEADLINE).expect("one more message after one acknowledgement");
+    assert!(rx.recv_timeout(Duration::from_secs(3)).is_err(), "only one more message for one acknowledgement");
+    // The command the page calls does the same.
+    assert_eq!(invoke(&f.window, "feed_ack", json!({ "received": 3 })), Ok(Value::Null));
+    rx.recv_timeout(DEADLINE).expect("a message after the page's feed_ack");
 }
 
 #[test]

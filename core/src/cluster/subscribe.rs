@@ -1,6 +1,7 @@
-//! One subscriber's feed: a snapshot first, then snapshots on change (at most
-//! [`MAX_SNAPSHOTS_PER_SEC`] a second, plus a heartbeat for resource figures, by
-//! default every [`HEARTBEAT`]), log batches and events. A task per subscriber; dropping the [`Subscription`] ends it.
+//! One subscriber's feed, paced by the contract of [`feed`](super::feed): a snapshot first,
+//! then flushes of events, log lines and the changed snapshot, plus a heartbeat snapshot for
+//! resource figures (by default every [`HEARTBEAT`]). A task per subscriber; dropping the
+//! [`Subscription`] ends it.
 
 use std::time::Duration;
 
@@ -9,9 +10,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use super::feed::{LogBacklog, FLUSH_GAP, MAX_EVENTS, QUEUE};
 use super::{Cluster, Update};
+use crate::snapshot::Event;
 
-pub const MAX_SNAPSHOTS_PER_SEC: u32 = 10;
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// A live feed from the cluster. Drop it to unsubscribe.
@@ -25,12 +27,39 @@ impl Subscription {
     pub async fn recv(&mut self) -> Option<Update> {
         self.rx.recv().await
     }
+
+    /// An update already waiting, if any (the rest of a flush).
+    pub fn try_recv(&mut self) -> Option<Update> {
+        self.rx.try_recv().ok()
+    }
+}
+
+/// What waits for the next flush.
+#[derive(Default)]
+struct Pending {
+    events: std::collections::VecDeque<Event>,
+    logs: LogBacklog,
+    /// The cluster changed (or the heartbeat is due) since the last snapshot sent.
+    snapshot: bool,
+}
+
+impl Pending {
+    fn event(&mut self, e: Event) {
+        if self.events.len() == MAX_EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(e);
+    }
+
+    fn any(&self) -> bool {
+        self.snapshot || !self.events.is_empty() || !self.logs.is_empty()
+    }
 }
 
 /// `with_logs: false` leaves the log batches out (a feed that never shows lines then
 /// costs the log path nothing).
 pub(super) fn start(cluster: Cluster, with_logs: bool, heartbeat: Duration) -> Subscription {
-    let (tx, rx) = mpsc::channel(64);
+    let (tx, rx) = mpsc::channel(QUEUE);
     let stop = CancellationToken::new();
     let guard = stop.clone().drop_guard();
     let cancel = cluster.inner.cancel.clone();
@@ -45,76 +74,89 @@ pub(super) fn start(cluster: Cluster, with_logs: bool, heartbeat: Duration) -> S
         if tx.send(Update::Snapshot(first)).await.is_err() {
             return;
         }
-        let min_gap = Duration::from_secs(1) / MAX_SNAPSHOTS_PER_SEC;
-        let mut last_sent = Instant::now();
-        let mut dirty = false;
+        let mut last_flush = Instant::now();
+        let mut pending = Pending::default();
         let mut heartbeat = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
         loop {
-            let next_allowed = last_sent + min_gap;
-            let update = tokio::select! {
+            let any = pending.any();
+            tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = cancel.cancelled() => return,
-                r = version.changed(), if !dirty => {
+                r = version.changed(), if !pending.snapshot => {
                     if r.is_err() { return; }
-                    dirty = true;
-                    continue;
+                    pending.snapshot = true;
                 }
-                _ = tokio::time::sleep_until(next_allowed), if dirty => None,
-                _ = heartbeat.tick() => None,
+                _ = heartbeat.tick() => pending.snapshot = true,
                 e = events.recv() => match e {
-                    Ok(e) => Some(Update::Event(e)),
-                    Err(RecvError::Lagged(_)) => continue,
+                    Ok(e) => pending.event(e),
+                    Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return,
                 },
                 l = recv_logs(&mut logs), if logs.is_some() => match l {
-                    Some((lines, skipped)) => Some(Update::Logs { lines, skipped }),
+                    Some((batch, skipped)) => pending.logs.push(batch, skipped),
                     None => return,
                 },
-            };
-            let sent = match update {
-                Some(u) => tx.send(u).await.is_ok(),
-                None => {
-                    dirty = false;
-                    version.mark_unchanged();
-                    last_sent = Instant::now();
-                    heartbeat.reset();
-                    send_snapshot(&cluster, cluster.snapshot(), &mut events, &tx).await
+                _ = tokio::time::sleep_until(last_flush + FLUSH_GAP), if any => {
+                    if !flush(&cluster, &mut pending, &mut version, &mut events, &tx).await {
+                        return;
+                    }
+                    if pending.snapshot {
+                        pending.snapshot = false;
+                        heartbeat.reset();
+                    }
+                    // Counted from the end of the sends: a slow reader makes flushes rarer.
+                    last_flush = Instant::now();
                 }
-            };
-            if !sent {
-                return;
             }
         }
     });
     Subscription { rx, _stop: guard }
 }
 
-async fn recv_logs(logs: &mut Option<crate::logs::LogSubscription>) -> Option<(Vec<crate::snapshot::LogLine>, u64)> {
+async fn recv_logs(logs: &mut Option<crate::logs::LogSubscription>) -> Option<(std::sync::Arc<[crate::snapshot::LogLine]>, u64)> {
     match logs {
-        Some(l) => l.recv().await,
+        Some(l) => l.recv_shared().await,
         None => None,
     }
 }
 
-/// Sends the events recorded before `snap` was taken, then `snap`: a reader never sees a
-/// state before the event that led to it (the events go through the log's own task).
-async fn send_snapshot(
+/// Sends what is pending: the events (with those recorded before the snapshot was taken, so a
+/// reader never sees a state before the event that led to it), the log batch, the snapshot.
+/// `false` once the reader is gone.
+async fn flush(
     cluster: &Cluster,
-    snap: crate::snapshot::ClusterSnapshot,
-    events: &mut tokio::sync::broadcast::Receiver<crate::snapshot::Event>,
+    pending: &mut Pending,
+    version: &mut tokio::sync::watch::Receiver<u64>,
+    events: &mut tokio::sync::broadcast::Receiver<Event>,
     tx: &mpsc::Sender<Update>,
 ) -> bool {
-    cluster.inner.events.sync().await;
-    loop {
-        match events.try_recv() {
-            Ok(e) => {
-                if tx.send(Update::Event(e)).await.is_err() {
-                    return false;
-                }
+    let snapshot = pending.snapshot.then(|| {
+        version.mark_unchanged();
+        cluster.snapshot()
+    });
+    if snapshot.is_some() {
+        // The events go through the log's own task: wait for those recorded so far.
+        cluster.inner.events.sync().await;
+        loop {
+            match events.try_recv() {
+                Ok(e) => pending.event(e),
+                Err(TryRecvError::Lagged(_)) => continue,
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
             }
-            Err(TryRecvError::Lagged(_)) => continue,
-            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
         }
     }
-    tx.send(Update::Snapshot(snap)).await.is_ok()
+    while let Some(e) = pending.events.pop_front() {
+        if tx.send(Update::Event(e)).await.is_err() {
+            return false;
+        }
+    }
+    if let Some((lines, skipped)) = pending.logs.take() {
+        if tx.send(Update::Logs { lines, skipped }).await.is_err() {
+            return false;
+        }
+    }
+    match snapshot {
+        Some(s) => tx.send(Update::Snapshot(s)).await.is_ok(),
+        None => true,
+    }
 }

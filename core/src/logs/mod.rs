@@ -400,6 +400,12 @@ pub struct LogSubscription {
 impl LogSubscription {
     /// The next batch and the number of lines skipped before it; `None` once the hub stops.
     pub async fn recv(&mut self) -> Option<(Vec<LogLine>, u64)> {
+        let (lines, skipped) = self.recv_shared().await?;
+        Some((lines.to_vec(), skipped))
+    }
+
+    /// As [`recv`](Self::recv), with the batch shared rather than copied.
+    pub async fn recv_shared(&mut self) -> Option<(Arc<[LogLine]>, u64)> {
         loop {
             let received = tokio::select! {
                 _ = self.cancel.cancelled() => return None,
@@ -409,7 +415,7 @@ impl LogSubscription {
                 Ok(batch) => {
                     let skipped = batch.first.saturating_sub(self.next);
                     self.next = self.next.max(batch.first + batch.lines.len() as u64);
-                    return Some((batch.lines.to_vec(), skipped));
+                    return Some((batch.lines, skipped));
                 }
                 // The next batch's index tells how many lines were lost.
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,

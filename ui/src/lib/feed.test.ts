@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventFeed, LogFeed } from './feed';
+import { EventFeed, HeldUpdates, LogFeed } from './feed';
 import type { ClusterEvent, LogLine } from './types';
 
 const line = (service: string, seq: number): LogLine => ({ seq, at: seq, service, replica: 0, stream: 'stdout', level: 'info', text: `${service} ${seq}` });
@@ -40,5 +40,30 @@ describe('EventFeed', () => {
     const f = new EventFeed(3);
     f.add([1, 2, 3, 4, 5].map(event));
     expect(f.list().map((e) => e.seq)).toEqual([5, 4, 3]);
+  });
+});
+
+describe('HeldUpdates', () => {
+  const logs = (from: number, n: number, skipped = 0) => ({ type: 'logs' as const, lines: Array.from({ length: n }, (_, i) => line('yes', from + i)), skipped });
+  it('keeps everything within its bound, in order', () => {
+    const h = new HeldUpdates(100);
+    h.push(logs(0, 40));
+    h.push({ type: 'event', ...event(1) });
+    h.push(logs(40, 40, 5));
+    expect(h.heldLines).toBe(80);
+    const out = h.take();
+    expect(out.map((u) => u.type)).toEqual(['logs', 'event', 'logs']);
+    expect(h.take()).toEqual([]);
+  });
+  it('drops the oldest lines past its bound and counts them as skipped', () => {
+    const h = new HeldUpdates(100);
+    for (let i = 0; i < 10; i++) h.push(logs(i * 30, 30, i === 0 ? 7 : 0));
+    expect(h.heldLines).toBe(100);
+    const out = h.take().filter((u) => u.type === 'logs');
+    const kept = out.flatMap((u) => u.lines.map((l) => l.seq));
+    const skipped = out.reduce((n, u) => n + u.skipped, 0);
+    // The newest 100 of 300 lines, and 200 + the 7 the engine had skipped.
+    expect(kept).toEqual(Array.from({ length: 100 }, (_, i) => 200 + i));
+    expect(skipped).toBe(207);
   });
 });

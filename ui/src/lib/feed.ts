@@ -2,7 +2,7 @@
 // each (by sequence number) and bounded, so a long session stays within memory.
 
 import { Ring } from './ring';
-import type { ClusterEvent, LogLine } from './types';
+import type { ClusterEvent, LogLine, Update } from './types';
 
 /** The client's log buffer: newest `capacity` lines, each (service, seq) once. */
 export class LogFeed {
@@ -83,5 +83,43 @@ export class EventFeed {
   /** Newest first. */
   list(): ClusterEvent[] {
     return this.items.slice();
+  }
+}
+
+/**
+ * Updates that arrive before the history is in, kept for after it: at most `maxLines` log
+ * lines, the oldest counted as skipped beyond that (a flood must not grow a page that waits).
+ */
+export class HeldUpdates {
+  private items: Update[] = [];
+  private lines = 0;
+
+  constructor(readonly maxLines: number) {}
+
+  push(u: Update): void {
+    this.items.push(u);
+    if (u.type !== 'logs') return;
+    this.lines += u.lines.length;
+    let i = 0;
+    while (this.lines > this.maxLines && i < this.items.length) {
+      const old = this.items[i];
+      if (old.type === 'logs' && old !== u) {
+        const drop = Math.min(old.lines.length, this.lines - this.maxLines);
+        this.items[i] = { type: 'logs', lines: old.lines.slice(drop), skipped: old.skipped + drop };
+        this.lines -= drop;
+      }
+      i++;
+    }
+  }
+
+  get heldLines(): number {
+    return this.lines;
+  }
+
+  take(): Update[] {
+    const out = this.items;
+    this.items = [];
+    this.lines = 0;
+    return out;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatClock, formatDuration, formatExit, formatPercent, formatUptime, secondsUntil } from './format';
+import { formatBytes, formatClock, formatCount, formatSkipped, formatDuration, formatExit, formatPercent, formatUptime, secondsUntil } from './format';
 
 describe('formatBytes', () => {
   it('uses binary units with at most three significant digits', () => {
@@ -78,5 +78,15 @@ describe('formatClock', () => {
   it('shows local time with milliseconds', () => {
     const at = new Date(2026, 0, 2, 3, 4, 5, 67).getTime();
     expect(formatClock(at)).toBe('03:04:05.067');
+  });
+});
+
+describe('formatSkipped', () => {
+  it('groups digits by threes and says where the lines are', () => {
+    expect(formatCount(12345)).toBe('12,345');
+    expect(formatCount(999)).toBe('999');
+    expect(formatCount(1234567)).toBe('1,234,567');
+    expect(formatSkipped(12345)).toBe('12,345 lines skipped — all are in the log file');
+    expect(formatSkipped(1)).toBe('1 line skipped — all are in the log file');
   });
 });

@@ -18,6 +18,17 @@ export function formatBytes(bytes: number | null | undefined): string {
   return `${v.toFixed(digits)} ${UNITS[u]}`;
 }
 
+/** 12345 → "12,345": digits grouped by threes, whatever the page's locale. */
+export function formatCount(n: number): string {
+  if (!Number.isFinite(n)) return '—';
+  return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/** What the feed left out for this page, and where it still is. */
+export function formatSkipped(lines: number): string {
+  return `${formatCount(lines)} ${lines === 1 ? 'line' : 'lines'} skipped — all are in the log file`;
+}
+
 /** CPU share of one core: 0.04 → "0.0%", 12.345 → "12.3%", 250 → "250%". */
 export function formatPercent(p: number | null | undefined): string {
   if (p === null || p === undefined || !Number.isFinite(p)) return '—';

@@ -1,7 +1,7 @@
 // The live view of the cluster that every component reads: the latest snapshot, the event
 // timeline and the log buffer, fed by one subscription plus the history fetched at start.
 
-import { EventFeed, LogFeed } from './feed';
+import { EventFeed, HeldUpdates, LogFeed } from './feed';
 import type { Connection, Transport } from './transport';
 import { normaliseError } from './transport';
 import type { ClusterEvent, ClusterSnapshot, CommandError, Update } from './types';
@@ -41,7 +41,7 @@ class ClusterStore {
     this.transport = transport;
     transport.onQuitting?.((waiting) => (this.quitting = waiting));
     let historyIn = false;
-    const held: Update[] = [];
+    const held = new HeldUpdates(LOG_BUFFER_LINES);
     const unsubscribe = transport.subscribe(
       (u) => {
         if (u.type === 'snapshot' || historyIn) this.apply(u);
@@ -62,7 +62,7 @@ class ClusterStore {
       if (logs.status === 'fulfilled') this.logs.add(logs.value);
       if (events.status === 'fulfilled') this.eventFeed.add(events.value);
       historyIn = true;
-      for (const u of held.splice(0)) this.apply(u);
+      for (const u of held.take()) this.apply(u);
       this.events = this.eventFeed.list();
       this.bumpLogs();
     });

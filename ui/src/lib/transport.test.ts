@@ -1,6 +1,43 @@
-import { describe, expect, it } from 'vitest';
-import { httpTransport, isTauri, logQueryString, normaliseError } from './transport';
+import { describe, expect, it, vi } from 'vitest';
+import { httpTransport, isTauri, logQueryString, normaliseError, tauriTransport } from './transport';
 import type { Update } from './types';
+
+const ipc = vi.hoisted(() => ({
+  calls: [] as { cmd: string; args: unknown }[],
+  channels: [] as { onmessage: (m: unknown) => void }[],
+}));
+vi.mock('@tauri-apps/api/core', () => ({
+  Channel: class {
+    onmessage: (m: unknown) => void = () => {};
+    constructor() {
+      ipc.channels.push(this);
+    }
+  },
+  invoke: async (cmd: string, args: unknown) => {
+    ipc.calls.push({ cmd, args });
+    return null;
+  },
+}));
+
+describe('tauriTransport.subscribe', () => {
+  it('applies each flush in order and acknowledges it with the running total', async () => {
+    ipc.calls.length = 0;
+    const got: Update[] = [];
+    const states: string[] = [];
+    const stop = tauriTransport().subscribe((u) => got.push(u), (c) => states.push(c));
+    const channel = ipc.channels[ipc.channels.length - 1];
+    channel.onmessage([{ type: 'logs', lines: [], skipped: 1 }, { type: 'logs', lines: [], skipped: 2 }]);
+    channel.onmessage([{ type: 'logs', lines: [], skipped: 3 }]);
+    await Promise.resolve();
+    expect(got.map((u) => (u.type === 'logs' ? u.skipped : -1))).toEqual([1, 2, 3]);
+    expect(ipc.calls.map((c) => c.cmd)).toEqual(['subscribe', 'feed_ack', 'feed_ack']);
+    expect(ipc.calls.slice(1).map((c) => c.args)).toEqual([{ received: 1 }, { received: 2 }]);
+    expect(states).toEqual(['connecting', 'live', 'live']);
+    stop();
+    channel.onmessage([{ type: 'logs', lines: [], skipped: 4 }]);
+    expect(got).toHaveLength(3);
+  });
+});
 
 describe('normaliseError', () => {
   it('keeps a shell error as it is', () => {

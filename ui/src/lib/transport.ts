@@ -107,12 +107,18 @@ export function tauriTransport(): Transport {
     },
     subscribe(onUpdate, onConnection) {
       let active = true;
-      const channel = new Channel<Update>();
-      channel.onmessage = (u) => {
-        if (active) {
-          onConnection?.('live');
-          onUpdate(u);
-        }
+      // The app sends a flush a message and waits for these acknowledgements (a running
+      // total) before it sends more than two ahead: a busy page is sent less, never queued.
+      let received = 0;
+      const channel = new Channel<Update[]>();
+      channel.onmessage = (flush) => {
+        if (!active) return;
+        onConnection?.('live');
+        for (const u of flush) onUpdate(u);
+        received++;
+        call('feed_ack', { received }).catch(() => {
+          // The app is quitting; nothing more will come.
+        });
       };
       onConnection?.('connecting');
       // The command may return at once or only when the feed ends: either way it is no error.
