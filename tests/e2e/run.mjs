@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// The e2e runner: for each target (desktop, web) it starts what the target needs, runs every
+// The e2e runner: for each target (desktop, web) and each suite (the bundled cluster's
+// scenarios, then the log flood of flood.mjs) it starts what the target needs, runs every
 // scenario with one WebDriver client (a scenario may save output/<target>-<label>.png), saves
 // output/<target>.png, and always cleans up — then checks that no process of that target's
 // cluster is left. Ends with "N passed, N failed".
 //
-//   node run.mjs [--target desktop|web]...   (default: both)
+//   node run.mjs [--target desktop|web]... [--suite bundled|flood]...   (default: all)
 // Environment: CARGO_TARGET_DIR (where the binaries are), MICRODECK_BIN, MICRODECK_DESKTOP_BIN,
 // E2E_MANIFEST (a manifest instead of the bundled one), E2E_PORT_OFFSET (default 1100).
 
@@ -13,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAllNow, processesMentioning, stopAll, waitFor } from './lib/procs.mjs';
 import { startDesktop, startWeb } from './lib/targets.mjs';
+import { FLOOD_MANIFEST, floodScenarios } from './flood.mjs';
 import { capture, scenarios, screenshot } from './scenarios.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -26,15 +28,24 @@ const TARGETS = {
   web: { start: startWeb, bin: process.env.MICRODECK_BIN ?? path.join(targetDir, 'debug', 'microdeck'), portOffset: baseOffset },
 };
 
-function parseTargets(argv) {
-  const chosen = [];
+/** The bundled cluster (or E2E_MANIFEST) with the scenarios, then the flood on its own cluster. */
+const SUITES = {
+  bundled: { manifest: process.env.E2E_MANIFEST ? path.resolve(process.env.E2E_MANIFEST) : undefined, scenarios, portShift: 0, screenshot: true },
+  flood: { manifest: FLOOD_MANIFEST, scenarios: floodScenarios, portShift: 50, screenshot: false },
+};
+
+function parseArgs(argv) {
+  const chosen = { target: [], suite: [] };
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--target' && argv[i + 1]) chosen.push(argv[++i]);
-    else if (argv[i].startsWith('--target=')) chosen.push(argv[i].slice('--target='.length));
-    else throw new Error(`unknown argument ${argv[i]} (use --target desktop|web)`);
+    const m = /^--(target|suite)(?:=(.*))?$/.exec(argv[i]);
+    if (!m) throw new Error(`unknown argument ${argv[i]} (use --target desktop|web, --suite bundled|flood)`);
+    const value = m[2] ?? argv[++i];
+    if (!value) throw new Error(`--${m[1]} needs a value`);
+    chosen[m[1]].push(value);
   }
-  for (const t of chosen) if (!TARGETS[t]) throw new Error(`unknown target ${t} (desktop or web)`);
-  return chosen.length ? chosen : ['desktop', 'web'];
+  for (const t of chosen.target) if (!TARGETS[t]) throw new Error(`unknown target ${t} (desktop or web)`);
+  for (const t of chosen.suite) if (!SUITES[t]) throw new Error(`unknown suite ${t} (bundled or flood)`);
+  return { targets: chosen.target.length ? chosen.target : ['desktop', 'web'], suites: chosen.suite.length ? chosen.suite : ['bundled', 'flood'] };
 }
 
 const results = [];
@@ -55,28 +66,30 @@ async function timed(fn) {
   }
 }
 
-async function runTarget(name) {
+async function runTarget(name, suite) {
   const spec = TARGETS[name];
   let session = null;
   const setup = await timed(async () => {
-    session = await spec.start({ bin: spec.bin, portOffset: spec.portOffset, manifest: process.env.E2E_MANIFEST ? path.resolve(process.env.E2E_MANIFEST) : undefined, outputDir });
+    session = await spec.start({ bin: spec.bin, portOffset: spec.portOffset + suite.portShift, manifest: suite.manifest, outputDir });
   });
   if (setup.error) {
     record(name, 'start the target', setup.error, setup.ms);
     return;
   }
   try {
-    for (const scenario of scenarios) {
+    for (const scenario of suite.scenarios) {
       const out = { capture: (label) => capture(session.browser, path.join(outputDir, `${name}-${label}.png`)) };
-      const r = await timed(() => scenario.run(session.browser, out));
+      const r = await timed(() => scenario.run(session.browser, out, session));
       record(name, scenario.name, r.error, r.ms);
       if (r.error) {
         const slug = scenario.name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').slice(0, 40);
         await session.browser.saveScreenshot(path.join(outputDir, `${name}-failed-${slug}.png`)).catch(() => {});
       }
     }
-    const shot = await timed(() => screenshot(session.browser, path.join(outputDir, `${name}.png`)));
-    record(name, `screenshot saved to tests/e2e/output/${name}.png`, shot.error, shot.ms);
+    if (suite.screenshot) {
+      const shot = await timed(() => screenshot(session.browser, path.join(outputDir, `${name}.png`)));
+      record(name, `screenshot saved to tests/e2e/output/${name}.png`, shot.error, shot.ms);
+    }
   } finally {
     const down = await timed(async () => {
       await session.teardown();
@@ -99,11 +112,13 @@ async function runTarget(name) {
 }
 
 async function main() {
-  const targets = parseTargets(process.argv.slice(2));
+  const { targets, suites } = parseArgs(process.argv.slice(2));
   mkdirSync(outputDir, { recursive: true });
-  for (const t of targets) {
-    console.log(`# target ${t}: ${TARGETS[t].bin}`);
-    await runTarget(t);
+  for (const suite of suites) {
+    for (const t of targets) {
+      console.log(`# target ${t}, suite ${suite}: ${TARGETS[t].bin}`);
+      await runTarget(t, SUITES[suite]);
+    }
   }
 }
 

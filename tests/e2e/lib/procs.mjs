@@ -177,3 +177,44 @@ export function which(program) {
   }
   return null;
 }
+
+/** The parent pid and command name of `pid`, or null once it is gone. */
+function statOf(pid) {
+  try {
+    const stat = readFileSync(path.join('/proc', String(pid), 'stat'), 'utf8');
+    const close = stat.lastIndexOf(')');
+    const fields = stat.slice(close + 2).split(' ');
+    return { comm: stat.slice(stat.indexOf('(') + 1, close), state: fields[0], ppid: Number(fields[1]) };
+  } catch {
+    return null;
+  }
+}
+
+/** Live processes under `root` (not itself), with their command names. */
+export function descendants(root) {
+  const children = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const s = statOf(entry);
+    if (!s || s.state === 'Z') continue;
+    if (!children.has(s.ppid)) children.set(s.ppid, []);
+    children.get(s.ppid).push({ pid: Number(entry), comm: s.comm });
+  }
+  const out = [];
+  const queue = [root];
+  while (queue.length) {
+    for (const child of children.get(queue.shift()) ?? []) {
+      out.push(child);
+      queue.push(child.pid);
+    }
+  }
+  return out;
+}
+
+/** Resident memory of `pid` in MB; throws if it cannot be read (a figure is never made up). */
+export function rssMb(pid) {
+  const status = readFileSync(path.join('/proc', String(pid), 'status'), 'utf8');
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) / 1024;
+}

@@ -99,10 +99,13 @@ export async function startWeb({ bin, portOffset, manifest, outputDir }) {
     await waitFor('chromedriver to listen', () => portOpen(port), { timeoutMs: 30_000 });
     browser = await connect(port, {
       browserName: 'chrome',
+      // Classic WebDriver: a BiDi session runs its mapper in a tab of the browser, which keeps
+      // every network event of the page (each server-sent message) and grows without bound.
+      'wdio:enforceWebDriverClassic': true,
       'goog:chromeOptions': { binary: '/usr/bin/chromium', args: CHROMIUM_ARGS },
     });
     await browser.url(url);
-    return { name: 'web', browser, root, teardown };
+    return { name: 'web', browser, root, teardown, enginePid: up.pid, driverPid: driver.pid };
   } catch (e) {
     await teardown();
     throw e;
@@ -153,7 +156,7 @@ export async function startDesktop({ bin, portOffset, manifest, outputDir }) {
     browser = await connect(port, {
       'tauri:options': { application: path.resolve(bin), args: clusterArgs(portOffset, manifest) },
     });
-    return { name: 'desktop', browser, root, teardown };
+    return { name: 'desktop', browser, root, teardown, driverPid: driver.pid };
   } catch (e) {
     await teardown();
     throw e;
