@@ -108,7 +108,8 @@ async fn run(args: Args) -> Result<bool> {
     figure!("P5", figures::cost::p5(&ctx));
     figure!("P6", figures::cost::p6(&ctx));
     figure!("P7", figures::ui::p7(&ctx));
-    figure!("P8", figures::ui::p8(&ctx));
+    figure!("P8", figures::logflood::p8(&ctx));
+    figure!("P8", figures::logflood::p8_desktop(&ctx));
     figure!("P9", figures::load::p9(&ctx));
     let mode = if ctx.quick { "quick mode (one short run each, debug build, no peers; says nothing about speed)" } else { "full mode" };
     let table = report::render(&rows, &format!("Microdeck benchmarks — {mode}; binaries from {}", ctx.bins.dir.display()));

@@ -1,8 +1,9 @@
-//! The figures P1–P9, each a function returning its table rows (`ui`: P7 and P8, in a real
-//! browser); a figure whose part of Microdeck is not built yet says so in its row.
+//! The figures P1–P9, each a function returning its table rows (`ui`: P7, the desktop app;
+//! `logflood`: P8, the dashboard under a log flood in Chromium and in the desktop app).
 
 pub mod cost;
 pub mod load;
+pub mod logflood;
 pub mod proxy;
 pub mod supervise;
 pub mod ui;

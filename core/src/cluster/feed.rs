@@ -22,10 +22,10 @@ use crate::snapshot::LogLine;
 pub const MAX_FLUSHES_PER_SEC: u32 = 10;
 /// The least time between two flushes.
 pub const FLUSH_GAP: Duration = Duration::from_millis(1000 / MAX_FLUSHES_PER_SEC as u64);
-/// Lines in one flush's log batch.
-pub const MAX_LINES: usize = 1000;
+/// Lines in one flush's log batch: a viewer keeps up with 20,000 lines a second.
+pub const MAX_LINES: usize = 2000;
 /// Bytes in one flush's log batch (as counted by [`line_bytes`]).
-pub const MAX_LOG_BYTES: usize = 256 * 1024;
+pub const MAX_LOG_BYTES: usize = 512 * 1024;
 /// Events held for a slow viewer; older ones are still in `Cluster::events`.
 pub const MAX_EVENTS: usize = 256;
 /// Flushes a page may hold unacknowledged on a transport without backpressure.
@@ -231,7 +231,7 @@ mod tests {
     #[test]
     fn long_lines_are_bounded_by_bytes_and_the_newest_kept() {
         let mut backlog = LogBacklog::default();
-        // 16 KiB lines: only 15 fit in 256 KiB with their overhead.
+        // 16 KiB lines: only 31 fit in 512 KiB with their overhead.
         backlog.push(batch(0, 40, 16 * 1024), 0);
         backlog.push(batch(40, 40, 16 * 1024), 0);
         assert!(backlog.bytes() <= MAX_LOG_BYTES);
@@ -249,8 +249,8 @@ mod tests {
             // (batches as (skipped before, lines), lines delivered, skipped reported)
             (&[(0, 10)], 10, 0),
             (&[(3, 10), (0, 5)], 15, 3),
-            (&[(0, 600), (0, 600)], MAX_LINES, 200),
-            (&[(0, 2500)], MAX_LINES, 1500),
+            (&[(0, 1200), (0, 1200)], MAX_LINES, 2400 - MAX_LINES as u64),
+            (&[(0, 2500)], MAX_LINES, 2500 - MAX_LINES as u64),
             (&[(7, 0)], 0, 7),
         ];
         for (batches, want_lines, want_skipped) in cases {
