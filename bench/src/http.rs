@@ -108,7 +108,7 @@ pub async fn closed_loop(addr: &str, path: &str, conns: usize, duration: Duratio
     for t in tasks {
         all.add(t.await??)?;
     }
-    if all.len() == 0 {
+    if all.is_empty() {
         bail!("no request completed against {addr}");
     }
     Ok(LoadResult {
