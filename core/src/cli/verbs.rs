@@ -139,7 +139,7 @@ async fn follow_logs(client: &Client, query: LogQuery, follow: bool) -> Result<(
     while let Some(update) = feed.next().await? {
         let Update::Logs { lines, skipped } = update else { continue };
         if skipped > 0 {
-            println!("… {skipped} lines skipped (the viewer fell behind)");
+            println!("… {skipped} lines skipped — all are in the log file");
         }
         for line in lines.iter().filter(|l| matches(&query, l)) {
             let seen = last_seq.get(&line.service).is_some_and(|&s| line.seq <= s);
