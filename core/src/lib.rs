@@ -23,6 +23,8 @@
 //! - [`metrics`]: traffic per service, replica and caller→callee edge; 1-second series
 //!   kept 15 minutes; Prometheus text;
 //! - [`loadgen`]: the open-loop load generator over the manifest's scenarios;
+//! - [`lessons`]: lessons as data (a claim, steps of actions and checks), validated with
+//!   errors like the manifest's, and each check's outcome;
 //! - [`bundled`]: the sample cluster's manifest, built in, and `reset_data`;
 //! - [`web`]: the local HTTP API + SSE + the built UI, on 127.0.0.1 behind a token;
 //! - [`cli`]: the commands behind the `microdeck` binary (`up`, and the client verbs
@@ -41,6 +43,7 @@ pub mod proxy;
 pub mod cluster;
 pub mod metrics;
 pub mod loadgen;
+pub mod lessons;
 pub mod web;
 pub mod cli;
 pub mod bundled;

@@ -20,11 +20,11 @@ pub mod procfile;
 pub mod raw;
 mod scenario;
 pub mod schema;
-mod source;
+pub(crate) mod source;
 pub mod suggest;
 pub mod summary;
 mod validate;
-mod walk;
+pub(crate) mod walk;
 
 #[cfg(test)]
 mod proptests;

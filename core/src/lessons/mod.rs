@@ -1,0 +1,61 @@
+//! Lessons: guided, self-checking demonstrations of the microservice claims, as data. A lesson
+//! is a TOML file (docs/lessons.md): a claim, the services it needs, and steps of actions (a
+//! user's commands) and checks (a measurement over a window against a bound, or against the
+//! same measurement at an earlier step).
+//!
+//! - `model`: the validated lesson;
+//! - `parse`: TOML → lesson, every problem at once as `file:line:col: key: message`;
+//! - `evaluate`: a check's outcome (passed, failed, inconclusive) and its sentence.
+
+pub mod evaluate;
+pub mod model;
+mod parse;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+pub use model::*;
+
+use crate::manifest::source::Text;
+use crate::manifest::Diagnostic;
+
+/// The largest lesson file read: a lesson is a page of text, not data.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LessonError {
+    #[error("cannot read {path}: {source}")]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error("{} is {size} bytes; a lesson file is at most {MAX_FILE_BYTES}", .path.display())]
+    TooLarge { path: PathBuf, size: u64 },
+    #[error("{} has {} error(s):\n{}", .file, .diagnostics.len(), .diagnostics.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
+    Invalid { file: String, diagnostics: Vec<Diagnostic> },
+}
+
+/// Parses and validates lesson TOML; `file` names the source in diagnostics. Never panics.
+pub fn parse_lesson(bytes: &[u8], file: &str) -> Result<Lesson, LessonError> {
+    let invalid = |diagnostics| LessonError::Invalid { file: file.to_string(), diagnostics };
+    let text = Text::decode(bytes, file, parse::EMPTY_HINT).map_err(|d| invalid(vec![d]))?;
+    parse::lesson(&text, file).map_err(invalid)
+}
+
+/// Reads and validates a lesson file.
+pub fn load_lesson_file(path: &Path) -> Result<Lesson, LessonError> {
+    let unreadable = |source| LessonError::Unreadable { path: path.to_path_buf(), source };
+    let size = std::fs::metadata(path).map_err(unreadable)?.len();
+    if size > MAX_FILE_BYTES {
+        return Err(LessonError::TooLarge { path: path.to_path_buf(), size });
+    }
+    let bytes = std::fs::read(path).map_err(unreadable)?;
+    parse_lesson(&bytes, &path.display().to_string())
+}
+
+/// Whether TOML text looks like a lesson rather than a manifest (for `microdeck check`).
+pub fn looks_like_lesson(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with("[[step]]") || l.starts_with("claim")
+    })
+}

@@ -1,0 +1,158 @@
+//! A validated lesson: what the runner acts on and measures.
+
+use std::time::Duration;
+
+/// A guided demonstration of one claim of the architecture, run step by step on a live cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lesson {
+    /// Lower-case words joined by `-`, e.g. `independent-scaling`.
+    pub name: String,
+    pub title: String,
+    /// The claim it demonstrates, in one sentence.
+    pub claim: String,
+    /// The services it needs running.
+    pub services: Vec<String>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// Unique in the lesson; a relative bound names the step it compares with.
+    pub name: String,
+    /// Shown to the learner (short Markdown).
+    pub text: String,
+    pub actions: Vec<Action>,
+    /// Time for the actions to show before the checks measure.
+    pub wait: Option<Duration>,
+    pub checks: Vec<Check>,
+}
+
+/// What a step does to the cluster, in order: each is a user's command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    StartLoad { scenario: String, rate: f64, duration: Option<Duration> },
+    SetLoadRate { rate: f64 },
+    StopLoad,
+    Scale { service: String, replicas: u32 },
+    Stop { service: String },
+    Start { service: String },
+    Restart { service: String },
+    Kill { service: String, replica: u32 },
+    Knobs { service: String, knobs: Knobs },
+    Wait(Duration),
+    /// Waits until every replica of the service is ready, failing the step after `within`.
+    WaitReady { service: String, within: Duration },
+}
+
+/// The sample kit's knobs a lesson may set (each optional: unset ones stay as they are).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Knobs {
+    pub work_ms: Option<u64>,
+    pub max_inflight: Option<u32>,
+    pub error_rate: Option<f64>,
+}
+
+/// A number measured over a window, compared with a bound.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// Where it sits in the file (`step[2].checks[0]`), for reports.
+    pub key: String,
+    pub measure: Measure,
+    pub subject: Subject,
+    pub window: Duration,
+    pub bound: Bound,
+    /// The sentence a result is told with; `{value}` and `{bound}` are replaced by the numbers.
+    pub says: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// Requests a second at the service's address.
+    Rps,
+    ErrorPct,
+    P50Ms,
+    P95Ms,
+    P99Ms,
+    ReadyReplicas,
+    Restarts,
+    /// How far the busiest replica's share is from an even one, in percentage points.
+    SpreadPct,
+    /// Requests a second on a caller → callee edge.
+    EdgeRps,
+    EdgeErrors,
+    /// The running load's achieved rate, error % and p95.
+    LoadRate,
+    LoadErrorPct,
+    LoadP95Ms,
+}
+
+/// The words a file names measures by, and what each is measured on.
+pub const MEASURES: [(&str, Measure); 13] = [
+    ("rps", Measure::Rps),
+    ("error_pct", Measure::ErrorPct),
+    ("p50_ms", Measure::P50Ms),
+    ("p95_ms", Measure::P95Ms),
+    ("p99_ms", Measure::P99Ms),
+    ("ready_replicas", Measure::ReadyReplicas),
+    ("restarts", Measure::Restarts),
+    ("spread_pct", Measure::SpreadPct),
+    ("edge_rps", Measure::EdgeRps),
+    ("edge_errors", Measure::EdgeErrors),
+    ("load_rate", Measure::LoadRate),
+    ("load_error_pct", Measure::LoadErrorPct),
+    ("load_p95_ms", Measure::LoadP95Ms),
+];
+
+/// What a measure is taken on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectKind {
+    Service,
+    Edge,
+    Load,
+}
+
+impl Measure {
+    pub fn name(self) -> &'static str {
+        MEASURES.iter().find(|(_, m)| *m == self).map_or("?", |(n, _)| n)
+    }
+
+    pub fn subject_kind(self) -> SubjectKind {
+        match self {
+            Measure::EdgeRps | Measure::EdgeErrors => SubjectKind::Edge,
+            Measure::LoadRate | Measure::LoadErrorPct | Measure::LoadP95Ms => SubjectKind::Load,
+            _ => SubjectKind::Service,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Service(String),
+    Edge { caller: String, callee: String },
+    Load,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bound {
+    pub comparison: Comparison,
+    pub limit: Limit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Below,
+    AtMost,
+    Above,
+    AtLeast,
+}
+
+/// The file's words for each comparison.
+pub const COMPARISONS: [(&str, Comparison); 4] =
+    [("below", Comparison::Below), ("at_most", Comparison::AtMost), ("above", Comparison::Above), ("at_least", Comparison::AtLeast)];
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Limit {
+    Value(f64),
+    /// `times` × the same measurement taken at the end of the step `step`.
+    Relative { step: String, times: f64 },
+}
