@@ -149,7 +149,9 @@ mod tests {
     #[test]
     fn outcomes_for_every_comparison_and_bound() {
         let rel = |times| Limit::Relative { step: "loaded".into(), times };
-        let cases: Vec<(Comparison, Limit, Measured, Option<f64>, Outcome, Option<f64>)> = vec![
+        // (comparison, limit, measured, baseline, outcome, bound resolved)
+        type Case = (Comparison, Limit, Measured, Option<f64>, Outcome, Option<f64>);
+        let cases: Vec<Case> = vec![
             (Comparison::Below, Limit::Value(100.0), measured(99.0), None, Outcome::Passed, Some(100.0)),
             (Comparison::Below, Limit::Value(100.0), measured(100.0), None, Outcome::Failed, Some(100.0)),
             (Comparison::AtMost, Limit::Value(100.0), measured(100.0), None, Outcome::Passed, Some(100.0)),

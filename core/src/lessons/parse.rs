@@ -175,7 +175,13 @@ fn action(r: &mut Report<'_>, item: &Item<'_>, key: &str) -> Option<Action> {
     Some(match verb {
         "start_load" => {
             let scenario = walk::text(r, value, &vkey)?.to_string();
-            let rate = required_number(r, t, &at, key, "rate", 0.0, MAX_RATE, "requests a second: `rate = 30`")?;
+            let rate = match field(t, key, "rate") {
+                Some((i, k)) => number(r, i, &k, 0.0, MAX_RATE)?,
+                None => {
+                    r.error(&at, &join(key, "rate"), "`rate` is missing", Some("requests a second: `rate = 30`".into()));
+                    return None;
+                }
+            };
             let duration = field(t, key, "duration").and_then(|(i, k)| walk::duration(r, i, &k, MIN_WINDOW));
             Action::StartLoad { scenario, rate, duration }
         }
@@ -190,7 +196,7 @@ fn action(r: &mut Report<'_>, item: &Item<'_>, key: &str) -> Option<Action> {
         "scale" => {
             let service = service(r)?;
             let replicas = match field(t, key, "replicas") {
-                Some((i, k)) => walk::integer(r, i, &k, 0..i64::from(MAX_REPLICAS) + 1, &format!("0 to {MAX_REPLICAS}"))?,
+                Some((i, k)) => walk::integer(r, i, &k, 0..MAX_REPLICAS + 1, &format!("0 to {MAX_REPLICAS}"))?,
                 None => {
                     r.error(&at, &join(key, "replicas"), "`replicas` is missing", Some("how many: `replicas = 3`".into()));
                     return None;
@@ -204,7 +210,7 @@ fn action(r: &mut Report<'_>, item: &Item<'_>, key: &str) -> Option<Action> {
         "kill" => {
             let service = service(r)?;
             let replica = match field(t, key, "replica") {
-                Some((i, k)) => walk::integer(r, i, &k, 0..i64::from(MAX_REPLICAS), "a replica's index, from 0")? as u32,
+                Some((i, k)) => walk::integer(r, i, &k, 0..MAX_REPLICAS, "a replica's index, from 0")? as u32,
                 None => 0,
             };
             Action::Kill { service, replica }
@@ -331,16 +337,6 @@ fn number(r: &mut Report<'_>, item: &Item<'_>, key: &str, min: f64, max: f64) ->
         return None;
     }
     Some(v)
-}
-
-fn required_number(r: &mut Report<'_>, t: &DeTable<'_>, at: &Range<usize>, parent: &str, name: &str, min: f64, max: f64, hint: &str) -> Option<f64> {
-    match field(t, parent, name) {
-        Some((i, k)) => number(r, i, &k, min, max),
-        None => {
-            r.error(at, &join(parent, name), format!("`{name}` is missing"), Some(hint.into()));
-            None
-        }
-    }
 }
 
 /// Step names are unique, and a relative bound names an earlier step.
