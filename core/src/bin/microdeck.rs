@@ -16,17 +16,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate a manifest or Procfile: prints every error as `file:line:col: key: message`,
-    /// or `ok` and a line per service. Exit 0 valid, 1 invalid, 2 unreadable.
+    /// Validate a manifest, Procfile or lesson: prints every error as
+    /// `file:line:col: key: message`, or `ok` and a line per service (or per step).
+    /// Exit 0 valid, 1 invalid, 2 unreadable.
     Check {
-        /// The manifest (TOML) or Procfile; the format is guessed from the name.
+        /// The manifest (TOML), Procfile or lesson (TOML with `[[step]]`s); the format is
+        /// guessed from the name and, for TOML, its content.
         file: PathBuf,
         /// Read FILE as a Procfile whatever its name.
         #[arg(long, conflicts_with = "manifest")]
         procfile: bool,
         /// Read FILE as a TOML manifest whatever its name.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "lesson")]
         manifest: bool,
+        /// Read FILE as a lesson whatever it holds.
+        #[arg(long, conflicts_with = "procfile")]
+        lesson: bool,
     },
     Up(microdeck::cli::up::UpArgs),
     /// Verbs that talk to a running cluster (`status`, `logs`, `scale`, …).
@@ -50,7 +55,7 @@ fn main() -> ExitCode {
     }
     match Cli::parse().command {
         Command::Client(verb) => microdeck::cli::verbs::run(verb),
-        Command::Check { file, procfile, manifest } => check(&file, procfile, manifest),
+        Command::Check { file, procfile, manifest, lesson } => check(&file, procfile, manifest, lesson),
         Command::Up(args) => microdeck::cli::up::up(args),
         Command::Load(args) => microdeck::cli::load::run(args),
         Command::ResetData { data_dir } => reset_data(data_dir),
@@ -84,14 +89,15 @@ fn reset_data(data_dir: Option<PathBuf>) -> ExitCode {
     }
 }
 
-/// `microdeck check`: the formatting lives in `manifest::summary`.
-fn check(file: &Path, procfile: bool, manifest: bool) -> ExitCode {
+/// `microdeck check`: the formatting lives in `manifest::summary` and `lessons`.
+fn check(file: &Path, procfile: bool, manifest: bool, lesson: bool) -> ExitCode {
     let format = match (procfile, manifest) {
         (true, _) => Some(Format::Procfile),
         (_, true) => Some(Format::Manifest),
         _ => None,
     };
-    let outcome = summary::check(file, format);
+    let is_lesson = lesson || (format.is_none() && Format::guess(file) == Format::Manifest && reads_as_lesson(file));
+    let outcome = if is_lesson { microdeck::lessons::check_file(file) } else { summary::check(file, format) };
     // A closed pipe (`| head`) is not worth a panic; the exit code still tells.
     let out = std::io::stdout().lock().write_all(outcome.stdout.as_bytes());
     let err = std::io::stderr().lock().write_all(outcome.stderr.as_bytes());
@@ -99,4 +105,13 @@ fn check(file: &Path, procfile: bool, manifest: bool) -> ExitCode {
         return ExitCode::from(outcome.code.max(1));
     }
     ExitCode::from(outcome.code)
+}
+
+/// A TOML file whose first MiB has `[[step]]` or `claim` is a lesson (an unreadable one is
+/// left to the manifest reader, which says why).
+fn reads_as_lesson(file: &Path) -> bool {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let read = std::fs::File::open(file).and_then(|f| f.take(microdeck::lessons::MAX_FILE_BYTES).read_to_end(&mut head));
+    read.is_ok() && microdeck::lessons::looks_like_lesson(&String::from_utf8_lossy(&head))
 }

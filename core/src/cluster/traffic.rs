@@ -162,7 +162,9 @@ impl Cluster {
     }
 
     /// Sets the sample kit's demo knobs (`work_ms`, `max_inflight`, `error_rate`) on every
-    /// ready replica of the service; returns how many replicas took them.
+    /// ready replica of the service, and for the service: replicas started later (a scale-up,
+    /// a restart) get them too, through the variables the kit reads at start (`WORK_MS`, …),
+    /// until a reload redefines the service. Returns how many replicas took them.
     pub async fn set_knobs(&self, service: &str, knobs: &serde_json::Value) -> Result<usize, ClusterError> {
         let handle = self.service(service)?;
         let ports: Vec<u16> = {
@@ -187,6 +189,9 @@ impl Cluster {
                 Err(e) => return Err(ClusterError::Io(format!("cannot reach {service} on port {port}: {e}"))),
             }
         }
+        // After the replicas accepted them (the kit validates): a replica started between the
+        // two reads the knobs it had at start.
+        handle.set_env(knob_env(knobs)).await?;
         Ok(done)
     }
 
@@ -198,4 +203,15 @@ impl Cluster {
         let _answer = reqwest::Client::new().post(&url).timeout(KNOB_TIMEOUT).send().await;
         Ok(())
     }
+}
+
+/// The kit's start-up variables for the knobs in `knobs` (`work_ms` → `WORK_MS`, …).
+fn knob_env(knobs: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    const VARS: [(&str, &str); 3] = [("work_ms", "WORK_MS"), ("max_inflight", "MAX_INFLIGHT"), ("error_rate", "ERROR_RATE")];
+    VARS.iter()
+        .filter_map(|(knob, var)| {
+            let v = knobs.get(*knob)?;
+            v.is_number().then(|| (var.to_string(), v.to_string()))
+        })
+        .collect()
 }

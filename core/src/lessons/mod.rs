@@ -59,3 +59,30 @@ pub fn looks_like_lesson(text: &str) -> bool {
         l.starts_with("[[step]]") || l.starts_with("claim")
     })
 }
+
+/// What `microdeck check` prints for a lesson file: every error one per line (exit 1), or
+/// `ok` and a line per step (exit 0); exit 2 when it cannot be read.
+pub fn check_file(path: &Path) -> crate::manifest::summary::CheckOutcome {
+    use crate::manifest::summary::CheckOutcome;
+    match load_lesson_file(path) {
+        Ok(l) => CheckOutcome { stdout: describe(&l), stderr: String::new(), code: 0 },
+        Err(LessonError::Invalid { file, diagnostics }) => {
+            let stdout = diagnostics.iter().map(|d| format!("{d}\n")).collect();
+            let n = diagnostics.len();
+            CheckOutcome { stdout, stderr: format!("{file}: {n} error{}\n", if n == 1 { "" } else { "s" }), code: 1 }
+        }
+        Err(e) => CheckOutcome { stdout: String::new(), stderr: format!("microdeck: {e}\n"), code: 2 },
+    }
+}
+
+/// `ok: lesson NAME (N steps, M checks): TITLE`, the claim, then a line per step.
+pub fn describe(l: &Lesson) -> String {
+    let checks: usize = l.steps.iter().map(|s| s.checks.len()).sum();
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    let mut out = format!("ok: lesson {} ({}, {}): {}\n  claim: {}\n", l.name, plural(l.steps.len(), "step"), plural(checks, "check"), l.title, l.claim);
+    let width = l.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    for s in &l.steps {
+        out.push_str(&format!("  {:width$}  {}, {}\n", s.name, plural(s.actions.len(), "action"), plural(s.checks.len(), "check")));
+    }
+    out
+}

@@ -85,7 +85,7 @@ fn bad_lessons_name_the_line_column_and_key() {
         ("title = \"X\"\nclaim = \"c\"\n[[step]]\nname = \"s\"\ntext = \"t\"\n".into(), (1, 1), "name", "`name` is missing"),
         (format!("{head}colour = \"red\"\n[[step]]\nname = \"s\"\ntext = \"t\"\n"), (4, 1), "colour", "unknown key"),
         (head.to_string(), (1, 1), "step", "no steps"),
-        (format!("name = \"Bad Name\"\ntitle = \"X\"\nclaim = \"c\"\n[[step]]\nname = \"s\"\ntext = \"t\"\n"), (1, 8), "name", "not a lesson name"),
+        ("name = \"Bad Name\"\ntitle = \"X\"\nclaim = \"c\"\n[[step]]\nname = \"s\"\ntext = \"t\"\n".into(), (1, 8), "name", "not a lesson name"),
         (step("actions = [{ scael = \"auth\", replicas = 2 }]\n"), (7, 12), "step[0].actions[0]", "no action named"),
         (step("actions = [{ stop = \"auth\", start = \"auth\" }]\n"), (7, 12), "step[0].actions[0]", "one action a table"),
         (step("actions = [{ scale = \"auth\", replicas = 99 }]\n"), (7, 41), "step[0].actions[0].replicas", "out of range"),

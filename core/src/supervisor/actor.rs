@@ -202,6 +202,10 @@ impl ServiceActor {
             Command::Scale(n, reply) => Some((reply, self.guard().and_then(|()| self.scale(n)))),
             Command::Kill(index, reply) => Some((reply, self.guard().and_then(|()| self.kill(index)))),
             Command::Redefine(r, reply) => Some((reply, self.guard().and_then(|()| self.redefine(*r)))),
+            Command::SetEnv(vars, reply) => {
+                self.service.env.extend(vars);
+                Some((reply, self.guard()))
+            }
             Command::Shutdown(reply) => {
                 self.begin_shutdown(Some(reply));
                 None

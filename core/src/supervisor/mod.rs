@@ -45,6 +45,9 @@ pub enum Command {
     Kill(u32, Reply),
     /// A manifest reload gave the service a new definition (same address).
     Redefine(Box<Redefinition>, Reply),
+    /// Environment for the replicas started from now on (the running ones keep theirs), until
+    /// the next redefinition.
+    SetEnv(std::collections::BTreeMap<String, String>, Reply),
     /// Stop everything and end the actor; answered once every process is gone.
     Shutdown(oneshot::Sender<()>),
 }
@@ -124,6 +127,10 @@ impl ServiceHandle {
     /// Takes a new definition; a running service rolls onto it, a stopped one uses it at its next start.
     pub async fn redefine(&self, r: Redefinition) -> Result<(), ClusterError> {
         self.call(|reply| Command::Redefine(Box::new(r), reply)).await
+    }
+    /// Variables every replica started from now on gets (added to the manifest's `env`).
+    pub async fn set_env(&self, vars: std::collections::BTreeMap<String, String>) -> Result<(), ClusterError> {
+        self.call(|r| Command::SetEnv(vars, r)).await
     }
     /// Resolves once the service's processes are all gone (at once if the actor already ended).
     pub async fn shutdown(&self) {

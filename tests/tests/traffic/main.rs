@@ -1,7 +1,8 @@
 //! Traffic end to end with real processes: every request through a service's address is
 //! measured, round-robin spreads evenly, a rolling restart and a SIGKILL under open-loop
 //! load fail nothing (the drain and the retry), the bundled cluster's "browse" load draws
-//! its topology, a load starts from a thread without a runtime, and `/metrics` from the real API parses with the reference parser.
+//! its topology, a load starts from a thread without a runtime, knobs hold for replicas started
+//! later, and `/metrics` from the real API parses with the reference parser.
 //! Timing matters: run with `--test-threads=1` (`make test` does).
 
 #[allow(dead_code)]
@@ -219,6 +220,48 @@ async fn browse_on_the_bundled_cluster_draws_the_topology() {
         println!("edge {} -> {}: {:.1} rps, {} requests", e.caller, e.callee, e.rps, e.requests);
     }
     assert!(topology.edges.iter().any(|e| e.caller == "external" && e.callee == "gateway"));
+    cluster.shutdown().await;
+}
+
+/// The knobs each ready replica of `service` reports (`GET /admin/knobs` on its own port).
+async fn replica_knobs(cluster: &Cluster, service: &str) -> Vec<Value> {
+    let snap = cluster.snapshot();
+    let s = snap.services.iter().find(|s| s.name == service).expect("the service");
+    let mut out = Vec::new();
+    for r in s.replicas.iter().filter(|r| r.state == ReplicaState::Ready) {
+        let url = format!("http://127.0.0.1:{}/admin/knobs", r.port);
+        let answer = reqwest::Client::builder().no_proxy().build().expect("client").get(&url).send().await.expect("knobs answer");
+        out.push(answer.json::<Value>().await.expect("knobs as JSON"));
+    }
+    out
+}
+
+/// Knobs hold for the service: replicas started after they were set — by a scale-up, then by
+/// a rolling restart — serve with them too, so a service slowed on screen stays slow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knobs_set_on_a_service_hold_for_replicas_started_later() {
+    let (cluster, _dir) = samples::bundled_cluster().await;
+    samples::wait_all_ready(&cluster).await;
+    let took = cluster.set_knobs("auth", &serde_json::json!({ "work_ms": 37, "max_inflight": 3 })).await.expect("knobs");
+    assert_eq!(took, 1);
+    let has_knobs = |k: &Value| k["work_ms"] == 37 && k["max_inflight"] == 3;
+    cluster.scale("auth", 3).await.expect("scale");
+    let first = ready_pids(&cluster, "auth", 3).await;
+    let knobs = replica_knobs(&cluster, "auth").await;
+    assert!(knobs.len() == 3 && knobs.iter().all(has_knobs), "after a scale-up: {knobs:?}");
+    cluster.restart_service("auth").await.expect("restart");
+    poll_until_async("auth's three replicas replaced", LONG, || {
+        let snap = cluster.snapshot();
+        let s = snap.services.iter().find(|s| s.name == "auth")?;
+        let pids: Vec<u32> = s.replicas.iter().filter(|r| r.state == ReplicaState::Ready).filter_map(|r| r.pid).collect();
+        (pids.len() == 3 && s.replicas.len() == 3 && pids.iter().all(|p| !first.contains(p))).then_some(())
+    })
+    .await;
+    let knobs = replica_knobs(&cluster, "auth").await;
+    assert!(knobs.len() == 3 && knobs.iter().all(has_knobs), "after a rolling restart: {knobs:?}");
+    // Another service's replicas keep the manifest's values.
+    let media = replica_knobs(&cluster, "media").await;
+    assert!(!media.is_empty() && media.iter().all(|k| k["work_ms"] != 37), "{media:?}");
     cluster.shutdown().await;
 }
 
