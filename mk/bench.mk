@@ -10,15 +10,15 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 .PHONY: bench bench-peers test-bench
 
 # P7 and P8 drive the desktop app and the dashboard: they need the UI, a browser and drivers.
+# The workspace build makes the bench's binary too; building it alone (`-p`) would unify
+# features differently and compile its dependencies a second time.
 ifeq ($(QUICK),1)
 bench: deps ui
 	cargo build --workspace --bins
-	cargo build $(if $(filter 1,$(QUICK)),,--release) -p microdeck-bench
 	$(CARGO_TARGET_DIR)/debug/microdeck-bench --quick --bin-dir $(CARGO_TARGET_DIR)/debug --out $(BENCH_REPORT) $(BENCH_ARGS)
 else
 bench: deps ui bench-peers
 	cargo build --release --workspace --bins
-	cargo build $(if $(filter 1,$(QUICK)),,--release) -p microdeck-bench
 	$(CARGO_TARGET_DIR)/release/microdeck-bench --bin-dir $(CARGO_TARGET_DIR)/release --out $(BENCH_REPORT) $(BENCH_ARGS)
 endif
 

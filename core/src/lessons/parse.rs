@@ -42,14 +42,9 @@ const MAX_RATE: f64 = 100_000.0;
 
 pub(crate) fn lesson(text: &Text<'_>, file: &str) -> Result<Lesson, Vec<Diagnostic>> {
     let mut r = Report::new(file, text);
-    let (root, errors) = DeTable::parse_recoverable(text.text);
-    for e in &errors {
-        r.syntax(e.span(), e.message());
-    }
+    let (root, whole) = r.parse();
     let root = root.get_ref();
     unknown_keys(&mut r, root, "", TOP_KEYS);
-    // After a syntax error the tree is partial: a key "missing" may only be unreadable.
-    let whole = errors.is_empty();
     let name = required_text(&mut r, root, whole, "name", "name it: `name = \"independent-scaling\"`");
     if let Some((name, span)) = &name {
         if !is_lesson_name(name) {
@@ -76,7 +71,7 @@ pub(crate) fn lesson(text: &Text<'_>, file: &str) -> Result<Lesson, Vec<Diagnost
                 }
             }
         }
-        None if errors.is_empty() => r.error(&(0..0), "step", "no steps", Some(EMPTY_HINT.into())),
+        None if whole => r.error(&(0..0), "step", "no steps", Some(EMPTY_HINT.into())),
         None => {}
     }
     cross_checks(&mut r, &steps);

@@ -152,6 +152,16 @@ impl<'t> Report<'t> {
         self.diags.push(Diagnostic { file: self.file.clone(), line, column, key: key.to_string(), message: message.into(), hint });
     }
 
+    /// Parses the text as TOML, reporting its syntax errors; the tree is partial when the
+    /// second value is false (a key then "missing" may only be unreadable).
+    pub fn parse(&mut self) -> (toml::Spanned<toml::de::DeTable<'t>>, bool) {
+        let (root, errors) = toml::de::DeTable::parse_recoverable(self.text.text);
+        for e in &errors {
+            self.syntax(e.span(), e.message());
+        }
+        (root, errors.is_empty())
+    }
+
     pub fn is_clean(&self) -> bool {
         self.diags.is_empty()
     }

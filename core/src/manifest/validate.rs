@@ -97,10 +97,7 @@ pub(crate) fn folder_name(base_dir: &Path, fallback: &str) -> String {
 
 pub(crate) fn manifest(text: &Text<'_>, file: &str, base_dir: &Path) -> Result<Manifest, Vec<Diagnostic>> {
     let mut r = Report::new(file, text);
-    let (root, errors) = DeTable::parse_recoverable(text.text);
-    for e in &errors {
-        r.syntax(e.span(), e.message());
-    }
+    let (root, whole) = r.parse();
     let root = root.get_ref();
     unknown_keys(&mut r, root, "", TOP_KEYS);
     let name = match field(root, "", "name") {
@@ -119,7 +116,7 @@ pub(crate) fn manifest(text: &Text<'_>, file: &str, base_dir: &Path) -> Result<M
                 }
             }
         }
-        None if errors.is_empty() => r.error(&(0..0), "services", "no services", Some(EMPTY_HINT.into())),
+        None if whole => r.error(&(0..0), "services", "no services", Some(EMPTY_HINT.into())),
         None => {}
     }
     cross_checks(&mut r, &drafts);
