@@ -65,7 +65,7 @@ impl Launch {
 
 /// WebKitGTK's GPU paths, off unless the user chose otherwise: a dashboard of lists and
 /// small charts gains nothing from them, and at launch they cost ~1 s of GL set-up and
-/// ~100 MB across the app's processes (issue 7, P7; the figures are in the README).
+/// ~100 MB across the app's processes (the bench's P7; the figures are in the README).
 pub const WEBKIT_DEFAULTS: [(&str, &str); 2] = [("WEBKIT_DISABLE_DMABUF_RENDERER", "1"), ("WEBKIT_DISABLE_COMPOSITING_MODE", "1")];
 
 /// Sets [`WEBKIT_DEFAULTS`] where the environment has no value of its own. Call before any

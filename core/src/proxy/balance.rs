@@ -1,6 +1,6 @@
 //! The backend set of one service and how a request picks from it, without a lock:
 //! the set lives in an `ArcSwap`, round-robin is an `AtomicUsize`, and each backend
-//! counts its in-flight requests (least-in-flight, and the drain of the traffic issue).
+//! counts its in-flight requests (for least-in-flight, and for the drain before a replica stops).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

@@ -90,7 +90,7 @@ struct Totals {
 }
 
 impl Shared {
-    /// The one place every HTTP request ends: the traffic issue measures here.
+    /// The one place every HTTP request ends, so each is measured exactly once.
     fn record(&self, outcome: &Outcome) {
         let t = &self.totals;
         t.requests.fetch_add(1, Ordering::Relaxed);
