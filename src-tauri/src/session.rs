@@ -4,8 +4,9 @@
 //! from a `watch`; everything that changes it goes through the actor's bounded channel.
 //!
 //! A page's feed is the engine's subscription, a flush a message, sent only while the page
-//! has acknowledged all but [`IN_FLIGHT`](microdeck::cluster::feed::IN_FLIGHT) of them: a Tauri channel never pushes back,
-//! so without that WebKit would queue every message a busy page has not handled yet.
+//! has acknowledged all but [`IN_FLIGHT`](microdeck::cluster::feed::IN_FLIGHT) of them: a
+//! Tauri channel never pushes back, so without that WebKit would queue every message a busy
+//! page has not handled yet.
 
 use std::collections::HashMap;
 

@@ -127,8 +127,8 @@ pub struct Credit {
 }
 
 /// Where the page's acknowledgements go (the desktop app's `feed_ack` command).
-#[derive(Debug, Clone)]
-pub struct Acks(Arc<watch::Sender<u64>>);
+#[derive(Debug)]
+pub struct Acks(watch::Sender<u64>);
 
 impl Acks {
     /// Records that the page has handled `received` flushes in all; never goes back.
@@ -146,7 +146,7 @@ impl Acks {
 impl Credit {
     pub fn new() -> (Credit, Acks) {
         let (tx, acks) = watch::channel(0);
-        (Credit { sent: 0, acked: 0, last_total: 0, acks }, Acks(Arc::new(tx)))
+        (Credit { sent: 0, acked: 0, last_total: 0, acks }, Acks(tx))
     }
 
     /// Waits until fewer than [`IN_FLIGHT`] flushes are unacknowledged; `false` once the
