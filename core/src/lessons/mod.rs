@@ -5,11 +5,13 @@
 //!
 //! - `model`: the validated lesson;
 //! - `parse`: TOML → lesson, every problem at once as `file:line:col: key: message`;
+//! - `schema`: the file's JSON Schema, from `parse`'s keys (core/schema/lesson.schema.json);
 //! - `evaluate`: a check's outcome (passed, failed, inconclusive) and its sentence.
 
 pub mod evaluate;
 pub mod model;
 mod parse;
+pub mod schema;
 
 #[cfg(test)]
 mod tests;

@@ -14,11 +14,11 @@ use crate::manifest::walk::{self, field, join, unknown_keys, Item};
 use crate::manifest::{Diagnostic, MAX_REPLICAS};
 
 pub(crate) const EMPTY_HINT: &str = "a lesson needs name, title, claim and at least one [[step]]";
-const TOP_KEYS: &[&str] = &["name", "title", "claim", "services", "step"];
-const STEP_KEYS: &[&str] = &["name", "text", "actions", "wait", "checks"];
-const CHECK_KEYS: &[&str] = &["measure", "service", "edge", "window", "below", "at_most", "above", "at_least", "says"];
+pub(crate) const TOP_KEYS: &[&str] = &["name", "title", "claim", "services", "step"];
+pub(crate) const STEP_KEYS: &[&str] = &["name", "text", "actions", "wait", "checks"];
+pub(crate) const CHECK_KEYS: &[&str] = &["measure", "service", "edge", "window", "below", "at_most", "above", "at_least", "says"];
 /// Each action's verb and the other keys it takes.
-const ACTIONS: &[(&str, &[&str])] = &[
+pub(crate) const ACTIONS: &[(&str, &[&str])] = &[
     ("start_load", &["rate", "duration"]),
     ("load_rate", &[]),
     ("stop_load", &[]),
@@ -32,13 +32,13 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("wait_ready", &["within"]),
 ];
 /// Measurements over less than this say nothing (the series are per second).
-const MIN_WINDOW: Duration = Duration::from_secs(1);
+pub(crate) const MIN_WINDOW: Duration = Duration::from_secs(1);
 /// The longest window the metrics keep.
-const MAX_WINDOW: Duration = Duration::from_secs(900);
-const DEFAULT_WINDOW: Duration = Duration::from_secs(5);
-const DEFAULT_WITHIN: Duration = Duration::from_secs(30);
+pub(crate) const MAX_WINDOW: Duration = Duration::from_secs(900);
+pub(crate) const DEFAULT_WINDOW: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_WITHIN: Duration = Duration::from_secs(30);
 /// The load generator's largest rate.
-const MAX_RATE: f64 = 100_000.0;
+pub(crate) const MAX_RATE: f64 = 100_000.0;
 
 pub(crate) fn lesson(text: &Text<'_>, file: &str) -> Result<Lesson, Vec<Diagnostic>> {
     let mut r = Report::new(file, text);
