@@ -1,5 +1,5 @@
-//! The bundled sample cluster: its manifest, embedded in the binary so `microdeck up`
-//! with no file runs it, and the wiping of its data folders (`microdeck reset-data`).
+//! The bundled sample cluster: its manifest and its lessons, embedded in the binary so
+//! `microdeck up` with no file runs it, and the wiping of its data folders (`microdeck reset-data`).
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +15,26 @@ pub fn manifest() -> Result<Manifest, LoadError> {
     let mut m = crate::manifest::parse_manifest(BUNDLED_MANIFEST.as_bytes(), "cluster.toml (bundled)", &base)?;
     m.origin = Some(crate::manifest::Origin::Bundled);
     Ok(m)
+}
+
+/// `services/lessons/*.toml`, as built into this binary: (file name, text), in teaching order.
+pub const BUNDLED_LESSONS: [(&str, &str); 3] = [
+    ("fault-isolation.toml", include_str!("../../services/lessons/fault-isolation.toml")),
+    ("independent-scaling.toml", include_str!("../../services/lessons/independent-scaling.toml")),
+    ("freedom-of-technology.toml", include_str!("../../services/lessons/freedom-of-technology.toml")),
+];
+
+/// The bundled lessons, parsed (a test keeps them valid; one that is not is left out).
+pub fn lessons() -> Vec<crate::lessons::Lesson> {
+    BUNDLED_LESSONS
+        .iter()
+        .filter_map(|(file, text)| crate::lessons::parse_lesson(text.as_bytes(), &format!("{file} (bundled)")).ok())
+        .collect()
+}
+
+/// A bundled lesson by name.
+pub fn lesson(name: &str) -> Option<crate::lessons::Lesson> {
+    lessons().into_iter().find(|l| l.name == name)
 }
 
 /// Held on `<data_dir>/.microdeck.lock` by a running cluster, so `reset-data` can tell

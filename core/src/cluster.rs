@@ -8,9 +8,12 @@
 //!   every viewer;
 //! - `subscribe`: the per-subscriber feed (snapshot first, then flushes paced by `feed`);
 //! - `set`: the services running now, swapped whole by `reload` (a new manifest
-//!   applied: changed services roll, new ones start, removed ones stop).
+//!   applied: changed services roll, new ones start, removed ones stop);
+//! - `traffic`: metrics queries, the load generator, the sample kit's knobs;
+//! - `lesson`: one lesson at a time, run by `lessons::runner` as a client of this API.
 
 pub mod feed;
+mod lesson;
 mod options;
 mod reload;
 mod set;
@@ -81,6 +84,9 @@ pub enum ClusterError {
     InvalidManifest(String),
     #[error("{0}")]
     Io(String),
+    /// Another run holds what the command needs (a lesson, a load run).
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl ClusterError {
@@ -94,6 +100,7 @@ impl ClusterError {
             ClusterError::ShuttingDown => "shutting-down",
             ClusterError::InvalidManifest(_) => "invalid-manifest",
             ClusterError::Io(_) => "io",
+            ClusterError::Busy(_) => "busy",
         }
     }
 }
@@ -152,6 +159,8 @@ struct Inner {
     metrics: crate::metrics::Metrics,
     /// The current or last load run.
     load: arc_swap::ArcSwapOption<crate::loadgen::LoadHandle>,
+    /// The current or last lesson run.
+    lesson: arc_swap::ArcSwapOption<lesson::LessonRun>,
     /// Every task but the log hub's, which outlives the children to keep their last lines.
     cancel: CancellationToken,
     logs_cancel: CancellationToken,
@@ -249,6 +258,7 @@ impl Cluster {
             logs,
             metrics,
             load: arc_swap::ArcSwapOption::empty(),
+            lesson: arc_swap::ArcSwapOption::empty(),
             cancel,
             logs_cancel,
             tracker,
@@ -339,6 +349,7 @@ impl Cluster {
             engine: res.engine,
             logs_dir,
             run_dir: self.inner.options.run_dir.display().to_string(),
+            lesson: self.lesson_progress().map(Box::new),
         }
     }
 

@@ -15,6 +15,9 @@ pub struct ClusterSnapshot {
     /// Where `<service>.log` files are written.
     pub logs_dir: String,
     pub run_dir: String,
+    /// The lesson running, or the last one run (its results stay until the next starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lesson: Option<Box<crate::lessons::progress::LessonProgress>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -142,6 +145,8 @@ pub enum EventKind {
     Failed,
     /// The cluster's manifest was reloaded (`service` is the cluster's name).
     Reloaded,
+    /// A lesson's step, check or end (`service` is the lesson's name).
+    Lesson,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

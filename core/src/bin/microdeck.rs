@@ -39,6 +39,11 @@ enum Command {
     Client(microdeck::cli::verbs::ClientCommand),
     /// Send a manifest scenario's traffic at a fixed rate (open loop) and report it.
     Load(microdeck::cli::load::LoadArgs),
+    /// Lessons: guided demonstrations of the microservice claims, checked with numbers.
+    Lesson {
+        #[command(subcommand)]
+        command: microdeck::cli::lesson::LessonCommand,
+    },
     /// Wipe the bundled sample cluster's data folders; they are re-seeded at the next
     /// start. Exit 0 done, 5 cannot, 6 refused: a cluster is running with that data.
     ResetData {
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
         Command::Check { file, procfile, manifest, lesson } => check(&file, procfile, manifest, lesson),
         Command::Up(args) => microdeck::cli::up::up(args),
         Command::Load(args) => microdeck::cli::load::run(args),
+        Command::Lesson { command } => microdeck::cli::lesson::run(command),
         Command::ResetData { data_dir } => reset_data(data_dir),
     }
 }

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use crate::cluster::{LogQuery, ReloadReport, Update};
+use crate::lessons::progress::LessonProgress;
 use crate::snapshot::{ClusterSnapshot, LogLine};
 use crate::web::files::{self, StateFile};
 use crate::web::ErrorBody;
@@ -128,6 +129,18 @@ impl Client {
     /// Reads the manifest again from its file and applies it.
     pub async fn reload(&self) -> Result<ReloadReport, ClientError> {
         self.json(Method::POST, "/api/reload", None).await
+    }
+
+    /// Starts a lesson: `{ "name": … }` (bundled) or `{ "toml": …, "file": … }`.
+    pub async fn start_lesson(&self, body: Value) -> Result<LessonProgress, ClientError> {
+        self.json(Method::POST, "/api/lessons/start", Some(body)).await
+    }
+    pub async fn stop_lesson(&self) -> Result<LessonProgress, ClientError> {
+        self.json(Method::POST, "/api/lessons/stop", None).await
+    }
+    /// The running lesson's progress, or the last one's.
+    pub async fn lesson_progress(&self) -> Result<Option<LessonProgress>, ClientError> {
+        self.json(Method::GET, "/api/lessons/current", None).await
     }
 
     /// The SSE feed; read it with [`UpdateStream::next`].

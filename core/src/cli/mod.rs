@@ -7,11 +7,13 @@
 //! - `web_args`: the local API options of `up` (`--ui-dir`, `--web-port`);
 //! - `cluster_args`: which cluster to run and where (`--manifest`, `--run-dir`, …), shared
 //!   by `up` and the desktop app;
-//! - `load`: open-loop load from a manifest scenario, a line a second and a summary.
+//! - `load`: open-loop load from a manifest scenario, a line a second and a summary;
+//! - `lesson`: the bundled lessons, and a lesson run in the running cluster, watched.
 
 pub mod client;
 pub mod cluster_args;
 pub mod format;
+pub mod lesson;
 pub mod load;
 pub mod up;
 pub mod verbs;

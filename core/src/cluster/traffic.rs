@@ -195,6 +195,23 @@ impl Cluster {
         Ok(done)
     }
 
+    /// The sample kit's knobs of the service's first ready replica (`GET /admin/knobs`).
+    pub async fn knobs(&self, service: &str) -> Result<serde_json::Value, ClusterError> {
+        let handle = self.service(service)?;
+        let port = {
+            let view = handle.view.borrow();
+            view.replicas.iter().find(|r| r.state == ReplicaState::Ready).map(|r| r.port)
+        };
+        let port = port.ok_or_else(|| ClusterError::InvalidArgument(format!("{service} has no ready replica")))?;
+        let url = format!("http://127.0.0.1:{port}/admin/knobs");
+        let unreachable = |e: reqwest::Error| ClusterError::Io(format!("cannot read {service}'s knobs on port {port}: {e}"));
+        let answer = reqwest::Client::new().get(&url).timeout(KNOB_TIMEOUT).send().await.map_err(unreachable)?;
+        if !answer.status().is_success() {
+            return Err(ClusterError::InvalidArgument(format!("{service} has no knobs ({})", answer.status())));
+        }
+        answer.json().await.map_err(unreachable)
+    }
+
     /// Asks one replica of the service (through its address) to crash itself.
     pub async fn crash(&self, service: &str) -> Result<(), ClusterError> {
         self.service(service)?;

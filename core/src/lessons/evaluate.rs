@@ -1,7 +1,7 @@
 //! A check's outcome from its measurement: passed, failed, or inconclusive when the machine
 //! could not give a fair measurement — a busy laptop must never "disprove" a claim. Pure.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::model::{Check, Comparison, Limit, Measure, Subject};
 
@@ -15,7 +15,7 @@ pub struct Measured {
     pub unfair: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Passed,
@@ -23,19 +23,30 @@ pub enum Outcome {
     Inconclusive,
 }
 
+impl Outcome {
+    /// As a report line starts: a failure stands out.
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "FAILED",
+            Outcome::Inconclusive => "inconclusive",
+        }
+    }
+}
+
 /// What a check found, with its numbers and one plain sentence.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
     /// Where the check sits in its file, e.g. `step[1].checks[0]`.
     pub key: String,
-    pub measure: &'static str,
+    pub measure: String,
     /// `auth`, `gateway -> auth` or `load`.
     pub subject: String,
     pub window_s: f64,
     pub value: Option<f64>,
     /// The bound the value was compared with (a relative one resolved to a number).
     pub bound: Option<f64>,
-    pub comparison: &'static str,
+    pub comparison: String,
     pub outcome: Outcome,
     pub sentence: String,
 }
@@ -120,12 +131,12 @@ pub fn evaluate(check: &Check, measured: &Measured, baseline: Option<f64>) -> Ch
     };
     CheckResult {
         key: check.key.clone(),
-        measure: check.measure.name(),
+        measure: check.measure.name().to_string(),
         subject,
         window_s: check.window.as_secs_f64(),
         value: measured.value,
         bound,
-        comparison: word,
+        comparison: word.to_string(),
         outcome,
         sentence,
     }

@@ -6,11 +6,18 @@
 //! - `model`: the validated lesson;
 //! - `parse`: TOML → lesson, every problem at once as `file:line:col: key: message`;
 //! - `schema`: the file's JSON Schema, from `parse`'s keys (core/schema/lesson.schema.json);
-//! - `evaluate`: a check's outcome (passed, failed, inconclusive) and its sentence.
+//! - `evaluate`: a check's outcome (passed, failed, inconclusive) and its sentence;
+//! - `measure`: a check's number from the cluster's series, topology and load report,
+//!   and whether the machine let it be measured fairly;
+//! - `progress`: a run as the shells see it, and the lesson's verdict;
+//! - `runner`: runs a lesson on the live cluster through `Cluster`, then restores it.
 
 pub mod evaluate;
+pub mod measure;
 pub mod model;
 mod parse;
+pub mod progress;
+pub mod runner;
 pub mod schema;
 
 #[cfg(test)]
@@ -52,6 +59,30 @@ pub fn load_lesson_file(path: &Path) -> Result<Lesson, LessonError> {
     }
     let bytes = std::fs::read(path).map_err(unreadable)?;
     parse_lesson(&bytes, &path.display().to_string())
+}
+
+/// A lesson as a list shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LessonOutline {
+    pub name: String,
+    pub title: String,
+    pub claim: String,
+    pub services: Vec<String>,
+    pub steps: usize,
+    pub checks: usize,
+}
+
+impl LessonOutline {
+    pub fn of(l: &Lesson) -> LessonOutline {
+        LessonOutline {
+            name: l.name.clone(),
+            title: l.title.clone(),
+            claim: l.claim.clone(),
+            services: l.services.clone(),
+            steps: l.steps.len(),
+            checks: l.steps.iter().map(|s| s.checks.len()).sum(),
+        }
+    }
 }
 
 /// Whether TOML text looks like a lesson rather than a manifest (for `microdeck check`).

@@ -65,7 +65,7 @@ pub struct Check {
     pub says: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Measure {
     /// Requests a second at the service's address.
     Rps,
@@ -125,7 +125,7 @@ impl Measure {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Subject {
     Service(String),
     Edge { caller: String, callee: String },

@@ -79,7 +79,7 @@ struct Meta {
     _gauge: Option<Arc<crate::metrics::InFlightGuard>>,
 }
 
-/// Serves one request: forward, retry once elsewhere if safe, or answer 503/502.
+/// Serves one request, and records it however it ends.
 pub async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
@@ -99,15 +99,63 @@ pub async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let started = &Meta {
+    let meta = Meta {
         started: Instant::now(),
         caller,
         request_bytes,
         _gauge: shared.gauge.get().map(|g| Arc::new(g.enter())),
     };
+    let mut abandoned = Abandoned { shared: &shared, meta: &meta, replica: None, answered: false };
+    let response = respond(&shared, req, peer, &meta, &mut abandoned.replica).await;
+    // From here the response's tracker records the request.
+    abandoned.answered = true;
+    Ok(response)
+}
+
+/// Records a request its caller gave up on before any answer came (status 499, as nginx
+/// logs it, with the time it waited): callers timing out of a queue would otherwise leave
+/// the service looking idle.
+struct Abandoned<'a> {
+    shared: &'a Arc<Shared>,
+    meta: &'a Meta,
+    /// The replica it was sent to, once picked.
+    replica: Option<u32>,
+    answered: bool,
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if self.answered {
+            return;
+        }
+        let outcome = Outcome {
+            replica: self.replica,
+            status: CLIENT_CLOSED,
+            latency: self.meta.started.elapsed(),
+            response_bytes: 0,
+            caller: self.meta.caller.clone(),
+            request_bytes: self.meta.request_bytes,
+            failed: false,
+        };
+        self.shared.record(&outcome);
+    }
+}
+
+/// The status recorded for a request whose caller closed the connection first.
+pub const CLIENT_CLOSED: u16 = 499;
+
+/// Forwards, retries once elsewhere if safe, or answers 503/502; `sent_to` learns each
+/// replica tried.
+async fn respond(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    peer: Option<Peer>,
+    started: &Meta,
+    sent_to: &mut Option<u32>,
+) -> Response<ProxyBody> {
     let Some(first) = shared.balancer.pick(None) else {
         let body = serde_json::json!({ "error": "no ready replica", "service": &*shared.service });
-        return Ok(shared.answer(StatusCode::SERVICE_UNAVAILABLE, body, None, started));
+        return shared.answer(StatusCode::SERVICE_UNAVAILABLE, body, None, started);
     };
     let (mut parts, body) = req.into_parts();
     let upgrade = upgrade_protocol(&parts.headers);
@@ -135,8 +183,9 @@ pub async fn handle(
         )
     });
     let request = Request::from_parts(parts, body.boxed());
-    let (error, failed) = match forward(&shared, request, first, started, client_upgrade).await {
-        Ok(response) => return Ok(response),
+    *sent_to = Some(first.backend.replica);
+    let (error, failed) = match forward(shared, request, first, started, client_upgrade).await {
+        Ok(response) => return response,
         Err(failure) => failure,
     };
     if let Some((method, uri, headers)) = replay {
@@ -145,13 +194,14 @@ pub async fn handle(
             *request.method_mut() = method;
             *request.uri_mut() = uri;
             *request.headers_mut() = headers;
-            match forward(&shared, request, second, started, None).await {
-                Ok(response) => return Ok(response),
-                Err((e, _)) => return Ok(shared.upstream_failed(&e, started)),
+            *sent_to = Some(second.backend.replica);
+            match forward(shared, request, second, started, None).await {
+                Ok(response) => return response,
+                Err((e, _)) => return shared.upstream_failed(&e, started),
             }
         }
     }
-    Ok(shared.upstream_failed(&error, started))
+    shared.upstream_failed(&error, started)
 }
 
 /// A forwarding error and the backend it happened on.

@@ -52,6 +52,7 @@ impl From<ClusterError> for ApiError {
             ClusterError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ClusterError::InvalidManifest(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ClusterError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ClusterError::Busy(_) => StatusCode::CONFLICT,
         };
         ApiError::new(status, e.code(), e.to_string())
     }
@@ -80,6 +81,7 @@ mod tests {
             (ClusterError::ShuttingDown, 503, "shutting-down"),
             (ClusterError::InvalidManifest("m.toml:1:1: bad".into()), 422, "invalid-manifest"),
             (ClusterError::Io("disk".into()), 500, "io"),
+            (ClusterError::Busy("a lesson is running".into()), 409, "busy"),
         ];
         for (e, status, code) in cases {
             let message = e.to_string();

@@ -2,7 +2,8 @@
 //! `Cluster`, plus the built dashboard — on 127.0.0.1, behind a token, Host and Origin guard.
 //!
 //! - [`auth`]: the guard (token, cookie login, Host and Origin checks);
-//! - [`api`]: the routes over `Cluster`; [`traffic`]: `/metrics`, series, topology, load, knobs; [`error`]: `{ code, message }` answers;
+//! - [`api`]: the routes over `Cluster`; [`traffic`]: `/metrics`, series, topology, load, knobs;
+//!   [`lessons`]: list, start, stop and progress of lessons; [`error`]: `{ code, message }` answers;
 //! - [`ui`]: the built UI folder, found at run time; [`files`]: the token and state files.
 //!
 //! [`serve`] takes an already-bound listener and a shutdown future (so tests bind port 0);
@@ -12,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod files;
+pub mod lessons;
 pub mod traffic;
 pub mod ui;
 

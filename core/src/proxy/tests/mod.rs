@@ -412,3 +412,32 @@ async fn a_10_mib_body_streams_through_both_ways() {
     );
     cancel.cancel();
 }
+
+#[tokio::test]
+async fn a_request_its_caller_gives_up_on_is_recorded_with_its_wait() {
+    let backend = http_backend("b0").await;
+    let (proxy, cancel) = proxy(Protocol::Http, Balance::RoundRobin);
+    let metrics = crate::metrics::Metrics::spawn(cancel.clone()).expect("metrics");
+    proxy.attach_metrics(metrics.clone()).await.expect("attach");
+    proxy.set_backends(vec![backend.as_backend(0)]);
+    // The caller waits 300 ms for `/hold`, which never answers, and hangs up.
+    let url = format!("http://{}/hold", proxy.local_addr());
+    let client = reqwest::Client::builder().timeout(Duration::from_millis(300)).build().expect("client");
+    assert!(client.get(&url).send().await.is_err(), "the caller gave up");
+    let start = tokio::time::Instant::now();
+    let service = loop {
+        let totals = metrics.totals().await.expect("totals");
+        if let Some(s) = totals.into_iter().find(|s| s.service == "api" && s.requests == 1) {
+            break s;
+        }
+        assert!(start.elapsed() < DEADLINE, "the abandoned request was never recorded");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(proxy.totals().client_errors, 1, "counted as the caller's doing (499), not the service's");
+    let waited = service.latency.max_ms.expect("a latency");
+    assert!(waited >= 250.0, "recorded with the time it waited: {waited} ms");
+    let replica = service.replicas.iter().find(|r| r.requests == 1).map(|r| r.replica);
+    assert_eq!(replica, Some(Some(0)), "on the replica it was sent to");
+    backend.release.add_permits(1);
+    cancel.cancel();
+}
