@@ -253,11 +253,18 @@ async fn value_of(
 /// Puts the cluster back as `before` says; returns what could not be, each as a sentence.
 async fn restore(cluster: &Cluster, before: &Before) -> Vec<String> {
     let mut problems = Vec::new();
-    if let Some(run) = cluster.load_report() {
-        if !run.state.is_over() {
-            if let Err(e) = cluster.stop_load() {
-                problems.push(format!("the load could not be stopped: {e}"));
+    if cluster.load_report().is_some_and(|r| !r.state.is_over()) {
+        if let Err(e) = cluster.stop_load() {
+            problems.push(format!("the load could not be stopped: {e}"));
+        }
+        // Its requests in flight end within twice the request timeout; the lesson ends quiet.
+        let end = Instant::now() + 2 * crate::loadgen::REQUEST_TIMEOUT + POLL;
+        while cluster.load_report().is_some_and(|r| !r.state.is_over()) {
+            if Instant::now() >= end {
+                problems.push("the load's last requests were still in flight".into());
+                break;
             }
+            tokio::time::sleep(POLL).await;
         }
     }
     let now = cluster.snapshot();
