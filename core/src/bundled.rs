@@ -103,6 +103,25 @@ mod tests {
     }
 
     #[test]
+    fn bundled_lessons_are_valid_and_name_only_what_the_sample_cluster_has() {
+        let m = crate::manifest::parse_manifest(BUNDLED_MANIFEST.as_bytes(), "cluster.toml", Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+        for (file, text) in BUNDLED_LESSONS {
+            let lesson = crate::lessons::parse_lesson(text.as_bytes(), file).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(format!("{}.toml", lesson.name), file, "a lesson's file is named after it");
+            for service in &lesson.services {
+                assert!(m.service(service).is_some(), "{file} needs `{service}`, which the sample cluster lacks");
+            }
+            for action in lesson.steps.iter().flat_map(|s| &s.actions) {
+                if let crate::lessons::Action::StartLoad { scenario, .. } = action {
+                    assert!(m.load.scenarios.iter().any(|s| &s.name == scenario), "{file} starts `{scenario}`, which the sample cluster lacks");
+                }
+            }
+        }
+        assert_eq!(lessons().len(), BUNDLED_LESSONS.len(), "none left out");
+        assert!(lesson("independent-scaling").is_some() && lesson("no-such").is_none());
+    }
+
+    #[test]
     fn reset_data_wipes_only_the_named_services() {
         let dir = std::env::temp_dir().join(format!("mdk-reset-{}", std::process::id()));
         for s in ["users", "media", "keep"] {

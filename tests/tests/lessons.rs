@@ -43,3 +43,20 @@ fn a_broken_lesson_lists_every_error_with_its_position_and_exits_1() {
     assert_eq!(code, 1);
     assert!(stdout.contains("services"), "{stdout}");
 }
+
+/// The README's tour tells a newcomer how to run a lesson and how to write one, with the
+/// commands as they are.
+#[test]
+fn the_readme_says_how_to_run_and_write_a_lesson() {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md");
+    let start = readme.find("### Lessons").expect("a Lessons section in the tour");
+    let section = &readme[start..start + readme[start..].find("\n## ").expect("the section's end")];
+    for said in ["microdeck lesson list", "microdeck lesson run independent-scaling", "microdeck lesson run --file", "docs/lessons.md", "microdeck check"] {
+        assert!(section.contains(said), "the Lessons section says `{said}`");
+    }
+    let out = Command::new(bin("microdeck")).args(["lesson", "list"]).output().expect("run microdeck lesson list");
+    let listed = String::from_utf8_lossy(&out.stdout);
+    for name in ["fault-isolation", "independent-scaling", "freedom-of-technology"] {
+        assert!(section.contains(&format!("`{name}`")) && listed.contains(name), "{name} in the README and in `microdeck lesson list`");
+    }
+}

@@ -12,6 +12,44 @@ export interface ClusterSnapshot {
   /** Where `<service>.log` files are written. */
   logs_dir: string;
   run_dir: string;
+  /** The lesson running, or the last one run; absent before any. */
+  lesson?: LessonProgress;
+}
+
+/** `LessonProgress` in lessons/progress.rs. */
+export interface LessonProgress {
+  name: string;
+  title: string;
+  claim: string;
+  state: 'running' | 'restoring' | 'passed' | 'failed' | 'inconclusive' | 'stopped' | 'broken';
+  /** The step under way, while running. */
+  current: number | null;
+  steps: LessonStep[];
+  restore_problems: string[];
+  started_at: EpochMs;
+  finished_at: EpochMs | null;
+}
+
+export interface LessonStep {
+  name: string;
+  /** Markdown. */
+  text: string;
+  state: 'pending' | 'acting' | 'waiting' | 'measuring' | 'done' | 'skipped';
+  checks: CheckResult[];
+  error: string | null;
+}
+
+/** `CheckResult` in lessons/evaluate.rs. */
+export interface CheckResult {
+  key: string;
+  measure: string;
+  subject: string;
+  window_s: number;
+  value: number | null;
+  bound: number | null;
+  comparison: 'below' | 'at_most' | 'above' | 'at_least';
+  outcome: 'passed' | 'failed' | 'inconclusive';
+  sentence: string;
 }
 
 export interface EngineStats {
@@ -103,7 +141,8 @@ export type EventKind =
   | 'killed'
   | 'restarted'
   | 'failed'
-  | 'reloaded';
+  | 'reloaded'
+  | 'lesson';
 
 /** `Event` in snapshot.rs (renamed here so it does not shadow the DOM's `Event`). */
 export interface ClusterEvent {
