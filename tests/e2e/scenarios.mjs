@@ -256,6 +256,49 @@ export const scenarios = [
     },
   },
   {
+    name: "under load, the overview shows the gateway's traffic: its sparkline moves on with non-zero req/s",
+    async run(browser, out) {
+      await go(browser, 'overview');
+      const first = await waitFor("the gateway's sparkline to show its load", async () => {
+        const s = await sparkline(browser, 'gateway');
+        if (s && s.points > 0 && s.last > 0 && s.newest > 0) return s;
+        throw new Error(`sparkline: ${JSON.stringify(s)}`);
+      }, { timeoutMs: WAIT_MS });
+      // A minute is 60 points: past it the count stays and the newest second moves on instead.
+      await waitFor("the gateway's sparkline to take a newer second", async () => {
+        const s = await sparkline(browser, 'gateway');
+        if (s && s.newest > first.newest && s.points >= Math.min(first.points + 1, 60) && s.last > 0) return true;
+        throw new Error(`first ${JSON.stringify(first)}, now ${JSON.stringify(s)}`);
+      }, { timeoutMs: WAIT_MS });
+      const rps = Number(await text(browser, 'rps-gateway'));
+      const p95 = await text(browser, 'p95-gateway');
+      const errors = await text(browser, 'errors-gateway');
+      if (!(rps > 0) || !/ (ms|s)$/.test(p95 ?? '') || !/%$/.test(errors ?? '')) throw new Error(`the gateway row reads ${rps} req/s, p95 ${JSON.stringify(p95)}, errors ${JSON.stringify(errors)}`);
+      await out.capture('overview-load');
+    },
+  },
+  {
+    name: "under load, the gateway's charts open on the last minute, filled; 5 minutes follows the range rule",
+    async run(browser, out) {
+      await openService(browser, 'gateway');
+      if ((await attr(await browser.$(sel('window-60')), 'aria-pressed')) !== 'true') throw new Error('the charts do not open on 1 minute');
+      await waitFor('a filled one-minute chart with non-zero req/s', async () => {
+        const c = await chartRange(browser, 'gateway');
+        if (c.window === 60 && c.xMax - c.xMin <= 61 && fillsWindow(c) && c.points > 0) return c;
+        throw new Error(`chart: ${JSON.stringify(c)}`);
+      }, { timeoutMs: WAIT_MS });
+      await out.capture('gateway');
+      await click(browser, 'window-300');
+      await waitFor('the 5-minute window chosen', async () => (await attr(await browser.$(sel('window-300')), 'aria-pressed')) === 'true' && (await attr(await browser.$(sel('window-60')), 'aria-pressed')) === 'false', { timeoutMs: WAIT_MS });
+      await waitFor('the x range to follow the rule for 5 minutes', async () => {
+        const c = await chartRange(browser, 'gateway');
+        if (c.window === 300 && fillsWindow(c) && c.points > 0) return true;
+        throw new Error(`chart: ${JSON.stringify(c)}`);
+      }, { timeoutMs: WAIT_MS });
+      await out.capture('gateway-5min');
+    },
+  },
+  {
     name: 'under load, scale media from 1 to 3: its spread reaches the new replica 2',
     async run(browser, out) {
       try {
@@ -289,6 +332,43 @@ export const scenarios = [
 const LOAD_RATE = 50;
 /** caller-callee pairs the browse scenario must show. */
 const BROWSE_EDGES = ['gateway-auth', 'gateway-users', 'gateway-media', 'users-analytics'];
+
+/** An overview sparkline's figures, `null` before it is drawn. */
+async function sparkline(browser, name) {
+  return browser.execute((testid) => {
+    const svg = document.querySelector(`[data-testid="${testid}"]`);
+    if (!svg) return null;
+    const n = (a) => (svg.getAttribute(a) === null ? null : Number(svg.getAttribute(a)));
+    return { points: n('data-points'), last: n('data-last'), newest: n('data-newest') };
+  }, `spark-${name}`);
+}
+
+/** A service's req/s chart: its x range, the window of the series shown, its first and newest point (unix seconds), its non-zero points. */
+async function chartRange(browser, name) {
+  return browser.execute((n) => {
+    const box = document.querySelector(`[data-testid="chart-${n}"]`);
+    const rps = document.querySelector(`[data-testid="chart-${n}-rps"]`);
+    const num = (el, a) => Number(el?.getAttribute(a) ?? NaN);
+    return {
+      window: num(box, 'data-window'),
+      first: num(box, 'data-first'),
+      newest: num(box, 'data-newest'),
+      xMin: num(rps, 'data-x-min'),
+      xMax: num(rps, 'data-x-max'),
+      points: num(rps, 'data-points'),
+    };
+  }, name);
+}
+
+/**
+ * The charts' range rule: the newest point within a few seconds of the right edge, and the
+ * range either the whole window or, for a series younger than it, from its first point.
+ */
+function fillsWindow(c) {
+  const younger = c.first > c.xMax - c.window;
+  const follows = younger ? Math.abs(c.xMin - c.first) < 0.01 : Math.abs(c.xMax - c.xMin - c.window) < 0.01;
+  return follows && c.newest >= c.xMax - 3;
+}
 
 /** A service's spread bars: replica index → percent. */
 async function spread(browser, name) {

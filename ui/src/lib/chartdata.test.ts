@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chartColumns, circleLayout, formatLatest, latestValue, markersFrom, spreadBars, visibleEdges } from './chartdata';
+import { chartColumns, circleLayout, formatLatest, latestValue, markersFrom, spreadBars, visibleEdges, xRange } from './chartdata';
 import { emptySeries } from './traffic';
 import type { ClusterEvent } from './types';
 
@@ -59,5 +59,31 @@ describe('visibleEdges and spreadBars', () => {
       { replica: 1, pct: 50, requests: 5 },
       { replica: 2, pct: 0, requests: 0 },
     ]);
+  });
+});
+
+describe('xRange', () => {
+  const now = 10_000;
+  const seconds = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+  it.each([
+    ['no data yet: the whole window', [], 60, [now - 60, now]],
+    ['10 s of data fill the width', seconds(now - 10, now - 1), 60, [now - 10, now]],
+    ['a series as old as the window', seconds(now - 60, now - 1), 60, [now - 60, now]],
+    ['an old series: the last window', seconds(now - 900, now - 1).slice(-300), 300, [now - 300, now]],
+    ['one point still gets a few seconds', [now - 1], 60, [now - 5, now]],
+  ] as const)('%s', (_, t, windowS, want) => {
+    expect(xRange(t, windowS, now)).toEqual(want);
+  });
+
+  it('follows a change of window: a 2-minute-old series fills 5 and 15 minutes, not 1', () => {
+    const t = seconds(now - 120, now - 1);
+    expect(xRange(t.slice(-60), 60, now)).toEqual([now - 60, now]);
+    expect(xRange(t, 300, now)).toEqual([now - 120, now]);
+    expect(xRange(t, 900, now)).toEqual([now - 120, now]);
+  });
+
+  it('never ends before the newest point', () => {
+    expect(xRange([now - 20, now + 2], 60, now)).toEqual([now - 20, now + 2]);
   });
 });

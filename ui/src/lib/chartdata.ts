@@ -15,6 +15,28 @@ export const CHARTS = [
 
 export type ChartKey = (typeof CHARTS)[number]['key'];
 
+/** The windows a chart offers (seconds); it opens on the first. */
+export const CHART_WINDOWS = [
+  { seconds: 60, label: '1 min', span: 'the last minute' },
+  { seconds: 300, label: '5 min', span: 'the last 5 minutes' },
+  { seconds: 900, label: '15 min', span: 'the last 15 minutes' },
+] as const;
+
+/** The narrowest x range: one or two points still get an axis to sit on. */
+const MIN_SPAN_S = 5;
+
+/**
+ * A chart's x range in unix seconds: `[now − window, now]`, except that a series younger than
+ * the window spans from its first point to now, so ten seconds of data fill the width instead
+ * of hugging its right edge. `now` never falls behind the newest point (a clock a little off).
+ */
+export function xRange(t: readonly number[], windowS: number, nowS: number): [number, number] {
+  const max = t.length ? Math.max(nowS, t[t.length - 1]) : nowS;
+  const from = max - windowS;
+  if (t.length === 0 || t[0] <= from) return [from, max];
+  return [Math.min(t[0], max - MIN_SPAN_S), max];
+}
+
 /** `[t, values]` for one chart; memory in MiB; missing seconds stay null (a gap). */
 export function chartColumns(s: Series, key: ChartKey): [number[], (number | null)[]] {
   const values: (number | null)[] =

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatClock, formatCount, formatSkipped, formatDuration, formatExit, formatPercent, formatUptime, secondsUntil } from './format';
+import { formatBytes, formatClock, formatCount, formatSkipped, formatDuration, formatExit, formatLatency, formatPercent, formatRate, formatUptime, secondsUntil } from './format';
 
 describe('formatBytes', () => {
   it('uses binary units with at most three significant digits', () => {
@@ -88,5 +88,14 @@ describe('formatSkipped', () => {
     expect(formatCount(1234567)).toBe('1,234,567');
     expect(formatSkipped(12345)).toBe('12,345 lines skipped — all are in the log file');
     expect(formatSkipped(1)).toBe('1 line skipped — all are in the log file');
+  });
+});
+
+describe('formatRate and formatLatency', () => {
+  it('keeps a decimal for small rates only', () => {
+    expect([formatRate(null), formatRate(0), formatRate(0.24), formatRate(4), formatRate(48.4), formatRate(-1)]).toEqual(['—', '0', '0.2', '4.0', '48', '0']);
+  });
+  it('shows milliseconds, a decimal below 10, seconds from 1000', () => {
+    expect([formatLatency(null), formatLatency(0.84), formatLatency(12.6), formatLatency(999), formatLatency(1840)]).toEqual(['—', '0.8 ms', '13 ms', '999 ms', '1.84 s']);
   });
 });

@@ -36,6 +36,22 @@ export function formatPercent(p: number | null | undefined): string {
   return `${clamped >= 100 ? clamped.toFixed(0) : clamped.toFixed(1)}%`;
 }
 
+/** Requests a second: 0.24 → "0.2", 48.4 → "48", 0 → "0", "—" without a figure. */
+export function formatRate(rps: number | null | undefined): string {
+  if (rps === null || rps === undefined || !Number.isFinite(rps)) return '—';
+  const r = Math.max(0, rps);
+  return r < 10 && r !== 0 ? r.toFixed(1) : r.toFixed(0);
+}
+
+/** A latency: 0.84 → "0.8 ms", 12.6 → "13 ms", 1840 → "1.84 s", "—" without a figure. */
+export function formatLatency(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
+  const t = Math.max(0, ms);
+  if (t < 10) return `${t.toFixed(1)} ms`;
+  if (t < 1000) return `${t.toFixed(0)} ms`;
+  return `${(t / 1000).toFixed(2)} s`;
+}
+
 /** 950 → "950ms", 65_000 → "1m 05s", 3_700_000 → "1h 01m", 90_000_000 → "1d 01h". */
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
