@@ -34,7 +34,7 @@ fn main() {
 }
 
 /// The commands of `src/commands.rs` (docs/api.md).
-const COMMANDS: [&str; 23] = [
+const COMMANDS: [&str; 28] = [
     "snapshot",
     "events",
     "logs",
@@ -58,4 +58,9 @@ const COMMANDS: [&str; 23] = [
     "load_report",
     "set_knobs",
     "crash",
+    "lessons",
+    "start_lesson",
+    "advance_lesson",
+    "stop_lesson",
+    "lesson_progress",
 ];

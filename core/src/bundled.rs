@@ -32,6 +32,11 @@ pub fn lessons() -> Vec<crate::lessons::Lesson> {
         .collect()
 }
 
+/// The bundled lessons as the list and lesson pages show them.
+pub fn lesson_outlines() -> Vec<crate::lessons::LessonOutline> {
+    lessons().iter().map(crate::lessons::LessonOutline::of).collect()
+}
+
 /// A bundled lesson by name.
 pub fn lesson(name: &str) -> Option<crate::lessons::Lesson> {
     lessons().into_iter().find(|l| l.name == name)

@@ -40,6 +40,7 @@ use crate::supervisor::actor::spawn_service;
 use crate::supervisor::{ServiceHandle, Shared};
 use set::{Running, ServiceSet};
 
+pub use lesson::{LessonStart, Pace};
 pub use reload::ReloadReport;
 pub use subscribe::Subscription;
 
@@ -87,6 +88,11 @@ pub enum ClusterError {
     /// Another run holds what the command needs (a lesson, a load run).
     #[error("{0}")]
     Busy(String),
+    #[error("{0}")]
+    UnknownLesson(String),
+    /// A lesson's text has errors (each `file:line:col: key: message`).
+    #[error("{0}")]
+    InvalidLesson(String),
 }
 
 impl ClusterError {
@@ -101,6 +107,8 @@ impl ClusterError {
             ClusterError::InvalidManifest(_) => "invalid-manifest",
             ClusterError::Io(_) => "io",
             ClusterError::Busy(_) => "busy",
+            ClusterError::UnknownLesson(_) => "unknown-lesson",
+            ClusterError::InvalidLesson(_) => "invalid-lesson",
         }
     }
 }

@@ -7,7 +7,9 @@ use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{Runtime, State, Webview};
 
-use microdeck::cluster::{Cluster, ClusterError, LogQuery, ReloadReport, Update};
+use microdeck::cluster::{Cluster, ClusterError, LessonStart, LogQuery, ReloadReport, Update};
+use microdeck::lessons::progress::LessonProgress;
+use microdeck::lessons::LessonOutline;
 use microdeck::loadgen::LoadReport;
 use microdeck::manifest::ScenarioOutline;
 use microdeck::metrics::{ReplicaShare, Series, Topology};
@@ -161,4 +163,32 @@ pub async fn set_knobs(session: State<'_, SessionHandle>, name: String, knobs: s
 #[tauri::command]
 pub async fn crash(session: State<'_, SessionHandle>, name: String) -> Answer<()> {
     Ok(cluster(&session).crash(&name).await?)
+}
+
+/// The bundled lessons, as the Lessons view lists them.
+#[tauri::command]
+pub fn lessons() -> Vec<LessonOutline> {
+    microdeck::bundled::lesson_outlines()
+}
+
+/// Starts a lesson (bundled by `name`, or a file's `toml`) at its `pace`.
+#[tauri::command]
+pub fn start_lesson(session: State<'_, SessionHandle>, request: LessonStart) -> Answer<LessonProgress> {
+    Ok(cluster(&session).run_lesson(&request)?)
+}
+
+/// Runs the next step of a lesson run step by step, or (`rest`) every step left.
+#[tauri::command]
+pub fn advance_lesson(session: State<'_, SessionHandle>, rest: bool) -> Answer<LessonProgress> {
+    Ok(cluster(&session).advance_lesson(rest)?)
+}
+
+#[tauri::command]
+pub fn stop_lesson(session: State<'_, SessionHandle>) -> Answer<LessonProgress> {
+    Ok(cluster(&session).stop_lesson()?)
+}
+
+#[tauri::command]
+pub fn lesson_progress(session: State<'_, SessionHandle>) -> Option<LessonProgress> {
+    cluster(&session).lesson_progress()
 }

@@ -53,6 +53,11 @@ pub fn register<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::load_report,
         commands::set_knobs,
         commands::crash,
+        commands::lessons,
+        commands::start_lesson,
+        commands::advance_lesson,
+        commands::stop_lesson,
+        commands::lesson_progress,
     ])
 }
 

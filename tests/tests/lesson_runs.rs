@@ -90,15 +90,31 @@ impl Up {
     }
 
     /// What a lesson must leave as it found it: replicas and state of each service, each
-    /// kit service's knobs, and whether a load runs.
+    /// kit service's knobs, and whether a load runs — read from the API (the snapshot file
+    /// may lag a replica that was just replaced), once every service is ready.
     fn state(&self) -> ClusterState {
-        let snapshot = self.wait_all_ready("every service ready");
+        let end = Instant::now() + DEADLINE;
+        loop {
+            if let Some(state) = self.try_state() {
+                return state;
+            }
+            assert!(Instant::now() < end, "timed out waiting for every service ready: {}", self.api("GET", "/api/snapshot", None));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn try_state(&self) -> Option<ClusterState> {
+        let snapshot: ClusterSnapshot = serde_json::from_value(self.api("GET", "/api/snapshot", None)).expect("a snapshot");
+        if !rundir::all_ready(&snapshot) {
+            return None;
+        }
         let mut services = BTreeMap::new();
         let mut knobs = BTreeMap::new();
         for s in &snapshot.services {
             services.insert(s.name.clone(), (s.desired, s.ready));
             for r in &s.replicas {
-                let (status, text) = http(r.port, "GET", "/admin/knobs", &[], None);
+                // A replica being replaced may be gone already: read again.
+                let (status, text) = try_http(r.port, "GET", "/admin/knobs", &[], None)?;
                 if status == 200 {
                     knobs.insert(format!("{}[{}]", s.name, r.index), text);
                 }
@@ -106,7 +122,7 @@ impl Up {
         }
         let load = self.api("GET", "/api/load", None);
         let load_running = !load.is_null() && !["finished", "stopped", "failed"].contains(&load["state"].as_str().unwrap_or(""));
-        ClusterState { services, knobs, load_running }
+        Some(ClusterState { services, knobs, load_running })
     }
 
     fn load_running(&self) -> bool {
@@ -145,8 +161,13 @@ fn free_offset() -> u16 {
 
 /// One HTTP/1.0 exchange: the status and the body.
 fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    try_http(port, method, path, headers, body).unwrap_or_else(|| panic!("{method} 127.0.0.1:{port}{path}: no answer"))
+}
+
+/// The same; `None` when nothing answers.
+fn try_http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
     let body = body.unwrap_or("");
     let mut request = format!("{method} {path} HTTP/1.0\r\nhost: 127.0.0.1:{port}\r\ncontent-length: {}\r\n", body.len());
     if !body.is_empty() {
@@ -157,12 +178,12 @@ fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: Opt
     }
     request.push_str("\r\n");
     request.push_str(body);
-    stream.write_all(request.as_bytes()).expect("send");
+    stream.write_all(request.as_bytes()).ok()?;
     let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("read");
-    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    stream.read_to_string(&mut answer).ok()?;
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok())?;
     let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
+    Some((status, body))
 }
 
 fn text(out: &Output) -> String {

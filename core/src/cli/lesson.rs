@@ -76,7 +76,7 @@ pub fn run(command: LessonCommand) -> ExitCode {
 }
 
 fn list(json: bool) -> ExitCode {
-    let outlines: Vec<LessonOutline> = crate::bundled::lessons().iter().map(LessonOutline::of).collect();
+    let outlines: Vec<LessonOutline> = crate::bundled::lesson_outlines();
     let mut out = std::io::stdout().lock();
     let written = if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&outlines).unwrap_or_default())
@@ -84,7 +84,7 @@ fn list(json: bool) -> ExitCode {
         let width = outlines.iter().map(|o| o.name.len()).max().unwrap_or(4);
         let mut text = format!("{:width$}  STEPS  CHECKS  TITLE\n", "NAME");
         for o in &outlines {
-            text.push_str(&format!("{:width$}  {:>5}  {:>6}  {}\n{:width$}  {}\n", o.name, o.steps, o.checks, o.title, "", o.claim));
+            text.push_str(&format!("{:width$}  {:>5}  {:>6}  {}\n{:width$}  {}\n", o.name, o.steps.len(), o.checks, o.title, "", o.claim));
         }
         write!(out, "{text}")
     };

@@ -9,13 +9,25 @@ use tokio_util::sync::CancellationToken;
 use super::{Cluster, ClusterError};
 use crate::events::{now_ms, EventDraft};
 use crate::lessons::progress::LessonProgress;
-use crate::lessons::{runner, Lesson};
+use crate::lessons::{runner, Lesson, LessonError};
 use crate::snapshot::EventKind;
 
-/// A lesson run: its progress, and the token that stops it.
+/// A lesson run: its progress, the token that stops it, and how many steps it may run.
 pub(super) struct LessonRun {
     progress: watch::Receiver<LessonProgress>,
     stop: CancellationToken,
+    allowed: watch::Sender<usize>,
+}
+
+/// How a lesson goes from step to step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pace {
+    /// Every step in turn, to the end.
+    #[default]
+    Continuous,
+    /// Each step waits for [`Cluster::advance_lesson`].
+    StepByStep,
 }
 
 impl LessonRun {
@@ -24,10 +36,47 @@ impl LessonRun {
     }
 }
 
+/// What a shell asks to run: exactly one of `name` (a bundled lesson) and `toml` (a lesson
+/// file's text; `file` names it in error messages), at a `pace` (continuous by default).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LessonStart {
+    pub name: Option<String>,
+    pub toml: Option<String>,
+    pub file: Option<String>,
+    #[serde(default)]
+    pub pace: Pace,
+}
+
+impl LessonStart {
+    /// The lesson it names or holds.
+    pub fn lesson(&self) -> Result<Lesson, ClusterError> {
+        match (&self.name, &self.toml) {
+            (Some(name), None) => crate::bundled::lesson(name).ok_or_else(|| {
+                let known: Vec<String> = crate::bundled::lessons().into_iter().map(|l| l.name).collect();
+                ClusterError::UnknownLesson(format!("no lesson named `{name}`; there are: {}", known.join(", ")))
+            }),
+            (None, Some(toml)) => {
+                let file = self.file.as_deref().unwrap_or("lesson.toml");
+                crate::lessons::parse_lesson(toml.as_bytes(), file).map_err(|e| match e {
+                    LessonError::Invalid { .. } => ClusterError::InvalidLesson(e.to_string()),
+                    other => ClusterError::InvalidArgument(other.to_string()),
+                })
+            }
+            _ => Err(ClusterError::InvalidArgument("send exactly one of `name` (a bundled lesson) and `toml` (a lesson file's text)".into())),
+        }
+    }
+}
+
 impl Cluster {
+    /// Starts the lesson a shell asked for; see [`Cluster::start_lesson`].
+    pub fn run_lesson(&self, request: &LessonStart) -> Result<LessonProgress, ClusterError> {
+        self.start_lesson(request.lesson()?, request.pace)
+    }
+
     /// Starts `lesson`; refused while another lesson or a load run is going, or when the
     /// cluster lacks a service it names. Callable from any thread: it runs on the cluster's runtime.
-    pub fn start_lesson(&self, lesson: Lesson) -> Result<LessonProgress, ClusterError> {
+    pub fn start_lesson(&self, lesson: Lesson, pace: Pace) -> Result<LessonProgress, ClusterError> {
         if self.inner.cancel.is_cancelled() {
             return Err(ClusterError::ShuttingDown);
         }
@@ -49,16 +98,18 @@ impl Cluster {
                 missing.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
             )));
         }
-        let first = LessonProgress::new(&lesson, now_ms());
+        let mut first = LessonProgress::new(&lesson, now_ms());
+        first.step_by_step = pace == Pace::StepByStep;
         let (tx, progress) = watch::channel(first.clone());
         let stop = self.inner.cancel.child_token();
-        let run = Arc::new(LessonRun { progress, stop: stop.clone() });
+        let (allowed, allowed_rx) = watch::channel(if first.step_by_step { 0 } else { usize::MAX });
+        let run = Arc::new(LessonRun { progress, stop: stop.clone(), allowed });
         // Two starts at once: only the one that swaps out what it saw runs.
         let previous = self.inner.lesson.compare_and_swap(&current, Some(run));
         if !same(&*previous, &current) {
             return Err(ClusterError::Busy("another lesson started just now".into()));
         }
-        self.inner.tracker.spawn_on(runner::run(self.clone(), lesson, tx, stop), &self.inner.runtime);
+        self.inner.tracker.spawn_on(runner::run(self.clone(), lesson, tx, stop, allowed_rx), &self.inner.runtime);
         self.lesson_changed();
         Ok(first)
     }
@@ -70,6 +121,19 @@ impl Cluster {
         let run = run.ok_or_else(|| ClusterError::InvalidArgument("no lesson is running".into()))?;
         run.stop.cancel();
         let progress = run.progress.borrow().clone();
+        Ok(progress)
+    }
+
+    /// Lets a lesson run step by step go on: its next step, or (`rest`) every step left.
+    pub fn advance_lesson(&self, rest: bool) -> Result<LessonProgress, ClusterError> {
+        let run = self.inner.lesson.load_full().filter(|r| !r.is_over());
+        let run = run.ok_or_else(|| ClusterError::InvalidArgument("no lesson is running".into()))?;
+        let progress = run.progress.borrow().clone();
+        if !progress.awaiting && !rest {
+            return Err(ClusterError::Busy(format!("lesson `{}` is running a step; wait for it to end", progress.name)));
+        }
+        let next = progress.current.unwrap_or(0) + 1;
+        run.allowed.send_modify(|a| *a = if rest { usize::MAX } else { (*a).max(next) });
         Ok(progress)
     }
 

@@ -9,12 +9,14 @@
 //! - `evaluate`: a check's outcome (passed, failed, inconclusive) and its sentence;
 //! - `measure`: a check's number from the cluster's series, topology and load report,
 //!   and whether the machine let it be measured fairly;
+//! - `outline`: a lesson as a page shows it before it runs, actions and checks in words;
 //! - `progress`: a run as the shells see it, and the lesson's verdict;
 //! - `runner`: runs a lesson on the live cluster through `Cluster`, then restores it.
 
 pub mod evaluate;
 pub mod measure;
 pub mod model;
+pub mod outline;
 mod parse;
 pub mod progress;
 pub mod runner;
@@ -26,6 +28,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use model::*;
+pub use outline::LessonOutline;
 
 use crate::manifest::source::Text;
 use crate::manifest::Diagnostic;
@@ -59,30 +62,6 @@ pub fn load_lesson_file(path: &Path) -> Result<Lesson, LessonError> {
     }
     let bytes = std::fs::read(path).map_err(unreadable)?;
     parse_lesson(&bytes, &path.display().to_string())
-}
-
-/// A lesson as a list shows it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct LessonOutline {
-    pub name: String,
-    pub title: String,
-    pub claim: String,
-    pub services: Vec<String>,
-    pub steps: usize,
-    pub checks: usize,
-}
-
-impl LessonOutline {
-    pub fn of(l: &Lesson) -> LessonOutline {
-        LessonOutline {
-            name: l.name.clone(),
-            title: l.title.clone(),
-            claim: l.claim.clone(),
-            services: l.services.clone(),
-            steps: l.steps.len(),
-            checks: l.steps.iter().map(|s| s.checks.len()).sum(),
-        }
-    }
 }
 
 /// Whether TOML text looks like a lesson rather than a manifest (for `microdeck check`).

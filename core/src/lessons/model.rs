@@ -44,6 +44,22 @@ pub enum Action {
     WaitReady { service: String, within: Duration },
 }
 
+impl Action {
+    /// The service it acts on, if any.
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            Action::Scale { service, .. }
+            | Action::Stop { service }
+            | Action::Start { service }
+            | Action::Restart { service }
+            | Action::Kill { service, .. }
+            | Action::Knobs { service, .. }
+            | Action::WaitReady { service, .. } => Some(service),
+            Action::StartLoad { .. } | Action::SetLoadRate { .. } | Action::StopLoad | Action::Wait(_) => None,
+        }
+    }
+}
+
 /// The sample kit's knobs a lesson may set (each optional: unset ones stay as they are).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Knobs {

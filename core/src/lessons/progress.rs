@@ -52,9 +52,21 @@ pub struct StepProgress {
     /// What the learner reads (Markdown).
     pub text: String,
     pub state: StepState,
+    /// When it began acting (ms since the epoch).
+    pub started_at: Option<u64>,
+    /// Each action carried out, when, in words: the markers on the page's charts.
+    pub actions_done: Vec<ActionDone>,
+    /// When its checks' windows began.
+    pub measuring_from: Option<u64>,
     pub checks: Vec<CheckResult>,
     /// Why an action of this step could not be carried out.
     pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionDone {
+    pub at: u64,
+    pub what: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,6 +77,10 @@ pub struct LessonProgress {
     pub state: RunState,
     /// The step under way (an index into `steps`), while running.
     pub current: Option<usize>,
+    /// Run step by step: each step waits for the user to run it.
+    pub step_by_step: bool,
+    /// Waiting for the user to run step `current`.
+    pub awaiting: bool,
     pub steps: Vec<StepProgress>,
     /// What could not be put back as it was, if anything (each a sentence).
     pub restore_problems: Vec<String>,
@@ -77,7 +93,16 @@ impl LessonProgress {
         let steps = lesson
             .steps
             .iter()
-            .map(|s| StepProgress { name: s.name.clone(), text: s.text.clone(), state: StepState::Pending, checks: Vec::new(), error: None })
+            .map(|s| StepProgress {
+                name: s.name.clone(),
+                text: s.text.clone(),
+                state: StepState::Pending,
+                started_at: None,
+                actions_done: Vec::new(),
+                measuring_from: None,
+                checks: Vec::new(),
+                error: None,
+            })
             .collect();
         LessonProgress {
             name: lesson.name.clone(),
@@ -85,6 +110,8 @@ impl LessonProgress {
             claim: lesson.claim.clone(),
             state: RunState::Running,
             current: None,
+            step_by_step: false,
+            awaiting: false,
             steps,
             restore_problems: Vec::new(),
             started_at,
@@ -161,6 +188,9 @@ mod tests {
             name: "s".into(),
             text: String::new(),
             state: StepState::Done,
+            started_at: None,
+            actions_done: Vec::new(),
+            measuring_from: None,
             checks: outcomes.iter().map(|o| result(*o)).collect(),
             error: error.then(|| "auth was not ready within 30 s".into()),
         };
@@ -170,6 +200,8 @@ mod tests {
             claim: String::new(),
             state: RunState::Running,
             current: None,
+            step_by_step: false,
+            awaiting: false,
             steps: vec![step],
             restore_problems: vec![],
             started_at: 0,

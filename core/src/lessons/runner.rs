@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 use super::evaluate::{evaluate, CheckResult, Measured};
 use super::measure;
 use super::model::{Action, Check, Lesson, Measure, Subject, SubjectKind};
-use super::progress::{LessonProgress, RunState, StepState};
+use super::outline::describe_action;
+use super::progress::{ActionDone, LessonProgress, RunState, StepState};
 use crate::cluster::{Cluster, ClusterError};
 use crate::events::now_ms;
 use crate::loadgen::LoadReport;
@@ -44,8 +45,9 @@ impl Before {
     }
 }
 
-/// The run's task: `progress` is published to the cluster's viewers; `stop` ends it early.
-pub(crate) async fn run(cluster: Cluster, lesson: Lesson, progress: watch::Sender<LessonProgress>, stop: CancellationToken) {
+/// The run's task: `progress` is published to the cluster's viewers; `stop` ends it early;
+/// step `i` starts once `allowed` is past `i` (the user runs a lesson step by step by raising it).
+pub(crate) async fn run(cluster: Cluster, lesson: Lesson, progress: watch::Sender<LessonProgress>, stop: CancellationToken, mut allowed: watch::Receiver<usize>) {
     let mut before = Before::of(&cluster.snapshot());
     let publish = |f: &dyn Fn(&mut LessonProgress)| {
         progress.send_modify(|p| f(p));
@@ -57,14 +59,28 @@ pub(crate) async fn run(cluster: Cluster, lesson: Lesson, progress: watch::Sende
     let mut stopped = false;
     let count = lesson.steps.len();
     for (i, step) in lesson.steps.iter().enumerate() {
+        if *allowed.borrow_and_update() <= i {
+            publish(&|p| {
+                p.current = Some(i);
+                p.awaiting = true;
+            });
+            tokio::select! {
+                _ = stop.cancelled() => { stopped = true; break; }
+                went = allowed.wait_for(|a| *a > i) => if went.is_err() { stopped = true; break; },
+            }
+        }
+        let began = now_ms();
         publish(&|p| {
             p.current = Some(i);
+            p.awaiting = false;
             p.steps[i].state = StepState::Acting;
+            p.steps[i].started_at = Some(began);
         });
         cluster.lesson_event(&lesson.name, format!("step {} of {count}: {}", i + 1, step.name));
+        let done = |what: String| publish(&|p| p.steps[i].actions_done.push(ActionDone { at: now_ms(), what: what.clone() }));
         let acted = tokio::select! {
             _ = stop.cancelled() => { stopped = true; break; }
-            r = act(&cluster, &step.actions, &mut before) => r,
+            r = act(&cluster, &step.actions, &mut before, &done) => r,
         };
         if let Err(e) = acted {
             cluster.lesson_event(&lesson.name, format!("step `{}` could not be carried out: {e}", step.name));
@@ -81,7 +97,11 @@ pub(crate) async fn run(cluster: Cluster, lesson: Lesson, progress: watch::Sende
                 _ = tokio::time::sleep(wait) => {}
             }
         }
-        publish(&|p| p.steps[i].state = StepState::Measuring);
+        let from = now_ms();
+        publish(&|p| {
+            p.steps[i].state = StepState::Measuring;
+            p.steps[i].measuring_from = Some(from);
+        });
         let measured = tokio::select! {
             _ = stop.cancelled() => { stopped = true; break; }
             m = measure_checks(&cluster, &step.checks) => m,
@@ -113,6 +133,7 @@ pub(crate) async fn run(cluster: Cluster, lesson: Lesson, progress: watch::Sende
     }
     publish(&|p| {
         p.current = None;
+        p.awaiting = false;
         p.state = RunState::Restoring;
         for s in &mut p.steps {
             if s.state != StepState::Done {
@@ -130,8 +151,9 @@ pub(crate) async fn run(cluster: Cluster, lesson: Lesson, progress: watch::Sende
     cluster.lesson_event(&lesson.name, format!("lesson {summary}"));
 }
 
-/// A step's actions in order; the first that cannot be carried out ends the lesson.
-async fn act(cluster: &Cluster, actions: &[Action], before: &mut Before) -> Result<(), String> {
+/// A step's actions in order, each told to `done` once carried out; the first that cannot
+/// be carried out ends the lesson.
+async fn act(cluster: &Cluster, actions: &[Action], before: &mut Before, done: &(dyn Fn(String) + Sync)) -> Result<(), String> {
     let said = |e: ClusterError| e.to_string();
     for action in actions {
         match action {
@@ -167,6 +189,7 @@ async fn act(cluster: &Cluster, actions: &[Action], before: &mut Before) -> Resu
                 }
             }
         }
+        done(describe_action(action));
     }
     Ok(())
 }
@@ -307,18 +330,7 @@ async fn restore(cluster: &Cluster, before: &Before) -> Vec<String> {
 pub fn missing_services(lesson: &Lesson, snapshot: &ClusterSnapshot) -> Vec<String> {
     let mut named: Vec<&str> = lesson.services.iter().map(String::as_str).collect();
     for step in &lesson.steps {
-        for a in &step.actions {
-            match a {
-                Action::Scale { service, .. }
-                | Action::Stop { service }
-                | Action::Start { service }
-                | Action::Restart { service }
-                | Action::Kill { service, .. }
-                | Action::Knobs { service, .. }
-                | Action::WaitReady { service, .. } => named.push(service),
-                Action::StartLoad { .. } | Action::SetLoadRate { .. } | Action::StopLoad | Action::Wait(_) => {}
-            }
-        }
+        named.extend(step.actions.iter().filter_map(Action::service));
         for c in &step.checks {
             if let Subject::Service(s) = &c.subject {
                 named.push(s);

@@ -46,11 +46,11 @@ impl ApiError {
 impl From<ClusterError> for ApiError {
     fn from(e: ClusterError) -> ApiError {
         let status = match e {
-            ClusterError::UnknownService(_) | ClusterError::UnknownReplica { .. } => StatusCode::NOT_FOUND,
+            ClusterError::UnknownService(_) | ClusterError::UnknownReplica { .. } | ClusterError::UnknownLesson(_) => StatusCode::NOT_FOUND,
             ClusterError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
             ClusterError::PortInUse { .. } => StatusCode::CONFLICT,
             ClusterError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            ClusterError::InvalidManifest(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ClusterError::InvalidManifest(_) | ClusterError::InvalidLesson(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ClusterError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ClusterError::Busy(_) => StatusCode::CONFLICT,
         };
@@ -82,6 +82,8 @@ mod tests {
             (ClusterError::InvalidManifest("m.toml:1:1: bad".into()), 422, "invalid-manifest"),
             (ClusterError::Io("disk".into()), 500, "io"),
             (ClusterError::Busy("a lesson is running".into()), 409, "busy"),
+            (ClusterError::UnknownLesson("no lesson named `x`".into()), 404, "unknown-lesson"),
+            (ClusterError::InvalidLesson("l.toml:1:1: name: bad".into()), 422, "invalid-lesson"),
         ];
         for (e, status, code) in cases {
             let message = e.to_string();

@@ -3,15 +3,15 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::api::ApiState;
 use super::error::ApiError;
+use crate::cluster::LessonStart;
 use crate::lessons::progress::LessonProgress;
-use crate::lessons::{self, LessonError, LessonOutline};
+use crate::lessons::LessonOutline;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
@@ -20,40 +20,30 @@ pub fn routes() -> Router<ApiState> {
         .route("/api/lessons", get(list))
         .route("/api/lessons/start", post(start))
         .route("/api/lessons/stop", post(stop))
+        .route("/api/lessons/advance", post(advance))
         .route("/api/lessons/current", get(current))
 }
 
 async fn list() -> Json<Vec<LessonOutline>> {
-    Json(crate::bundled::lessons().iter().map(LessonOutline::of).collect())
+    Json(crate::bundled::lesson_outlines())
 }
 
-/// Exactly one of `name` (a bundled lesson) and `toml` (a lesson file's text; `file`
-/// names it in error messages).
-#[derive(Debug, Deserialize)]
+/// `rest`: every step left, not only the next.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LessonStart {
-    pub name: Option<String>,
-    pub toml: Option<String>,
-    pub file: Option<String>,
+pub struct LessonAdvance {
+    #[serde(default)]
+    pub rest: bool,
 }
 
 async fn start(State(s): State<ApiState>, body: Result<Json<LessonStart>, JsonRejection>) -> ApiResult<LessonProgress> {
     let body = body.map(|Json(b)| b).map_err(|e| ApiError::invalid_argument(e.body_text()))?;
-    let lesson = match (body.name, body.toml) {
-        (Some(name), None) => crate::bundled::lesson(&name).ok_or_else(|| {
-            let known: Vec<String> = crate::bundled::lessons().into_iter().map(|l| l.name).collect();
-            ApiError::new(StatusCode::NOT_FOUND, "unknown-lesson", format!("no lesson named `{name}`; there are: {}", known.join(", ")))
-        })?,
-        (None, Some(toml)) => {
-            let file = body.file.unwrap_or_else(|| "lesson.toml".into());
-            lessons::parse_lesson(toml.as_bytes(), &file).map_err(|e| match e {
-                LessonError::Invalid { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-lesson", e.to_string()),
-                other => ApiError::invalid_argument(other.to_string()),
-            })?
-        }
-        _ => return Err(ApiError::invalid_argument("send exactly one of `name` (a bundled lesson) and `toml` (a lesson file's text)")),
-    };
-    Ok(Json(s.cluster.start_lesson(lesson)?))
+    Ok(Json(s.cluster.run_lesson(&body)?))
+}
+
+async fn advance(State(s): State<ApiState>, body: Result<Json<LessonAdvance>, JsonRejection>) -> ApiResult<LessonProgress> {
+    let body = body.map(|Json(b)| b).map_err(|e| ApiError::invalid_argument(e.body_text()))?;
+    Ok(Json(s.cluster.advance_lesson(body.rest)?))
 }
 
 async fn stop(State(s): State<ApiState>) -> ApiResult<LessonProgress> {

@@ -3,6 +3,7 @@
 //! (`make test` does).
 
 mod feed;
+mod lessons;
 mod polish;
 mod reload;
 mod util;

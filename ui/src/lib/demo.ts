@@ -276,6 +276,18 @@ export function demoTransport(): Transport {
     async crash() {
       throw noTraffic;
     },
+    async lessons() {
+      return [];
+    },
+    async startLesson() {
+      throw noTraffic;
+    },
+    async advanceLesson() {
+      throw noTraffic;
+    },
+    async stopLesson() {
+      throw noTraffic;
+    },
     subscribe(onUpdate, onConnection?: (c: Connection) => void) {
       listeners.add(onUpdate);
       onConnection?.('live');

@@ -23,3 +23,12 @@ describe('the traffic view', () => {
     expect(routeHref({ view: 'traffic' })).toBe('#/traffic');
   });
 });
+
+describe('the lessons view', () => {
+  it('lists at #/lessons and opens one at #/lessons/NAME', () => {
+    expect(parseRoute('#/lessons')).toEqual({ view: 'lessons' });
+    expect(parseRoute('#/lessons/fault-isolation')).toEqual({ view: 'lesson', name: 'fault-isolation' });
+    expect(routeHref({ view: 'lesson', name: 'independent-scaling' })).toBe('#/lessons/independent-scaling');
+    expect(parseRoute(routeHref({ view: 'lessons' }))).toEqual({ view: 'lessons' });
+  });
+});

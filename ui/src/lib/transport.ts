@@ -4,12 +4,13 @@
 import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import type { ClusterEvent, ClusterSnapshot, CommandError, LogLine, LogQuery, ReloadReport, Update } from './types';
+import type { LessonApi } from './lessons';
 import type { TrafficApi } from './traffic';
 
 /** Whether the feed is live; a browser's EventSource reconnects by itself. */
 export type Connection = 'connecting' | 'live' | 'lost';
 
-export interface Transport extends TrafficApi {
+export interface Transport extends TrafficApi, LessonApi {
   readonly kind: 'tauri' | 'http' | 'demo';
   snapshot(): Promise<ClusterSnapshot>;
   /** Newest last. */
@@ -100,6 +101,10 @@ export function tauriTransport(): Transport {
     loadReport: () => call('load_report'),
     setKnobs: (name, knobs) => call('set_knobs', { name, knobs }),
     crash: (name) => call('crash', { name }),
+    lessons: () => call('lessons'),
+    startLesson: (name, pace) => call('start_lesson', { request: { name, pace } }),
+    advanceLesson: (rest) => call('advance_lesson', { rest }),
+    stopLesson: () => call('stop_lesson'),
     onQuitting(onWaiting) {
       listen<{ waiting: string }>('quitting', (e) => onWaiting(e.payload.waiting)).catch(() => {
         // Without the event the window title still says it.
@@ -192,6 +197,10 @@ export function httpTransport(
     loadReport: () => request('GET', '/api/load'),
     setKnobs: (name, knobs) => request<{ replicas: number }>('POST', `${svc(name)}/knobs`, knobs).then((r) => r.replicas),
     crash: (name) => post(`${svc(name)}/crash`),
+    lessons: () => request('GET', '/api/lessons'),
+    startLesson: (name, pace) => request('POST', '/api/lessons/start', { name, pace }),
+    advanceLesson: (rest) => request('POST', '/api/lessons/advance', { rest }),
+    stopLesson: () => request('POST', '/api/lessons/stop'),
     subscribe(onUpdate, onConnection) {
       if (!EventSourceImpl) {
         onConnection?.('lost');

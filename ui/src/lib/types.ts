@@ -24,6 +24,10 @@ export interface LessonProgress {
   state: 'running' | 'restoring' | 'passed' | 'failed' | 'inconclusive' | 'stopped' | 'broken';
   /** The step under way, while running. */
   current: number | null;
+  /** Each step waits for the user to run it. */
+  step_by_step: boolean;
+  /** Waiting for the user to run step `current`. */
+  awaiting: boolean;
   steps: LessonStep[];
   restore_problems: string[];
   started_at: EpochMs;
@@ -35,6 +39,11 @@ export interface LessonStep {
   /** Markdown. */
   text: string;
   state: 'pending' | 'acting' | 'waiting' | 'measuring' | 'done' | 'skipped';
+  started_at: EpochMs | null;
+  /** Each action carried out, when, in words. */
+  actions_done: { at: EpochMs; what: string }[];
+  /** When its checks' windows began. */
+  measuring_from: EpochMs | null;
   checks: CheckResult[];
   error: string | null;
 }
