@@ -63,7 +63,8 @@ export function formatLatest(v: number | null): string {
 export interface Marker {
   /** Unix seconds. */
   t: number;
-  kind: 'scaled' | 'restarted' | 'killed';
+  /** `lesson`: an action a lesson took (it may name no service, e.g. starting a load). */
+  kind: 'scaled' | 'restarted' | 'killed' | 'lesson';
   text: string;
 }
 
