@@ -1,4 +1,4 @@
-# make bench: Microdeck's speed and cost figures (issue 7) as one Markdown table, written to
+# make bench: Microdeck's speed and cost figures as one Markdown table, written to
 # $(CARGO_TARGET_DIR)/bench/report.md (outside the clone, like every build output here).
 # make bench QUICK=1: one short run of each figure, debug build, no peers (part of make test).
 

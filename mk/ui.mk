@@ -6,7 +6,7 @@ E2E_DIR := tests/e2e
 NPM     ?= npm
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Tauri's build and run dependencies (shared/TAURI-NOTES.md), Xvfb and the WebDriver of
+# Tauri's build and run dependencies on Debian (tauri.app's prerequisites), Xvfb and the WebDriver of
 # WebKitGTK for the desktop target, Debian's Chromium and its driver for the web target.
 SYSTEM_PACKAGES := libwebkit2gtk-4.1-dev build-essential curl wget file libssl-dev libxdo-dev \
   libayatana-appindicator3-dev librsvg2-dev pkg-config libgtk-3-dev libsoup-3.0-dev \

@@ -1,5 +1,5 @@
-//! `microdeck-bench` (`make bench`): measures Microdeck's speed and cost (figures P1–P9
-//! of issue 7) side by side with nginx, PM2 and wrk, and prints one Markdown table.
+//! `microdeck-bench` (`make bench`): measures Microdeck's speed and cost (figures P1–P9)
+//! side by side with nginx, PM2 and wrk, and prints one Markdown table.
 //!
 //! # Layout
 //! - `report`: samples (median, min, max) and the table;
@@ -27,7 +27,7 @@ use figures::Ctx;
 use report::Row;
 
 #[derive(Debug, Parser)]
-#[command(about = "Microdeck's speed and cost figures (issue 7), as one Markdown table")]
+#[command(about = "Microdeck's speed and cost figures, as one Markdown table")]
 struct Args {
     /// Folder of the built binaries (microdeck, mdk-*), e.g. $CARGO_TARGET_DIR/release.
     #[arg(long)]

@@ -1,4 +1,4 @@
-// The scenarios of issues 5 and 6, written once against the UI's data-testid hooks and run on
+// The dashboard's scenarios, written once against the UI's data-testid hooks and run on
 // every target. They run in order: later ones build on the cluster state earlier ones left.
 
 import { waitFor } from './lib/procs.mjs';
