@@ -68,6 +68,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// Every figure `--only` may name.
+const FIGURES: [&str; 9] = ["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9"];
+
 /// Runs the figures; false if one could not be measured.
 async fn run(args: Args) -> Result<bool> {
     let bench_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -81,9 +84,13 @@ async fn run(args: Args) -> Result<bool> {
         peers: !args.quick,
         p5_secs: if args.quick { 5 } else { args.p5_secs },
     };
+    // A name that matches no figure would run nothing and report success: refuse it.
+    if let Some(unknown) = args.only.iter().find(|o| !FIGURES.iter().any(|f| f.eq_ignore_ascii_case(o))) {
+        anyhow::bail!("--only {unknown}: no such figure (known: {})", FIGURES.join(", "));
+    }
     let wanted = |id: &str| args.only.is_empty() || args.only.iter().any(|o| o.eq_ignore_ascii_case(id));
     let mut rows: Vec<Row> = Vec::new();
-    let mut ok = true;
+    let mut failed: Vec<&str> = Vec::new();
     macro_rules! figure {
         ($id:literal, $f:expr) => {
             if wanted($id) {
@@ -92,7 +99,7 @@ async fn run(args: Args) -> Result<bool> {
                 match $f.await {
                     Ok(r) => rows.extend(r),
                     Err(e) => {
-                        ok = false;
+                        failed.push($id);
                         eprintln!("microdeck-bench: {} could not be measured: {e:#}", $id);
                         rows.push(Row::new($id, "could not be measured", format!("error: {e:#}")));
                     }
@@ -121,5 +128,8 @@ async fn run(args: Args) -> Result<bool> {
         std::fs::write(out, &table)?;
         eprintln!("microdeck-bench: table written to {}", out.display());
     }
-    Ok(ok)
+    if !failed.is_empty() {
+        eprintln!("microdeck-bench: FAILED: could not measure {} (reasons above)", failed.join(", "));
+    }
+    Ok(failed.is_empty())
 }

@@ -26,6 +26,9 @@ pub async fn p5(ctx: &Ctx) -> Result<Vec<Row>> {
         let snap = up.wait_ready(Duration::from_secs(30)).await?;
         let programs: Vec<u32> = snap.services[0].replicas.iter().filter_map(|r| r.pid).collect();
         let shims: Vec<u32> = tree(up.pid()).into_iter().filter(|p| *p != up.pid() && !programs.contains(p)).collect();
+        if programs.len() != REPLICAS || shims.len() != REPLICAS {
+            bail!("expected {REPLICAS} replicas and {REPLICAS} shims under the engine, found programs {programs:?} and shims {shims:?}");
+        }
         let pm2 = if ctx.peers {
             let pm2 = Pm2::new(&ctx.bench_dir)?;
             let apps: Vec<serde_json::Value> = free_ports(REPLICAS)?
@@ -44,9 +47,11 @@ pub async fn p5(ctx: &Ctx) -> Result<Vec<Row>> {
         };
         // Past the start-up burst: idle supervision only.
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let ticks = |pids: &[u32]| pids.iter().filter_map(|p| cpu_ticks(*p)).sum::<u64>();
-        let (e0, s0) = (cpu_ticks(up.pid()).context("engine gone")?, ticks(&shims));
-        let d0 = pm2.as_ref().and_then(|(p, _)| cpu_ticks(*p));
+        let (e0, s0) = (cpu_ticks(up.pid()).context("engine gone")?, ticks(&shims)?);
+        let d0 = match &pm2 {
+            Some((p, _)) => Some(cpu_ticks(*p).context("PM2 daemon gone")?),
+            None => None,
+        };
         let t0 = Instant::now();
         let (mut peak, mut peak_pm2) = (0u64, 0u64);
         while t0.elapsed() < Duration::from_secs(secs) {
@@ -60,9 +65,9 @@ pub async fn p5(ctx: &Ctx) -> Result<Vec<Row>> {
         let pct = |t: u64| t as f64 / hz() / dt * 100.0;
         let e1 = cpu_ticks(up.pid()).context("engine gone")?;
         cpu.push(pct(e1 - e0));
-        cpu_shims.push(pct(e1 - e0 + ticks(&shims) - s0));
+        cpu_shims.push(pct(e1 - e0 + ticks(&shims)? - s0));
         rss.push(peak as f64 / 1024.0);
-        shim_rss.push(shims.iter().filter_map(|p| status_kb(*p, "VmRSS")).sum::<u64>() as f64 / 1024.0);
+        shim_rss.push(rss_kb(&shims)? as f64 / 1024.0);
         if let (Some((p, _)), Some(d0)) = (&pm2, d0) {
             pm2_cpu.push(pct(cpu_ticks(*p).context("PM2 daemon gone")? - d0));
             pm2_rss.push(peak_pm2 as f64 / 1024.0);
@@ -79,6 +84,16 @@ pub async fn p5(ctx: &Ctx) -> Result<Vec<Row>> {
             .target("≤ PM2's (engine + shims)", cpu_shims.median() <= pm2_cpu.median());
     }
     Ok(vec![rss_row, cpu_row])
+}
+
+/// CPU ticks of every process in `pids`; fails if one cannot be read, so a sum is never over fewer.
+fn ticks(pids: &[u32]) -> Result<u64> {
+    pids.iter().map(|p| cpu_ticks(*p).with_context(|| format!("CPU time of pid {p} unreadable (gone?)"))).sum()
+}
+
+/// VmRSS (kB) of every process in `pids`; fails if one cannot be read.
+fn rss_kb(pids: &[u32]) -> Result<u64> {
+    pids.iter().map(|p| status_kb(*p, "VmRSS").with_context(|| format!("VmRSS of pid {p} unreadable (gone?)"))).sum()
 }
 
 /// The child: `seq 1 N` timed by itself, the time on stderr as `elapsed_ns=…`.

@@ -20,9 +20,18 @@ impl Drop for Target {
     }
 }
 
-/// Whether this tree's `microdeck` has the `load` verb.
-fn has_load(ctx: &Ctx) -> bool {
-    Command::new(ctx.bins.path("microdeck")).args(["load", "--help"]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+/// Fails, saying why, unless this tree's `microdeck` runs and has the `load` verb.
+fn check_load(ctx: &Ctx) -> Result<()> {
+    let program = ctx.bins.path("microdeck");
+    let out = Command::new(&program)
+        .args(["load", "--help"])
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {}", program.display()))?;
+    if !out.status.success() {
+        bail!("`{} load --help` failed ({}): {}", program.display(), out.status, String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
 }
 
 /// `microdeck load` at `rate` for `secs`; the achieved rate from its summary.
@@ -55,13 +64,16 @@ fn wrk(addr: &str, secs: u64) -> Result<f64> {
 }
 
 pub async fn p9(ctx: &Ctx) -> Result<Vec<Row>> {
-    if !has_load(ctx) {
-        return Ok(vec![ctx.pending("P9", "load generator: achieved rate and ceiling", "`microdeck load` (core/src/loadgen)")]);
-    }
+    check_load(ctx)?;
     let port = free_port()?;
     let addr = format!("127.0.0.1:{port}");
     let _target = Target(
-        Command::new(ctx.bins.path("mdk-testsvc")).env("PORT", port.to_string()).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?,
+        Command::new(ctx.bins.path("mdk-testsvc"))
+            .env("PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", ctx.bins.path("mdk-testsvc").display()))?,
     );
     poll("the target answering", Duration::from_secs(10), Duration::from_millis(10), || async {
         get_once(&addr, "/", Duration::from_millis(300)).await.ok().filter(|r| r.status == 200)

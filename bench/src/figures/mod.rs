@@ -11,7 +11,6 @@ pub mod ui;
 use std::path::PathBuf;
 
 use crate::engine::Bins;
-use crate::report::Row;
 
 /// What every figure needs to know about the run.
 pub struct Ctx {
@@ -27,11 +26,4 @@ pub struct Ctx {
     pub peers: bool,
     /// P5's supervision window.
     pub p5_secs: u64,
-}
-
-impl Ctx {
-    /// The row of a figure whose part has not landed.
-    pub fn pending(&self, id: &'static str, figure: &str, part: &str) -> Row {
-        Row::new(id, figure, format!("not measured: {part} not built in this tree"))
-    }
 }
