@@ -189,7 +189,7 @@ impl Run {
             None => Default::default(),
             Some(setup) => tokio::select! {
                 _ = self.cancel.cancelled() => return self.publish(LoadState::Stopped, 0),
-                r = run_setup(&client, self.target, setup) => match r {
+                r = run_setup(&client, self.target, setup, request::SETUP_RETRY_FOR) => match r {
                     Ok(vars) => vars,
                     Err(e) => return self.publish(LoadState::Failed { message: e.to_string() }, 0),
                 },

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -67,16 +68,49 @@ impl Prepared {
     }
 }
 
-/// Sends the setup request once and pulls each `extract` pointer out of its JSON body.
-pub async fn run_setup(client: &Client, target: SocketAddr, setup: &Setup) -> Result<BTreeMap<String, String>, LoadError> {
-    let failed = |why: String| LoadError::Setup(format!("{} {}: {why}", setup.request.method, setup.request.path));
-    let req = Prepared::new(target, &setup.request, &BTreeMap::new())?;
-    let resp = client.request(req.request()).await.map_err(|e| failed(chain(&e)))?;
+/// How long a setup request that meets a 503 or a refused connection is tried again: right
+/// after a restart its target may have no ready replica for a moment.
+pub const SETUP_RETRY_FOR: Duration = Duration::from_secs(5);
+
+/// Sends the setup request (again while it meets a passing unavailability, for at most
+/// `retry_for`) and pulls each `extract` pointer out of its JSON body.
+pub async fn run_setup(client: &Client, target: SocketAddr, setup: &Setup, retry_for: Duration) -> Result<BTreeMap<String, String>, LoadError> {
+    let deadline = tokio::time::Instant::now() + retry_for;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match setup_once(client, target, setup).await {
+            Err(Attempt::Unavailable(_)) if tokio::time::Instant::now() + pause <= deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            Err(Attempt::Unavailable(e) | Attempt::Failed(e)) => return Err(e),
+            Ok(vars) => return Ok(vars),
+        }
+    }
+}
+
+/// How one setup attempt failed: worth another try, or not.
+enum Attempt {
+    Unavailable(LoadError),
+    Failed(LoadError),
+}
+
+async fn setup_once(client: &Client, target: SocketAddr, setup: &Setup) -> Result<BTreeMap<String, String>, Attempt> {
+    let failed = |why: String| Attempt::Failed(LoadError::Setup(format!("{} {}: {why}", setup.request.method, setup.request.path)));
+    let req = Prepared::new(target, &setup.request, &BTreeMap::new()).map_err(Attempt::Failed)?;
+    let resp = client.request(req.request()).await.map_err(|e| match failed(chain(&e)) {
+        Attempt::Failed(err) if e.is_connect() => Attempt::Unavailable(err),
+        other => other,
+    })?;
     let status = resp.status();
     let body = resp.into_body().collect().await.map_err(|e| failed(chain(&e)))?.to_bytes();
     if !status.is_success() {
         let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
-        return Err(failed(format!("status {status}: {}", text.split_whitespace().collect::<Vec<_>>().join(" "))));
+        let why = failed(format!("status {status}: {}", text.split_whitespace().collect::<Vec<_>>().join(" ")));
+        return Err(match why {
+            Attempt::Failed(err) if status == hyper::StatusCode::SERVICE_UNAVAILABLE => Attempt::Unavailable(err),
+            other => other,
+        });
     }
     if setup.extract.is_empty() {
         return Ok(BTreeMap::new());

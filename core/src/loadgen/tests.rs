@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::response::IntoResponse;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::{any, post};
 use axum::Router;
@@ -191,6 +192,47 @@ async fn setup_fills_the_token_header() {
     let r = timeout(T, h.finished()).await.expect("finishes");
     assert!(matches!(&r.state, LoadState::Failed { message } if message.contains("/nope")), "{:?}", r.state);
     assert_eq!(r.sent, 0);
+}
+
+/// A login answered 503 `unavailable` times, then a token.
+async fn login_after(unavailable: u64) -> (SocketAddr, Arc<AtomicU64>) {
+    let tries = Arc::new(AtomicU64::new(0));
+    let app = Router::new()
+        .route(
+            "/login",
+            post(move |State(t): State<Arc<AtomicU64>>| async move {
+                if t.fetch_add(1, Ordering::SeqCst) < unavailable {
+                    return (StatusCode::SERVICE_UNAVAILABLE, "no ready replica").into_response();
+                }
+                axum::Json(serde_json::json!({ "token": "t" })).into_response()
+            }),
+        )
+        .with_state(tries.clone());
+    (serve(app).await, tries)
+}
+
+fn login_setup() -> Setup {
+    Setup { request: RequestSpec { method: "POST".into(), ..get("/login", 1) }, extract: [("token".to_string(), "/token".to_string())].into() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setup_that_meets_a_passing_503_is_tried_again() {
+    let (addr, tries) = login_after(2).await;
+    let vars = timeout(T, request::run_setup(&client(), addr, &login_setup(), request::SETUP_RETRY_FOR)).await.expect("in time").expect("the third try logs in");
+    assert_eq!(vars.get("token").map(String::as_str), Some("t"));
+    assert_eq!(tries.load(Ordering::SeqCst), 3);
+    // One that stays unavailable fails once its time is up, saying why.
+    let (addr, tries) = login_after(u64::MAX).await;
+    let err = timeout(T, request::run_setup(&client(), addr, &login_setup(), Duration::from_millis(400))).await.expect("in time").expect_err("still 503");
+    assert!(err.to_string().contains("status 503"), "{err}");
+    assert!(tries.load(Ordering::SeqCst) >= 2, "tried more than once");
+    // A refusal that is no unavailability is not tried again.
+    let (addr, tries) = login_after(0).await;
+    let mut wrong = login_setup();
+    wrong.request.path = "/nope".into();
+    let err = timeout(T, request::run_setup(&client(), addr, &wrong, request::SETUP_RETRY_FOR)).await.expect("in time").expect_err("404");
+    assert!(err.to_string().contains("status 404"), "{err}");
+    assert_eq!(tries.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
