@@ -258,8 +258,8 @@ async fn a_child_flooding_stdout_has_every_line_on_disk_in_order() {
     assert_eq!(newest.len(), 5000);
     assert_eq!(newest.last().map(|l| l.text.as_str()), Some("200000"));
     assert_eq!(newest.first().map(|l| l.text.as_str()), Some("195001"));
+    // How fast is the bench's figure (P6); this checks that every line is kept, in order.
     eprintln!("200,000 lines captured and on disk in {elapsed:?}");
-    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
     cancel.cancel();
 }
 
