@@ -5,6 +5,7 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -76,12 +77,49 @@ class HandlerTests(unittest.TestCase):
         self.assertEqual(self.request("GET", "/stats")[2]["total"], 0)
 
 
+class Lines:
+    """A child's output read on a thread, each line awaited under a deadline: a stuck child
+    fails the test instead of hanging the run."""
+
+    def __init__(self, stream):
+        self.lines = queue.Queue()
+        self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, stream):
+        for line in stream:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def next(self, timeout=10):
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("no line from the child in %d s" % timeout) from None
+        if line is None:
+            raise AssertionError("the child closed its output")
+        return line
+
+    def rest(self, timeout=10):
+        """Every line until the child closes its output."""
+        out = []
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError("the child's output did not end in %d s" % timeout) from None
+            if line is None:
+                return out
+            out.append(line)
+
+
 class ProcessTests(unittest.TestCase):
     def test_sigterm_stops_gracefully_despite_an_idle_kept_alive_connection(self):
         env = dict(os.environ, PORT="0", SERVICE_NAME="analytics", REPLICA="0")
         proc = subprocess.Popen([sys.executable, SCRIPT], env=env, stdout=subprocess.PIPE, text=True)
+        lines = Lines(proc.stdout)
         try:
-            first = json.loads(proc.stdout.readline())
+            first = json.loads(lines.next())
             self.assertEqual(first["message"], "listening")
             port = int(first["addr"].rsplit(":", 1)[1])
             # A kept-alive connection (as the engine's proxy and probes keep) must not hold the exit.
@@ -90,17 +128,18 @@ class ProcessTests(unittest.TestCase):
             resp = conn.getresponse()
             resp.read()
             self.assertEqual(resp.status, 200)
-            request_line = json.loads(proc.stdout.readline())
+            request_line = json.loads(lines.next())
             self.assertEqual((request_line["path"], request_line["status"]), ("/stats", 200))
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(timeout=10), 0)
-            rest = [json.loads(l) for l in proc.stdout.read().splitlines() if l.strip()]
+            rest = [json.loads(l) for l in lines.rest() if l.strip()]
             self.assertEqual(rest[-1]["message"], "stopped")
             conn.close()
         finally:
             if proc.poll() is None:
                 proc.kill()
-                proc.wait()
+                proc.wait(timeout=10)
+            lines.thread.join(timeout=10)
             proc.stdout.close()
 
 
