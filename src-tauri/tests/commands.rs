@@ -126,6 +126,16 @@ fn scale_of_an_unknown_service_is_an_unknown_service_error() {
 }
 
 #[test]
+fn scale_past_the_replica_limit_is_refused_as_the_api_refuses_it() {
+    let f = fixture("limit");
+    let over = microdeck::manifest::MAX_REPLICAS + 1;
+    let err = invoke(&f.window, "scale", json!({ "name": "sleeper", "replicas": over })).unwrap_err();
+    assert_eq!(err, json!({ "code": "invalid-argument", "message": format!("sleeper: at most 16 replicas, not {over}") }));
+    let snap = invoke(&f.window, "snapshot", json!({})).unwrap();
+    assert_eq!(service(&snap, "sleeper")["desired"], 1, "{snap}");
+}
+
+#[test]
 fn scale_and_stop_reach_the_cluster() {
     let f = fixture("scale");
     assert_eq!(invoke(&f.window, "scale", json!({ "name": "sleeper", "replicas": 3 })), Ok(Value::Null));

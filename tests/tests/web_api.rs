@@ -291,6 +291,42 @@ async fn cli_verbs_find_the_cluster_through_the_state_file() -> Result<()> {
     Ok(())
 }
 
+/// The one replica limit: a manifest asking for one more is refused at its position, and a
+/// scale to one more is refused by the API and the CLI with the same code and message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_past_the_replica_limit_is_refused_like_the_manifest_refuses_it() -> Result<()> {
+    use microdeck::manifest::MAX_REPLICAS;
+    assert_eq!(MAX_REPLICAS, 16);
+    let over = MAX_REPLICAS + 1;
+    let text = format!("{TINY}replicas = {over}\n");
+    let errors = microdeck::manifest::parse_manifest(text.as_bytes(), "over.toml", Path::new(".")).expect_err("17 replicas");
+    let message = errors.to_string();
+    ensure!(message.contains("over.toml:5:12: services.sleeper.replicas: 17 is out of range 0..=16"), "{message}");
+
+    let r = start("limit").await?;
+    let state_dir = r.state_dir();
+    let result = async {
+        wait_snapshot(&r, "sleeper ready", |s| sleeper(s)["state"] == "ready").await?;
+        let want = format!("sleeper: at most {MAX_REPLICAS} replicas, not {over}");
+        let (status, err) = call(&r, "POST", "/api/services/sleeper/scale", Some(json!({"replicas": over}))).await?;
+        assert_eq!((status, err["code"].as_str(), err["message"].as_str()), (400, Some("invalid-argument"), Some(want.as_str())), "{err}");
+        let (ok, _, err) = tokio::task::spawn_blocking({
+            let d = state_dir.clone();
+            move || cli(&d, &["scale", "sleeper", &over.to_string()])
+        })
+        .await??;
+        ensure!(!ok && err.contains(&want), "{err}");
+        let (_, snap) = call(&r, "GET", "/api/snapshot", None).await?;
+        assert_eq!(sleeper(&snap)["desired"], 1, "{snap}");
+        // The limit itself is allowed.
+        assert_eq!(call(&r, "POST", "/api/services/sleeper/scale", Some(json!({"replicas": MAX_REPLICAS}))).await?, (200, json!({})));
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    r.stop().await;
+    result
+}
+
 fn pids_of(snap: &Value) -> Vec<(String, Vec<u64>)> {
     let services = snap["services"].as_array().cloned().unwrap_or_default();
     services

@@ -191,7 +191,7 @@ fn action(r: &mut Report<'_>, item: &Item<'_>, key: &str) -> Option<Action> {
         "scale" => {
             let service = service(r)?;
             let replicas = match field(t, key, "replicas") {
-                Some((i, k)) => walk::integer(r, i, &k, 0..MAX_REPLICAS + 1, &format!("0 to {MAX_REPLICAS}"))?,
+                Some((i, k)) => walk::integer(r, i, &k, 0..i64::from(MAX_REPLICAS) + 1, &format!("0 to {MAX_REPLICAS}"))?,
                 None => {
                     r.error(&at, &join(key, "replicas"), "`replicas` is missing", Some("how many: `replicas = 3`".into()));
                     return None;
@@ -205,7 +205,7 @@ fn action(r: &mut Report<'_>, item: &Item<'_>, key: &str) -> Option<Action> {
         "kill" => {
             let service = service(r)?;
             let replica = match field(t, key, "replica") {
-                Some((i, k)) => walk::integer(r, i, &k, 0..MAX_REPLICAS, "a replica's index, from 0")? as u32,
+                Some((i, k)) => walk::integer(r, i, &k, 0..i64::from(MAX_REPLICAS), "a replica's index, from 0")? as u32,
                 None => 0,
             };
             Action::Kill { service, replica }

@@ -244,9 +244,9 @@ fn param(key: &str) -> Value {
     match key {
         "rate" => number("Requests a second.", 0.0, MAX_RATE),
         "duration" => duration_of("How long the load runs (optional)."),
-        "replicas" => integer("How many replicas.", 0, MAX_REPLICAS),
+        "replicas" => integer("How many replicas.", 0, MAX_REPLICAS.into()),
         "replica" => {
-            let mut r = integer("Which replica, from 0 (default 0).", 0, MAX_REPLICAS - 1);
+            let mut r = integer("Which replica, from 0 (default 0).", 0, i64::from(MAX_REPLICAS) - 1);
             r["default"] = json!(0);
             r
         }

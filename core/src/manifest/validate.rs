@@ -25,8 +25,9 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
 pub(crate) const HEALTH_KEYS: &[&str] =
     &["http", "tcp", "interval", "timeout", "failure_threshold", "success_threshold", "start_period"];
 
-/// Most replicas a service may ask for: enough to show scaling, few enough for a laptop.
-pub const MAX_REPLICAS: i64 = 16;
+/// Most replicas a service may have — in a manifest, a lesson, or a scale command from any
+/// shell: enough to show scaling, few enough for a laptop.
+pub const MAX_REPLICAS: u32 = 16;
 /// Time between SIGTERM and SIGKILL when the manifest says nothing.
 pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -173,8 +174,9 @@ fn service(r: &mut Report<'_>, name: &str, name_span: Range<usize>, item: &Item<
         s.protocol = walk::choice(r, item, &k, PROTOCOLS).unwrap_or_default();
     }
     if let Some((item, k)) = field(t, &key, "replicas") {
-        let hint = "0 keeps the service stopped; at most 16";
-        s.replicas = walk::integer(r, item, &k, 0..MAX_REPLICAS + 1, hint).and_then(|n| u32::try_from(n).ok()).unwrap_or(1);
+        let hint = format!("0 keeps the service stopped; at most {MAX_REPLICAS}");
+        let range = 0..i64::from(MAX_REPLICAS) + 1;
+        s.replicas = walk::integer(r, item, &k, range, &hint).and_then(|n| u32::try_from(n).ok()).unwrap_or(1);
     }
     if let Some((item, k)) = field(t, &key, "health") {
         s.health = read_health(r, item, &k);

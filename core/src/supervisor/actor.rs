@@ -331,7 +331,8 @@ impl ServiceActor {
 
     fn scale(&mut self, n: u32) -> Result<(), ClusterError> {
         if n > MAX_REPLICAS {
-            return Err(ClusterError::InvalidArgument(format!("at most {MAX_REPLICAS} replicas, not {n}")));
+            let name = &self.service.name;
+            return Err(ClusterError::InvalidArgument(format!("{name}: at most {MAX_REPLICAS} replicas, not {n}")));
         }
         let old = self.desired;
         if n == old {
@@ -378,6 +379,8 @@ impl ServiceActor {
         self.slots.retain(|i, s| *i < desired || s.has_process());
     }
 
+    /// Replaces the next replica of the roll once the one before has settled, so at most
+    /// [`super::ROLL_SURGE`] process runs beyond the replicas.
     fn advance_roll(&mut self) {
         loop {
             if let Some(i) = self.rolling {

@@ -30,8 +30,12 @@ use crate::snapshot::{Level, ServiceView};
 
 pub use backoff::{backoff_delay, BACKOFF_MAX, BACKOFF_MIN, BACKOFF_RESET};
 
-/// Most replicas one service may be scaled to.
-pub const MAX_REPLICAS: u32 = 64;
+pub use crate::manifest::MAX_REPLICAS;
+
+/// Processes a rolling restart runs beyond a service's replicas: it replaces one replica at
+/// a time, and that replica's old process serves until its successor is ready. Not a
+/// count anyone can scale to — a service never has more than [`MAX_REPLICAS`] replicas.
+pub const ROLL_SURGE: u32 = 1;
 
 pub(crate) type Reply = oneshot::Sender<Result<(), ClusterError>>;
 
