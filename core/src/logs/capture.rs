@@ -144,17 +144,25 @@ mod tests {
     }
 
     #[test]
-    fn a_captured_pipe_is_widened_so_a_burst_does_not_block_the_child() {
+    fn a_captured_pipe_blocks_and_is_widened_where_the_system_allows() {
         let (read, write) = nix::unistd::pipe().expect("pipe");
         let before = fcntl(&read, FcntlArg::F_GETPIPE_SZ).expect("size");
-        let file = blocking_pipe(read).expect("blocking");
+        let file = blocking_pipe(read).expect("a pipe the system will not widen still works");
+        let flags = OFlag::from_bits_truncate(fcntl(&file, FcntlArg::F_GETFL).expect("flags"));
+        assert!(!flags.contains(OFlag::O_NONBLOCK), "the reader thread gets a blocking pipe");
+        // Widening is best effort (the kernel refuses past the per-user pipe allowance): the
+        // pipe is the full size or keeps its own, never anything else.
         let after = fcntl(&file, FcntlArg::F_GETPIPE_SZ).expect("size");
-        assert_eq!((before, after), (64 * 1024, PIPE_BYTES));
-        // The widened pipe takes a 512 KiB burst with nobody reading (the default takes 64 KiB).
+        assert!(after == PIPE_BYTES || after == before, "pipe of {after} bytes (was {before})");
+        if after != PIPE_BYTES {
+            eprintln!("the system kept this pipe at {after} bytes");
+        }
+        // Whatever its size, a burst that fills it goes in with nobody reading.
         let flags = OFlag::from_bits_truncate(fcntl(&write, FcntlArg::F_GETFL).expect("flags"));
         fcntl(&write, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).expect("non-blocking");
         let mut w = std::fs::File::from(write);
-        assert!(w.write_all(&vec![b'x'; 512 * 1024]).is_ok(), "the burst fits without a reader");
+        let size = usize::try_from(after).expect("a size");
+        assert!(w.write_all(&vec![b'x'; size]).is_ok(), "a {size}-byte burst fits without a reader");
     }
 
     #[test]
