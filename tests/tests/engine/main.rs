@@ -24,7 +24,7 @@ name = "three"
 [services.api]
 command = "mdk-testsvc"
 replicas = 2
-health = { http = "/health", interval = "2s" }
+health = { http = "/health", interval = "10s" }
 [services.tcp]
 command = "mdk-testsvc"
 args = ["--tcp"]
@@ -42,11 +42,11 @@ depends_on = ["api"]
     let api_ready = events.iter().find(|e| e.service == "api" && e.kind == EventKind::Ready).expect("api ready event");
     let worker_started = events.iter().find(|e| e.service == "worker" && e.kind == EventKind::Started).expect("worker started");
     assert!(worker_started.seq > api_ready.seq, "worker started before api was ready: {events:?}");
-    // Starting replicas are probed fast: ready well before the 2 s probe interval.
+    // Starting replicas are probed fast: ready well before the 10 s probe interval.
     let api_started = events.iter().find(|e| e.service == "api" && e.replica == api_ready.replica && e.kind == EventKind::Started).expect("api started");
     let to_ready = api_ready.at - api_started.at;
     println!("api replica ready {to_ready} ms after start");
-    assert!(to_ready < 1000, "ready seen {to_ready} ms after start");
+    assert!(to_ready < 5000, "ready seen {to_ready} ms after start");
     // Resources: sampled once a second for every replica and the engine.
     let sampled = poll_until("memory figures", LONG, || {
         up.snapshot().filter(|s| s.engine.rss_bytes > 0 && s.services.iter().all(|v| v.replicas.iter().all(|r| r.rss_bytes > 0)))
@@ -354,7 +354,10 @@ fn stop_on_signal(signal: i32) {
     assert!(status.success(), "exit status {status:?}; stderr: {}", up.stderr());
     assert!(members_of_groups(&groups).is_empty(), "children left: {:?}", members_of_groups(&groups));
     println!("stopped in {took:?} (grace 1s)");
-    assert!(took < Duration::from_secs(2), "took {took:?}, more than grace + 1s");
+    // `stubborn` ignores SIGTERM, so the stop waits its 1 s grace, then kills; the default
+    // grace (5 s) would show as 5 s or more.
+    assert!(took >= Duration::from_secs(1), "took {took:?}: the grace was not waited for");
+    assert!(took < Duration::from_secs(4), "took {took:?}, more than the 1 s grace + 3 s");
     assert!(up.stdout().contains("stopping: "), "{}", up.stdout());
     for s in &snap.services {
         std::net::TcpListener::bind(&s.address).unwrap_or_else(|e| panic!("{} still held: {e}", s.address));
