@@ -147,8 +147,9 @@ async fn max_inflight_makes_the_rest_wait() {
 
 static CRASHED: AtomicBool = AtomicBool::new(false);
 
+// The exit itself and its order after the reply: tests/tests/samples, with a real process.
 #[tokio::test]
-async fn crash_replies_then_exits() {
+async fn crash_replies_then_runs_the_crash_hook() {
     let mut cfg = config();
     cfg.crash = || CRASHED.store(true, Ordering::SeqCst);
     let app = app(&cfg, Router::new());

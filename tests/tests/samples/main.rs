@@ -233,3 +233,42 @@ fn reset_data_is_refused_while_the_cluster_runs_and_wipes_once_it_stopped() {
     assert!(ready, "all five ready after the reset");
     assert!(users.read_dir().expect("users data").next().is_some(), "users seeded again");
 }
+
+/// A sample started on its own; killed on drop if a check failed before it exited.
+struct Sample(std::process::Child);
+
+impl Drop for Sample {
+    fn drop(&mut self) {
+        let _already_gone = self.0.kill();
+        let _reaped = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn crash_replies_then_exits() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let mut sample = Sample(
+        Command::new(bins::bin("mdk-users"))
+            .env("PORT", port.to_string())
+            .env("MICRODECK_DATA_DIR", data.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mdk-users"),
+    );
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    poll("mdk-users to answer /health", async || {
+        client.get(format!("{base}/health")).timeout(REQUEST_DEADLINE).send().await.ok().filter(|r| r.status().is_success())
+    })
+    .await;
+    // An answer at all means it came before the exit: a process that has exited answers nothing.
+    let reply = client.post(format!("{base}/admin/crash")).timeout(REQUEST_DEADLINE).send().await.expect("a reply to the crash request");
+    assert_eq!(reply.status(), 200);
+    let body: serde_json::Value = reply.json().await.expect("a JSON reply");
+    assert_eq!(body["crashing"], true, "{body}");
+    let status = poll("mdk-users to exit", async || sample.0.try_wait().expect("wait")).await;
+    assert_eq!(status.code(), Some(1), "a crash exits with status 1, as a failure: {status}");
+}
