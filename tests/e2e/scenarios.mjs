@@ -252,7 +252,64 @@ export const scenarios = [
         if (BROWSE_EDGES.every((e) => edges[e] > 0)) return true;
         throw new Error(`edges: ${JSON.stringify(edges)}`);
       }, { timeoutMs: WAIT_MS });
+      // Drawn as the flow of a request: each caller in a layer left of its callees.
+      const layers = await topologyLayers(browser);
+      const [gateway, analytics] = [layers.gateway, layers.analytics];
+      const middle = ['auth', 'users', 'media'].map((n) => layers[n]);
+      if (!(middle.every((l) => Number.isInteger(l) && gateway < l && l < analytics) && Number.isInteger(gateway))) {
+        throw new Error(`topology layers: ${JSON.stringify(layers)}`);
+      }
       await out.capture('traffic');
+    },
+  },
+  {
+    name: 'Traffic: the Load panel opened again during the run shows the running scenario and rate',
+    async run(browser) {
+      // Away and back (the panel is made anew), then a reload of the page: not the defaults (100/s).
+      await go(browser, 'overview');
+      await go(browser, 'traffic');
+      await waitFor('the panel to show browse at 50/s', () => loadForm(browser, 'browse', LOAD_RATE), { timeoutMs: WAIT_MS });
+      await browser.refresh();
+      await browser.$(sel('nav-traffic')).waitForExist({ timeout: WAIT_MS });
+      await go(browser, 'traffic');
+      await waitFor('the reloaded panel to show browse at 50/s', () => loadForm(browser, 'browse', LOAD_RATE), { timeoutMs: WAIT_MS });
+    },
+  },
+  {
+    name: 'desktop: Ctrl + / Ctrl − / Ctrl 0 zoom the page in steps, kept for the next start',
+    targets: ['desktop'],
+    async run(browser, out) {
+      await go(browser, 'traffic');
+      const page = () => browser.execute(() => ({ zoom: document.documentElement.dataset.zoom, kept: localStorage.getItem('microdeck.zoom'), width: innerWidth }));
+      const start = await page();
+      if (start.zoom !== '1') throw new Error(`the page starts at zoom ${JSON.stringify(start)}`);
+      // The page zoom shows as a narrower viewport in CSS pixels: width ÷ zoom.
+      const zoomTo = async (keys, want) => {
+        await browser.keys(keys);
+        return waitFor(`zoom ${want}`, async () => {
+          const now = await page();
+          if (now.zoom === String(want) && now.kept === String(want) && Math.abs(now.width - start.width / want) <= 2) return now;
+          throw new Error(`after ${keys.join('+')}: ${JSON.stringify(now)}, from ${JSON.stringify(start)}`);
+        }, { timeoutMs: 10_000 });
+      };
+      try {
+        await browser.$('body').click();
+        await zoomTo(['Control', '+'], 1.1);
+        await zoomTo(['Control', '='], 1.25);
+        await zoomTo(['Control', '+'], 1.5);
+        await out.capture('traffic-zoomed');
+        await zoomTo(['Control', '-'], 1.25);
+        // A new start of the page reads the kept zoom and applies it.
+        await browser.refresh();
+        await waitFor('the reloaded page at zoom 1.25', async () => (await page()).zoom === '1.25', { timeoutMs: WAIT_MS });
+        await browser.$('body').click();
+        await zoomTo(['Control', '0'], 1);
+        await zoomTo(['Control', '-'], 0.9);
+      } finally {
+        await browser.$('body').click().catch(() => {});
+        await browser.keys(['Control', '0']);
+        await waitFor('zoom back at 100 %', async () => (await page()).zoom === '1', { timeoutMs: 10_000 });
+      }
     },
   },
   {
@@ -358,6 +415,29 @@ async function chartRange(browser, name) {
       points: num(rps, 'data-points'),
     };
   }, name);
+}
+
+/** The `data-layer` of each topology node (a number, or null for a node no call reached). */
+async function topologyLayers(browser) {
+  return browser.execute(() =>
+    Object.fromEntries(
+      [...document.querySelectorAll('[data-testid^="topology-node-"]')].map((n) => {
+        const layer = n.getAttribute('data-layer');
+        return [n.getAttribute('data-testid').slice('topology-node-'.length), layer === null || layer === 'none' ? null : Number(layer)];
+      }),
+    ),
+  );
+}
+
+/** Whether the Load panel's picker and rate show `scenario` at `rate` (throws with what they show). */
+async function loadForm(browser, scenario, rate) {
+  const shown = await browser.execute(() => ({
+    scenario: document.querySelector('[data-testid="load-scenario"]')?.value,
+    rate: document.querySelector('[data-testid="load-rate"]')?.value,
+    state: document.querySelector('[data-testid="load-report"]')?.getAttribute('data-state'),
+  }));
+  if (shown.scenario === scenario && Number(shown.rate) === rate && shown.state === 'running') return true;
+  throw new Error(`the panel shows ${JSON.stringify(shown)}`);
 }
 
 /**

@@ -42,7 +42,13 @@ async function start() {
   addEventListener('error', (e) => ifBlank(e.error ?? e.message));
   addEventListener('unhandledrejection', (e) => ifBlank(e.reason));
   try {
-    const [{ default: App }, { cluster }, transport] = await Promise.all([import('./App.svelte'), import('./lib/store.svelte'), pickTransport()]);
+    const [{ default: App }, { cluster }, { installZoom }, transport] = await Promise.all([
+      import('./App.svelte'),
+      import('./lib/store.svelte'),
+      import('./lib/pagezoom'),
+      pickTransport(),
+    ]);
+    installZoom();
     cluster.start(transport);
     mount(App, { target });
   } catch (e) {
