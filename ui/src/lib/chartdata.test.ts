@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chartColumns, circleLayout, formatLatest, latestValue, markersFrom, spreadBars, visibleEdges, xRange } from './chartdata';
+import { chartColumns, formatLatest, latestValue, markersFrom, spreadBars, visibleEdges, xRange } from './chartdata';
 import { emptySeries } from './traffic';
 import type { ClusterEvent } from './types';
 
@@ -33,16 +33,6 @@ describe('markersFrom', () => {
       [10, 'scaled'],
       [20, 'killed'],
     ]);
-  });
-});
-
-describe('circleLayout', () => {
-  it('puts one service in the middle and several on a circle', () => {
-    expect(circleLayout(['a'], 100)).toEqual([{ service: 'a', x: 50, y: 50 }]);
-    const four = circleLayout(['a', 'b', 'c', 'd'], 100);
-    expect(four[0].x).toBeCloseTo(50);
-    expect(four[0].y).toBeCloseTo(14);
-    expect(four[2].y).toBeCloseTo(86);
   });
 });
 

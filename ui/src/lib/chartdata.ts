@@ -81,22 +81,6 @@ export function markersFrom(events: ClusterEvent[], service: string, from: numbe
   return out;
 }
 
-export interface NodePos {
-  service: string;
-  x: number;
-  y: number;
-}
-
-/** Services on a circle (in the given order), for an SVG of `size` × `size`. */
-export function circleLayout(services: string[], size: number): NodePos[] {
-  const c = size / 2;
-  const r = services.length > 1 ? size * 0.36 : 0;
-  return services.map((service, i) => {
-    const a = (2 * Math.PI * i) / Math.max(services.length, 1) - Math.PI / 2;
-    return { service, x: c + r * Math.cos(a), y: c + r * Math.sin(a) };
-  });
-}
-
 /** The edges worth drawing: between known nodes (or from `external`), with traffic. */
 export function visibleEdges(t: Topology, known: Set<string>): Topology['edges'] {
   return t.edges.filter((e) => e.requests > 0 && known.has(e.callee) && (known.has(e.caller) || e.caller === 'external'));

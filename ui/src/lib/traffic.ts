@@ -31,8 +31,16 @@ export interface TopologyEdge {
   latency: Percentiles;
 }
 
+/** A service, or a caller outside the cluster (`external`), as the traffic saw it. */
+export interface TopologyNode {
+  name: string;
+  external: boolean;
+  rps: number;
+  requests: number;
+}
+
 export interface Topology {
-  nodes: { service: string; [k: string]: unknown }[];
+  nodes: TopologyNode[];
   edges: TopologyEdge[];
 }
 
