@@ -77,9 +77,12 @@ describe('cluster totals and controls', () => {
     expect(offersStart('ready')).toBe(false);
     expect(offersStart('crash-looping')).toBe(false);
   });
-  it('keeps a service colour stable', () => {
-    expect(serviceHue('media')).toBe(serviceHue('media'));
-    expect(serviceHue('media')).toBeGreaterThanOrEqual(0);
-    expect(serviceHue('media')).toBeLessThan(360);
+  it('gives each bundled service its own colour, from its name alone (the same in every session)', () => {
+    const names = ['gateway', 'auth', 'users', 'media', 'analytics'];
+    const hues = names.map(serviceHue);
+    // Pinned: a colour follows the name, not the order or the session, so a user learns it once.
+    expect(hues).toEqual([148, 224, 232, 332, 46]);
+    expect(new Set(hues).size).toBe(names.length);
+    expect([...names].reverse().map(serviceHue)).toEqual([...hues].reverse());
   });
 });
