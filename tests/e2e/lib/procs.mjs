@@ -147,25 +147,49 @@ export async function startXvfb(logFile) {
   return xvfb;
 }
 
-/** Processes (not zombies) whose environment mentions `marker`: what a run left behind. */
+/**
+ * Processes (not zombies) whose environment mentions `marker`: what a run left behind. Throws
+ * when a process of ours cannot be read, since it could be one of them ("cannot tell").
+ */
 export function processesMentioning(marker) {
   const found = [];
+  const unreadable = [];
+  const ours = statusOf('self');
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const dir = path.join('/proc', entry);
     try {
-      const stat = readFileSync(path.join('/proc', entry, 'stat'), 'utf8');
+      // Not startable by this run (another user, or a capability outside our bounding set, which
+      // no descendant can gain), and its environ is not ours to read: e.g. init, kernel threads.
+      const other = statusOf(entry);
+      if (other.uid !== ours.uid || (other.capPrm & ~ours.capBnd) !== 0n) continue;
+      const stat = readFileSync(path.join(dir, 'stat'), 'utf8');
       const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
       if (state === 'Z') continue;
-      const environ = readFileSync(path.join('/proc', entry, 'environ'), 'utf8');
+      const environ = readFileSync(path.join(dir, 'environ'), 'utf8');
       if (environ.includes(marker)) {
-        const cmd = readFileSync(path.join('/proc', entry, 'cmdline'), 'utf8').split('\0').join(' ').trim();
+        const cmd = readFileSync(path.join(dir, 'cmdline'), 'utf8').split('\0').join(' ').trim();
         found.push({ pid: Number(entry), cmd });
       }
-    } catch {
-      // Gone meanwhile, or not ours to read.
+    } catch (e) {
+      // Gone meanwhile (ENOENT, ESRCH) is no leftover; anything else leaves us unable to tell.
+      if (e.code === 'ENOENT' || e.code === 'ESRCH' || !existsSync(dir)) continue;
+      unreadable.push(`${entry} (${e.code ?? e.message})`);
     }
   }
+  if (unreadable.length) throw new Error(`cannot tell whether these processes are left over, /proc unreadable: ${unreadable.join(', ')}`);
   return found;
+}
+
+/** The real uid and capability sets of a process, from its world-readable status file. */
+function statusOf(pid) {
+  const status = readFileSync(path.join('/proc', String(pid), 'status'), 'utf8');
+  const field = (name) => {
+    const m = new RegExp(`^${name}:\\s+(\\S+)`, 'm').exec(status);
+    if (!m) throw new Error(`no ${name} in /proc/${pid}/status`);
+    return m[1];
+  };
+  return { uid: Number(field('Uid')), capPrm: BigInt(`0x${field('CapPrm')}`), capBnd: BigInt(`0x${field('CapBnd')}`) };
 }
 
 /** Finds a program on PATH, or null. */
