@@ -127,8 +127,15 @@ fn load_reads_the_manifest_logs_in_once_and_reports_every_request() {
     assert_eq!((seen.home.load(Ordering::SeqCst), seen.other.load(Ordering::SeqCst)), (75, 25));
     assert_eq!(seen.unauthorized.load(Ordering::SeqCst), 0);
     assert!(r.stdout.contains("sent 100, ok 100, errors 0\n"), "{}", r.stdout);
-    let per_second = r.stdout.lines().filter(|l| l.contains(" rps (asked 40)")).count();
-    assert!(per_second >= 1, "a line a second:\n{}", r.stdout);
+    // A line a second: a 2.5 s run prints one at 1 s and one at 2 s, each at a later second.
+    let seconds: Vec<u64> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" rps (asked 40)") && !l.starts_with("achieved"))
+        .map(|l| l.trim_start().split('s').next().and_then(|n| n.parse().ok()).expect("a progress line starts with its second"))
+        .collect();
+    assert!(seconds.len() >= 2, "a line a second:\n{}", r.stdout);
+    assert!(seconds.windows(2).all(|w| w[1] > w[0]), "one line per second, in order: {seconds:?}\n{}", r.stdout);
     let _ = std::fs::remove_file(file);
 }
 
