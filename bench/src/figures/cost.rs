@@ -101,15 +101,16 @@ fn timed(inner: &str) -> String {
     format!("a=$(date +%s%N); {inner}; b=$(date +%s%N); echo elapsed_ns=$((b-a)) >&2")
 }
 
-/// (lines of `seq` output, the child's own elapsed ms) over files whose name starts with `prefix`.
-fn count(dir: &Path, prefix: &str, n: u64) -> (u64, Option<f64>) {
+/// (lines of `seq` output, the child's own elapsed ms) over files whose name starts with `prefix`;
+/// `None` while a file cannot be read (e.g. rotated away meanwhile), so no line goes uncounted.
+fn count(dir: &Path, prefix: &str, n: u64) -> Option<(u64, Option<f64>)> {
     let (mut lines, mut elapsed) = (0, None);
-    let Ok(entries) = std::fs::read_dir(dir) else { return (0, None) };
-    for e in entries.flatten() {
+    for e in std::fs::read_dir(dir).ok()? {
+        let e = e.ok()?;
         if !e.file_name().to_string_lossy().starts_with(prefix) {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(e.path()) else { continue };
+        let text = std::fs::read_to_string(e.path()).ok()?;
         for l in text.lines() {
             if let Some(ns) = l.split("elapsed_ns=").nth(1) {
                 elapsed = ns.trim().parse::<f64>().ok().map(|v| v / 1e6);
@@ -118,19 +119,19 @@ fn count(dir: &Path, prefix: &str, n: u64) -> (u64, Option<f64>) {
             }
         }
     }
-    (lines, elapsed)
+    Some((lines, elapsed))
 }
 
 /// Waits for the elapsed line and for the line count to stop growing.
 async fn settle(dir: &Path, prefix: &str, n: u64) -> Result<(u64, f64)> {
     let mut last = (u64::MAX, Instant::now());
-    poll("the child's output on disk", Duration::from_secs(60), Duration::from_millis(100), || {
-        let (lines, el) = count(dir, prefix, n);
+    poll("the child's output on disk, every file readable", Duration::from_secs(60), Duration::from_millis(100), || {
+        let counted = count(dir, prefix, n);
+        let Some((lines, el)) = counted else { return std::future::ready(None) };
         if lines != last.0 {
             last = (lines, Instant::now());
         }
-        let done = el.filter(|_| lines == n || last.1.elapsed() > Duration::from_secs(2)).map(|e| (lines, e));
-        async move { done }
+        std::future::ready(el.filter(|_| lines == n || last.1.elapsed() > Duration::from_secs(2)).map(|e| (lines, e)))
     })
     .await
 }
