@@ -2,6 +2,7 @@
 //! The signatures are what the shells (desktop, web API, CLI) code against.
 //!
 //! - `options`: default folders (XDG) for a manifest;
+//! - `folders`: the data folder's lock, held while the cluster runs, and `reset-data`;
 //! - `wiring`: the log hub as the replicas' output, each service's address (its
 //!   `proxy`) bound at start and fed with the ready replicas;
 //! - [`feed`]: the live feed's contract (rate, size, backlog, acknowledgements), one for
@@ -13,6 +14,7 @@
 //! - `lesson`: one lesson at a time, run by `lessons::runner` as a client of this API.
 
 pub mod feed;
+mod folders;
 mod lesson;
 mod options;
 mod reload;
@@ -35,11 +37,14 @@ use crate::events::{now_ms, EventLog};
 use crate::logs::{LogConfig, LogHub};
 use crate::manifest::Manifest;
 use crate::resources::Resources;
-use crate::snapshot::{ClusterSnapshot, Event, Level, LogLine};
+use crate::snapshot::{ClusterSnapshot, Event, LogLine};
 use crate::supervisor::actor::spawn_service;
 use crate::supervisor::{ServiceHandle, Shared};
 use set::{Running, ServiceSet};
 
+pub use crate::error::ClusterError;
+pub use folders::{lock_data, reset_data, reset_unless_running, DataLock, ResetError};
+pub use crate::logs::LogQuery;
 pub use lesson::{LessonStart, Pace};
 pub use reload::ReloadReport;
 pub use subscribe::Subscription;
@@ -65,64 +70,6 @@ pub struct ClusterOptions {
     /// `None`: `$MICRODECK_SHIM`, else the running executable (which must be `microdeck`
     /// or call `microdeck::shim::run_if_shim()` first thing in `main`).
     pub shim: Option<PathBuf>,
-}
-
-/// A command that could not be carried out; crosses shells as `{ code, message }`.
-#[derive(Debug, Clone, thiserror::Error, Serialize, Deserialize, PartialEq, Eq)]
-pub enum ClusterError {
-    #[error("no service named `{0}`")]
-    UnknownService(String),
-    #[error("{service} has no replica {index}")]
-    UnknownReplica { service: String, index: u32 },
-    #[error("{0}")]
-    InvalidArgument(String),
-    #[error("{service}: port {port} is already in use{}", .holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default())]
-    PortInUse { service: String, port: u16, holder: Option<String> },
-    #[error("the cluster is shutting down")]
-    ShuttingDown,
-    /// The manifest to reload cannot be read or has errors (each `file:line:col: …`).
-    #[error("{0}")]
-    InvalidManifest(String),
-    #[error("{0}")]
-    Io(String),
-    /// Another run holds what the command needs (a lesson, a load run).
-    #[error("{0}")]
-    Busy(String),
-    #[error("{0}")]
-    UnknownLesson(String),
-    /// A lesson's text has errors (each `file:line:col: key: message`).
-    #[error("{0}")]
-    InvalidLesson(String),
-}
-
-impl ClusterError {
-    /// A stable machine-readable code, e.g. `unknown-service`.
-    pub fn code(&self) -> &'static str {
-        match self {
-            ClusterError::UnknownService(_) => "unknown-service",
-            ClusterError::UnknownReplica { .. } => "unknown-replica",
-            ClusterError::InvalidArgument(_) => "invalid-argument",
-            ClusterError::PortInUse { .. } => "port-in-use",
-            ClusterError::ShuttingDown => "shutting-down",
-            ClusterError::InvalidManifest(_) => "invalid-manifest",
-            ClusterError::Io(_) => "io",
-            ClusterError::Busy(_) => "busy",
-            ClusterError::UnknownLesson(_) => "unknown-lesson",
-            ClusterError::InvalidLesson(_) => "invalid-lesson",
-        }
-    }
-}
-
-/// A filter over the in-memory log rings, newest `limit` lines returned oldest first.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct LogQuery {
-    pub service: Option<String>,
-    pub replica: Option<u32>,
-    /// Lines at this level or above (lines with no level are kept).
-    pub level: Option<Level>,
-    /// Case-insensitive substring.
-    pub text: Option<String>,
-    pub limit: Option<usize>,
 }
 
 /// What a subscriber receives: a snapshot first, then these as they happen.
@@ -178,7 +125,7 @@ struct Inner {
     runtime: tokio::runtime::Handle,
     shut: OnceCell<()>,
     /// Tells `reset-data` the data folder is in use (none if another cluster shares it).
-    _data_lock: Option<crate::bundled::DataLock>,
+    _data_lock: Option<DataLock>,
 }
 
 impl Cluster {
@@ -187,7 +134,7 @@ impl Cluster {
         let io = |what: &str, p: &PathBuf, e: std::io::Error| ClusterError::Io(format!("cannot create {what} {}: {e}", p.display()));
         std::fs::create_dir_all(&options.run_dir).map_err(|e| io("the run folder", &options.run_dir, e))?;
         std::fs::create_dir_all(&options.data_dir).map_err(|e| io("the data folder", &options.data_dir, e))?;
-        let data_lock = crate::bundled::lock_data(&options.data_dir).map_err(|e| io("the data folder lock in", &options.data_dir, e))?;
+        let data_lock = lock_data(&options.data_dir).map_err(|e| io("the data folder lock in", &options.data_dir, e))?;
         let shim = options::shim_path(&options)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| ClusterError::Io(format!("no Tokio runtime to run the cluster on: {e}")))?;
         let cancel = CancellationToken::new();

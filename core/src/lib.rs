@@ -6,6 +6,8 @@
 //!
 //! - [`manifest`]: the cluster manifest (TOML) and Procfile import, validated with
 //!   errors that name the file, line, column and key;
+//! - [`error`]: `ClusterError`, what an engine command can fail with, below both the
+//!   supervisor that answers commands and the `cluster` that hands them out;
 //! - [`snapshot`]: the serde views the shells render (services, replicas, logs, events);
 //! - [`supervisor`]: one actor per service owning its replicas (processes, restarts,
 //!   backoff, scaling, rolling restarts);
@@ -25,11 +27,14 @@
 //! - [`loadgen`]: the open-loop load generator over the manifest's scenarios;
 //! - [`lessons`]: lessons as data (a claim, steps of actions and checks), validated with
 //!   errors like the manifest's, and each check's outcome;
-//! - [`bundled`]: the sample cluster's manifest, built in, and `reset_data`;
+//! - [`bundled`]: the sample cluster's manifest and lessons, built in;
 //! - [`web`]: the local HTTP API + SSE + the built UI, on 127.0.0.1 behind a token;
+//! - [`shell`]: what both shells share around a `Cluster`: its arguments, a stop that
+//!   says what it waits for, and the signals that start it;
 //! - [`cli`]: the commands behind the `microdeck` binary (`up`, and the client verbs
 //!   `status`, `logs`, `scale`, … that talk to a running cluster over `web`).
 
+pub mod error;
 pub mod manifest;
 pub mod snapshot;
 pub mod supervisor;
@@ -45,5 +50,6 @@ pub mod metrics;
 pub mod loadgen;
 pub mod lessons;
 pub mod web;
+pub mod shell;
 pub mod cli;
 pub mod bundled;

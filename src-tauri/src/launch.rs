@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
-use microdeck::cli::cluster_args::ClusterArgs;
+use microdeck::shell::ClusterArgs;
 use microdeck::cluster::ClusterOptions;
 use microdeck::manifest::{LoadError, Manifest, Origin};
 use microdeck::web::WebOptions;

@@ -80,7 +80,7 @@ pub fn run() -> ExitCode {
         }
     };
     let name = manifest.name.clone();
-    let signals = match tauri::async_runtime::block_on(async { quit::Signals::catch() }) {
+    let signals = match tauri::async_runtime::block_on(async { microdeck::shell::Signals::catch() }) {
         Ok(s) => Some(s),
         Err(e) => {
             eprintln!("microdeck-desktop: cannot catch SIGTERM/SIGINT: {e}");
@@ -115,7 +115,7 @@ pub fn run() -> ExitCode {
         })
         .setup(move |app| {
             if let Some(signals) = signals {
-                signals.quit_on_signal(app.handle().clone());
+                quit::quit_on_signal(signals, app.handle().clone());
             }
             Ok(())
         })

@@ -2,17 +2,13 @@
 //! `Cluster::shutdown()` before the process exits, showing what they still wait for.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
-use microdeck::cli::format::still_running;
+use microdeck::shell::{stop_reporting, Signals};
 
 use crate::session::SessionHandle;
-
-/// How often the "waiting for …" line is refreshed while services stop.
-const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 /// Whether a quit has begun, and whether it is done (then exit may proceed).
 #[derive(Default)]
@@ -45,15 +41,7 @@ pub fn begin<R: Runtime>(app: &AppHandle<R>) {
     };
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        let shutdown = session.shutdown();
-        tokio::pin!(shutdown);
-        loop {
-            report(&app, &session);
-            tokio::select! {
-                () = &mut shutdown => break,
-                () = tokio::time::sleep(PROGRESS_EVERY) => {}
-            }
-        }
+        stop_reporting(&session.cluster(), session.shutdown(), |waiting| report(&app, waiting)).await;
         if let Some(state) = app.try_state::<QuitState>() {
             state.done.store(true, Ordering::SeqCst);
         }
@@ -62,41 +50,22 @@ pub fn begin<R: Runtime>(app: &AppHandle<R>) {
 }
 
 /// Shows what the shutdown waits for in the window title and as a `quitting` event.
-fn report<R: Runtime>(app: &AppHandle<R>, session: &SessionHandle) {
-    let waiting = still_running(&session.cluster().snapshot());
+fn report<R: Runtime>(app: &AppHandle<R>, waiting: &str) {
     let title = if waiting.is_empty() { "Microdeck — quitting…".to_owned() } else { format!("Microdeck — quitting: waiting for {waiting}…") };
     if let Some(window) = app.get_webview_window("main") {
         if let Err(e) = window.set_title(&title) {
             tracing::debug!("cannot set the title: {e}");
         }
     }
-    if let Err(e) = app.emit("quitting", Quitting { waiting }) {
+    if let Err(e) = app.emit("quitting", Quitting { waiting: waiting.to_owned() }) {
         tracing::debug!("cannot emit `quitting`: {e}");
     }
 }
 
-/// SIGTERM and SIGINT, caught from the start so that one arriving while the window opens
-/// is not fatal: it is acted on once the app runs.
-pub struct Signals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    /// Takes over SIGTERM and SIGINT; call inside the async runtime.
-    pub fn catch() -> std::io::Result<Signals> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Signals { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
-    }
-
-    /// From now on, SIGTERM and SIGINT quit like a closed window does.
-    pub fn quit_on_signal<R: Runtime>(mut self, app: AppHandle<R>) {
-        tauri::async_runtime::spawn(async move {
-            tokio::select! {
-                _ = self.term.recv() => {}
-                _ = self.int.recv() => {}
-            }
-            begin(&app);
-        });
-    }
+/// From now on, SIGTERM and SIGINT (caught since start-up) quit like a closed window does.
+pub fn quit_on_signal<R: Runtime>(mut signals: Signals, app: AppHandle<R>) {
+    tauri::async_runtime::spawn(async move {
+        signals.recv().await;
+        begin(&app);
+    });
 }

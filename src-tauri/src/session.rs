@@ -204,7 +204,7 @@ impl Session {
         let cluster = self.clusters.borrow().clone();
         let names: Vec<String> = cluster.manifest().services.iter().map(|s| s.name.clone()).collect();
         cluster.stop_all().await.map_err(|e| e.to_string())?;
-        let wiped = microdeck::bundled::reset_data(&cluster.options().data_dir, &names)
+        let wiped = microdeck::cluster::reset_data(&cluster.options().data_dir, &names)
             .map_err(|e| format!("could not wipe {}: {e}", cluster.options().data_dir.display()));
         // Start again even if wiping failed: the user asked for a running cluster.
         cluster.start_all().await.map_err(|e| e.to_string())?;

@@ -13,7 +13,7 @@ use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, Moc
 use tauri::webview::InvokeRequest;
 use tauri::{App, WebviewWindow, WebviewWindowBuilder};
 
-use microdeck::cli::cluster_args::ClusterArgs;
+use microdeck::shell::ClusterArgs;
 use microdeck::cluster::Update;
 use microdeck_desktop::launch::Launch;
 use microdeck_desktop::session::SessionHandle;

@@ -69,8 +69,8 @@ fn main() -> ExitCode {
 }
 
 fn reset_data(data_dir: Option<PathBuf>) -> ExitCode {
-    use microdeck::bundled::{self, ResetError};
-    let manifest = match bundled::manifest() {
+    use microdeck::cluster::{self, ResetError};
+    let manifest = match microdeck::bundled::manifest() {
         Ok(m) => m,
         Err(e) => {
             eprintln!("microdeck: {e}");
@@ -79,7 +79,7 @@ fn reset_data(data_dir: Option<PathBuf>) -> ExitCode {
     };
     let dir = data_dir.unwrap_or_else(|| microdeck::cluster::ClusterOptions::default_for(&manifest).data_dir);
     let services: Vec<String> = manifest.services.iter().map(|s| s.name.clone()).collect();
-    match bundled::reset_unless_running(&dir, &services) {
+    match cluster::reset_unless_running(&dir, &services) {
         Ok(()) => {
             println!("microdeck: wiped the data of {} in {}", services.join(", "), dir.display());
             ExitCode::SUCCESS

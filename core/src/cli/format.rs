@@ -3,7 +3,7 @@
 
 use crate::cluster::ReloadReport;
 use crate::events::now_ms;
-use crate::snapshot::{ClusterSnapshot, Level, LogLine, ReplicaState, ServiceState, ServiceView};
+use crate::snapshot::{ClusterSnapshot, Level, LogLine, ServiceState, ServiceView};
 
 fn state_word(s: ServiceState) -> &'static str {
     match s {
@@ -100,18 +100,6 @@ pub fn status_table(snapshot: &ClusterSnapshot, columns: Columns) -> String {
         out.push('\n');
     }
     out
-}
-
-/// "users (2 replicas), auth (1 replica)": what a shutdown still waits for.
-pub fn still_running(snap: &ClusterSnapshot) -> String {
-    snap.services
-        .iter()
-        .filter_map(|s| {
-            let n = s.replicas.iter().filter(|r| r.pid.is_some() && r.state != ReplicaState::Stopped && r.state != ReplicaState::Exited).count();
-            (n > 0).then(|| format!("{} ({n} replica{})", s.name, if n == 1 { "" } else { "s" }))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// `HH:MM:SS.mmm` (UTC) of epoch milliseconds.

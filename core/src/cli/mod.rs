@@ -5,13 +5,10 @@
 //!   `kill`) against a running cluster; `client`: their HTTP client of the local API;
 //!   `format`: what they and `up` print;
 //! - `web_args`: the local API options of `up` (`--ui-dir`, `--web-port`);
-//! - `cluster_args`: which cluster to run and where (`--manifest`, `--run-dir`, …), shared
-//!   by `up` and the desktop app;
 //! - `load`: open-loop load from a manifest scenario, a line a second and a summary;
 //! - `lesson`: the bundled lessons, and a lesson run in the running cluster, watched.
 
 pub mod client;
-pub mod cluster_args;
 pub mod format;
 pub mod lesson;
 pub mod load;

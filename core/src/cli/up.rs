@@ -18,6 +18,7 @@ use super::exit;
 use super::format::{self, Columns};
 use crate::cluster::{Cluster, ClusterError, ClusterOptions, Update};
 use crate::manifest::{LoadError, Manifest};
+use crate::shell::{stop_reporting, Signals};
 use crate::snapshot::{ClusterSnapshot, ServiceState};
 
 /// Run a cluster headless until Ctrl-C or SIGTERM.
@@ -26,7 +27,7 @@ use crate::snapshot::{ClusterSnapshot, ServiceState};
 Exit codes: 0 stopped on request; 2 bad arguments or unreadable file; 3 invalid manifest; 4 a port is already in use; 5 the cluster could not start.")]
 pub struct UpArgs {
     #[command(flatten)]
-    pub cluster: super::cluster_args::ClusterArgs,
+    pub cluster: crate::shell::ClusterArgs,
     /// A service's log file is rotated past this many bytes (5 files kept). Default: 10 MiB.
     #[arg(long)]
     pub log_file_bytes: Option<u64>,
@@ -118,7 +119,7 @@ async fn follow(cluster: &Cluster, run_dir: &Path) {
     let mut printed = String::new();
     let mut printed_at = Instant::now() - TABLE_EVERY;
     let mut reported: Vec<String> = vec![];
-    let (mut term, mut int) = match signals() {
+    let mut signals = match Signals::catch() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("microdeck: cannot watch signals: {e}");
@@ -127,8 +128,7 @@ async fn follow(cluster: &Cluster, run_dir: &Path) {
     };
     loop {
         let update = tokio::select! {
-            _ = term.recv() => return,
-            _ = int.recv() => return,
+            () = signals.recv() => return,
             u = sub.recv() => match u { Some(u) => u, None => return },
         };
         match update {
@@ -162,11 +162,6 @@ fn append_event(file: &mut Option<std::fs::File>, e: &crate::snapshot::Event, wr
     }
 }
 
-fn signals() -> std::io::Result<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)> {
-    use tokio::signal::unix::{signal, SignalKind};
-    Ok((signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?))
-}
-
 /// One line on stderr per service that failed to start.
 fn report_failures(snap: &ClusterSnapshot, reported: &mut Vec<String>) {
     for s in &snap.services {
@@ -193,26 +188,16 @@ fn write_snapshot(run_dir: &Path, snap: &ClusterSnapshot) {
 
 /// Stops everything, saying what it still waits for.
 async fn stop(cluster: &Cluster) {
-    let waiting = format::still_running(&cluster.snapshot());
-    if waiting.is_empty() {
-        println!("\nstopping…");
-    } else {
-        println!("\nstopping: {waiting}…");
-    }
-    let shutdown = cluster.shutdown();
-    tokio::pin!(shutdown);
-    let mut last = waiting;
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {
-                let now = format::still_running(&cluster.snapshot());
-                if now != last && !now.is_empty() {
-                    println!("waiting for: {now}…");
-                }
-                last = now;
-            }
+    let mut first = true;
+    stop_reporting(cluster, cluster.shutdown(), |waiting| {
+        match (first, waiting.is_empty()) {
+            (true, true) => println!("\nstopping…"),
+            (true, false) => println!("\nstopping: {waiting}…"),
+            (false, false) => println!("waiting for: {waiting}…"),
+            (false, true) => {}
         }
-    }
+        first = false;
+    })
+    .await;
     println!("stopped.");
 }

@@ -39,12 +39,13 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::LogQuery;
 use crate::snapshot::{Level, LogLine, Stream};
 use actor::{Command, LogBatch, ServiceActor};
 use capture::Budget;
 use chunk::Chunk;
 use ring::{Filter, Ring};
+
+pub use ring::LogQuery;
 use writer::{Source, ToWriter};
 
 /// Lines a query returns when it names no limit.

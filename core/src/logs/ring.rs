@@ -2,12 +2,25 @@
 
 use std::collections::VecDeque;
 
+use serde::{Deserialize, Serialize};
+
 use super::chunk::Chunk;
-use crate::cluster::LogQuery;
 use crate::snapshot::{Level, LogLine};
 
 /// A ring never holds more text than this, whatever `ring_lines` says (16 KiB lines add up).
 pub const RING_MAX_BYTES: usize = 32 * 1024 * 1024;
+
+/// A filter over the in-memory log rings, newest `limit` lines returned oldest first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LogQuery {
+    pub service: Option<String>,
+    pub replica: Option<u32>,
+    /// Lines at this level or above (lines with no level are kept).
+    pub level: Option<Level>,
+    /// Case-insensitive substring.
+    pub text: Option<String>,
+    pub limit: Option<usize>,
+}
 
 /// Newest lines of one service, bounded by count and by bytes: whole chunks, each with
 /// the number of its oldest lines already dropped, so keeping a line costs no allocation.

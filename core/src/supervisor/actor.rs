@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::ClusterError;
+use crate::error::ClusterError;
 use crate::events::{now_ms, EventDraft};
 use crate::health::{self, ProbeReport, ProbeTarget};
 use crate::manifest::{HealthCheck, Service};

@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::cluster::ClusterError;
+use crate::error::ClusterError;
 use crate::events::EventLog;
 use crate::snapshot::{Level, ServiceView};
 
