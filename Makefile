@@ -16,9 +16,9 @@ test: test-ui test-rust test-services test-bench test-e2e
 
 test-rust: test-deps
 	cargo test --workspace --no-fail-fast --exclude microdeck-tests -- --skip timing::
-	# Wall-clock checks run one at a time, so a busy machine does not fail them: the engine's
-	# `timing` test modules and the tests of real processes (children, CPU and memory figures).
-	cargo test -p microdeck --lib --no-fail-fast -- --test-threads=1 timing::
+	# Wall-clock checks run one at a time, so a busy machine does not fail them: the `timing`
+	# test modules, and the tests of real processes (children, CPU and memory figures).
+	cargo test --workspace --no-fail-fast --exclude microdeck-tests -- --test-threads=1 timing::
 	cargo test -p microdeck-tests --no-fail-fast -- --test-threads=1
 
 # The Python sample's unit tests (the Rust samples' run under test-rust).
