@@ -10,17 +10,24 @@
 //! - `subscribe`: the per-subscriber feed (snapshot first, then flushes paced by `feed`);
 //! - `set`: the services running now, swapped whole by `reload` (a new manifest
 //!   applied: changed services roll, new ones start, removed ones stop);
-//! - `traffic`: metrics queries, the load generator, the sample kit's knobs;
+//! - `metrics_feed`: the one `Metrics` every address records into, fed with resource
+//!   readings, and its queries;
+//! - `load`: the load generator, one run at a time over the manifest's scenarios;
+//! - `knobs`: the sample kit's demo knobs, on the ready replicas and for later ones;
+//! - `crash`: a replica asked to crash itself, through the service's address;
 //! - `lesson`: one lesson at a time, run by `lessons::runner` as a client of this API.
 
+mod crash;
 pub mod feed;
 mod folders;
+mod knobs;
 mod lesson;
+mod load;
+mod metrics_feed;
 mod options;
 mod reload;
 mod set;
 mod subscribe;
-mod traffic;
 mod wiring;
 
 use std::collections::{BTreeMap, HashMap};
@@ -191,7 +198,7 @@ impl Cluster {
         // Weak: dropping the last `Cluster` drops the set's handles, which stops the services.
         let pids_of = Arc::downgrade(&set);
         let resources = crate::resources::spawn(move || pids_of.upgrade().map(|s| s.load().pids()).unwrap_or_default(), cancel.clone());
-        let metrics = match traffic::start_metrics(&proxies, Arc::downgrade(&set), resources.clone(), &cancel, &tracker) {
+        let metrics = match metrics_feed::start_metrics(&proxies, Arc::downgrade(&set), resources.clone(), &cancel, &tracker) {
             Ok(m) => m,
             Err(e) => {
                 cancel.cancel();

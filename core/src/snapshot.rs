@@ -118,6 +118,18 @@ pub enum Level {
     Error,
 }
 
+/// A line's level as logs show it (`INFO`, `WARN`, …; `-` for a line with none).
+pub fn level_word(level: Option<Level>) -> &'static str {
+    match level {
+        Some(Level::Trace) => "TRACE",
+        Some(Level::Debug) => "DEBUG",
+        Some(Level::Info) => "INFO",
+        Some(Level::Warn) => "WARN",
+        Some(Level::Error) => "ERROR",
+        None => "-",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogLine {
     /// Per-service sequence number: gaps say how many lines a viewer skipped.

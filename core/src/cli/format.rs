@@ -3,7 +3,7 @@
 
 use crate::cluster::ReloadReport;
 use crate::events::now_ms;
-use crate::snapshot::{ClusterSnapshot, Level, LogLine, ServiceState, ServiceView};
+use crate::snapshot::{level_word, ClusterSnapshot, LogLine, ServiceState, ServiceView};
 
 fn state_word(s: ServiceState) -> &'static str {
     match s {
@@ -14,17 +14,6 @@ fn state_word(s: ServiceState) -> &'static str {
         ServiceState::CrashLooping => "crash-looping",
         ServiceState::Stopped => "stopped",
         ServiceState::Failed => "FAILED",
-    }
-}
-
-fn level_word(l: Option<Level>) -> &'static str {
-    match l {
-        Some(Level::Trace) => "TRACE",
-        Some(Level::Debug) => "DEBUG",
-        Some(Level::Info) => "INFO",
-        Some(Level::Warn) => "WARN",
-        Some(Level::Error) => "ERROR",
-        None => "-",
     }
 }
 
@@ -116,7 +105,7 @@ pub fn log_line(line: &LogLine) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{EngineStats, ServiceView, Stream};
+    use crate::snapshot::{EngineStats, Level, ServiceView, Stream};
 
     #[test]
     fn table_lines_up_columns_and_shows_ready_over_desired() {

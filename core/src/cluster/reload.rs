@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
 use super::set::{service_env, Running, ServiceSet};
-use super::{traffic, wiring, Cluster, ClusterError, Inner, SHUTDOWN_MARGIN};
+use super::{metrics_feed, wiring, Cluster, ClusterError, Inner, SHUTDOWN_MARGIN};
 use crate::events::EventDraft;
 use crate::manifest::{LoadError, Manifest, Service};
 use crate::proxy::ServiceProxy;
@@ -188,7 +188,7 @@ impl Cluster {
             if let Some(h) = handles.get(name) {
                 inner.tracker.spawn(wiring::feed_address(proxy.clone(), h.view.clone(), inner.cancel.clone()));
             }
-            traffic::attach_metrics(proxy, &inner.metrics, &inner.tracker);
+            metrics_feed::attach_metrics(proxy, &inner.metrics, &inner.tracker);
         }
 
         let report = ReloadReport {

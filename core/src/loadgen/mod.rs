@@ -38,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 use crate::manifest::Scenario;
 use crate::metrics::tally::new_histogram;
 pub use report::{ErrorCounts, LoadReport, LoadState};
-use report::{Outcome, Stats};
+use report::{Completion, Stats};
 use request::{run_setup, Picker, Prepared};
 use worker::{Job, Pool};
 
@@ -203,7 +203,7 @@ impl Run {
         };
         let mut picker = Picker::new(self.scenario.requests.iter().map(|r| r.weight));
         let (job_tx, job_rx) = async_channel::bounded::<Job>(MAX_IN_FLIGHT);
-        let (done_tx, mut done_rx) = mpsc::channel::<Outcome>(MAX_IN_FLIGHT);
+        let (done_tx, mut done_rx) = mpsc::channel::<Completion>(MAX_IN_FLIGHT);
         let pool = Pool {
             target: self.target,
             requests: prepared.into(),

@@ -93,7 +93,7 @@ pub enum Ending {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Outcome {
+pub struct Completion {
     /// When the schedule said to send it (not when it went out).
     pub scheduled: Instant,
     pub done: Instant,
@@ -154,7 +154,7 @@ impl Stats {
         self.sent = self.sent.saturating_sub(1);
     }
 
-    pub fn add(&mut self, o: Outcome) {
+    pub fn add(&mut self, o: Completion) {
         match o.ending {
             Ending::Status(status) => {
                 let us = micros(o.done.saturating_duration_since(o.scheduled));

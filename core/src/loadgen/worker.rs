@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::report::{Ending, Outcome};
+use super::report::{Ending, Completion};
 use super::request::Prepared;
 use super::wire::{Done, ResponseReader};
 use super::{CONNECT_TIMEOUT, REQUEST_TIMEOUT};
@@ -38,7 +38,7 @@ pub struct Pool {
     pub target: SocketAddr,
     pub requests: Arc<[Prepared]>,
     pub jobs: async_channel::Receiver<Job>,
-    pub done: mpsc::Sender<Outcome>,
+    pub done: mpsc::Sender<Completion>,
     /// Workers holding a job right now (the run adds workers when none is free).
     pub busy: Arc<AtomicUsize>,
     pub cancel: CancellationToken,
@@ -130,7 +130,7 @@ impl Pool {
             };
             self.busy.fetch_sub(1, Ordering::Relaxed);
             // The run counts every request it handed out; it only stops listening once all are in.
-            if self.done.send(Outcome { scheduled: job.scheduled, done: Instant::now(), ending }).await.is_err() {
+            if self.done.send(Completion { scheduled: job.scheduled, done: Instant::now(), ending }).await.is_err() {
                 return;
             }
         }

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
@@ -33,22 +33,16 @@ pub enum Command {
     Query(Filter, usize, oneshot::Sender<Vec<LogLine>>),
 }
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// One service's actor: keeps its numbered lines in the ring, passes them on to the
 /// batcher, and answers queries.
-pub struct ServiceActor {
+pub struct LogActor {
     pub service: String,
     pub ring: Ring,
     pub to_batcher: mpsc::Sender<Vec<LogLine>>,
     pub subscribers: broadcast::Sender<LogBatch>,
 }
 
-impl ServiceActor {
+impl LogActor {
     pub async fn run(
         mut self,
         mut lines: mpsc::Receiver<(u64, Chunk)>,

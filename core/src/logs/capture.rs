@@ -11,7 +11,7 @@ use crossbeam_channel::Sender;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
-use super::actor::now_ms;
+use crate::events::now_ms;
 use super::writer::{Source, ToWriter};
 
 /// Bytes asked of a pipe per read: a whole default pipe (64 KiB) at once.

@@ -10,7 +10,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::chunk::Chunk;
-use crate::snapshot::{Level, Stream};
+use crate::snapshot::{level_word, Level, Stream};
 
 const WRITE_BUFFER: usize = 256 * 1024;
 
@@ -141,17 +141,6 @@ pub fn format_prefix(out: &mut String, at: u64, replica: u32, stream: Stream) {
     };
     // Writing to a String cannot fail.
     let _ = write!(out, " {replica} {stream} ");
-}
-
-fn level_word(level: Option<Level>) -> &'static str {
-    match level {
-        Some(Level::Trace) => "TRACE",
-        Some(Level::Debug) => "DEBUG",
-        Some(Level::Info) => "INFO",
-        Some(Level::Warn) => "WARN",
-        Some(Level::Error) => "ERROR",
-        None => "-",
-    }
 }
 
 /// Writes one line in file form (with its newline) after its chunk's `prefix`.

@@ -40,7 +40,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::snapshot::{Level, LogLine, Stream};
-use actor::{Command, LogBatch, ServiceActor};
+use actor::{Command, LogBatch, LogActor};
 use capture::Budget;
 use chunk::Chunk;
 use ring::{Filter, Ring};
@@ -108,7 +108,7 @@ struct Inner {
     dir: PathBuf,
     config: LogConfig,
     /// A reload adds services; readers take no lock.
-    services: ArcSwap<HashMap<String, ServiceHandle>>,
+    services: ArcSwap<HashMap<String, LogActorHandle>>,
     to_writer: crossbeam_channel::Sender<ToWriter>,
     opens: crossbeam_channel::Sender<writer::Open>,
     budget: Budget,
@@ -124,7 +124,7 @@ struct Inner {
 }
 
 #[derive(Clone)]
-struct ServiceHandle {
+struct LogActorHandle {
     /// Its index in the writer thread.
     index: usize,
     commands: mpsc::Sender<Command>,
@@ -209,7 +209,7 @@ impl LogHub {
         let index = self.inner.services.load().len();
         let (lines_tx, lines_rx) = mpsc::channel(actor::LINE_QUEUE);
         let (commands_tx, commands_rx) = mpsc::channel(16);
-        let actor = ServiceActor {
+        let actor = LogActor {
             service: service.to_string(),
             ring: Ring::new(config.ring_lines),
             to_batcher: self.inner.to_batcher.clone(),
@@ -219,7 +219,7 @@ impl LogHub {
         let open = writer::Open { name: service.to_string(), service: index, file, actor: lines_tx };
         self.inner.opens.send(open).map_err(|_| LogError::Stopped)?;
         tokio::spawn(actor.run(lines_rx, commands_rx, self.inner.cancel.clone()));
-        let handle = ServiceHandle {
+        let handle = LogActorHandle {
             index,
             commands: commands_tx,
         };
@@ -248,7 +248,7 @@ impl LogHub {
         file::log_path(&self.inner.dir, service)
     }
 
-    fn service(&self, service: &str) -> Result<ServiceHandle, LogError> {
+    fn service(&self, service: &str) -> Result<LogActorHandle, LogError> {
         self.inner
             .services
             .load()
@@ -325,7 +325,7 @@ impl LogHub {
         text: impl AsRef<str>,
     ) -> Result<(), LogError> {
         let text = format!("[microdeck] {}", text.as_ref());
-        let mut chunk = Chunk::with_capacity(actor::now_ms(), replica, Stream::Stderr, text.len(), 1);
+        let mut chunk = Chunk::with_capacity(crate::events::now_ms(), replica, Stream::Stderr, text.len(), 1);
         chunk.push_with_level(&text, Some(level));
         let note = ToWriter::Note { service: self.service(service)?.index, chunk };
         match self.inner.to_writer.try_send(note) {
@@ -348,7 +348,7 @@ impl LogHub {
         let limit = query.limit.unwrap_or(DEFAULT_QUERY_LIMIT);
         let filter = Filter::new(query);
         let services = self.inner.services.load();
-        let targets: Vec<&ServiceHandle> = match &query.service {
+        let targets: Vec<&LogActorHandle> = match &query.service {
             Some(name) => services.get(name).into_iter().collect(),
             None => services.values().collect(),
         };

@@ -28,7 +28,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 pub use store::{
-    InFlight, InFlightGuard, Point, ReplicaShare, ReplicaTotals, Series, ServiceTotals, Store, Topology, TopologyEdge,
+    InFlightGauge, InFlightGuard, Point, ReplicaShare, ReplicaTotals, Series, ServiceTotals, Store, Topology, TopologyEdge,
     TopologyNode,
 };
 pub use tally::{Class, ClassCounts, Percentiles};
@@ -75,7 +75,7 @@ pub enum MetricsError {
 }
 
 enum Command {
-    InFlight(String, oneshot::Sender<InFlight>),
+    InFlightGauge(String, oneshot::Sender<InFlightGauge>),
     Resources { service: String, cpu_percent: f64, rss_bytes: u64 },
     Series(String, usize, oneshot::Sender<Option<Series>>),
     Topology(oneshot::Sender<Topology>),
@@ -156,9 +156,9 @@ impl Metrics {
         rx.await.map_err(|_| MetricsError::Stopped)
     }
 
-    /// The in-flight gauge of `service`, for its proxy to [`InFlight::enter`] per request.
-    pub async fn in_flight(&self, service: &str) -> Result<InFlight, MetricsError> {
-        self.ask(|tx| Command::InFlight(service.to_string(), tx)).await
+    /// The in-flight gauge of `service`, for its proxy to [`InFlightGauge::enter`] per request.
+    pub async fn in_flight(&self, service: &str) -> Result<InFlightGauge, MetricsError> {
+        self.ask(|tx| Command::InFlightGauge(service.to_string(), tx)).await
     }
 
     /// The closed seconds of the last `window` (at most 15 minutes) as columns;
@@ -295,7 +295,7 @@ fn park(wake: &Wake, store: &mut Store, samples: &mut mpsc::Receiver<RequestSamp
 fn answer(store: &mut Store, cmd: Command, dropped: &AtomicU64) {
     // A dropped reply means the asker gave up; nothing to do.
     match cmd {
-        Command::InFlight(service, tx) => {
+        Command::InFlightGauge(service, tx) => {
             let _ = tx.send(store.in_flight(&service));
         }
         Command::Resources { service, cpu_percent, rss_bytes } => store.resources(&service, cpu_percent, rss_bytes),

@@ -14,9 +14,9 @@ use super::{RequestSample, EDGE_RATE_WINDOW, RETENTION, SPREAD_KEEP};
 /// A service's in-flight gauge: the proxy holds a clone and enters it per request; the
 /// metrics actor samples it once a second.
 #[derive(Debug, Clone, Default)]
-pub struct InFlight(Arc<AtomicI64>);
+pub struct InFlightGauge(Arc<AtomicI64>);
 
-impl InFlight {
+impl InFlightGauge {
     /// Counts one request in flight until the guard is dropped.
     pub fn enter(&self) -> InFlightGuard {
         self.0.fetch_add(1, Ordering::Relaxed);
@@ -30,7 +30,7 @@ impl InFlight {
 
 /// Drop it when the request is over.
 #[derive(Debug)]
-pub struct InFlightGuard(InFlight);
+pub struct InFlightGuard(InFlightGauge);
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
@@ -71,7 +71,7 @@ struct ServiceStats {
     series: VecDeque<Point>,
     /// Requests per replica in each closed second, newest last.
     spread: VecDeque<BTreeMap<u32, u64>>,
-    in_flight: InFlight,
+    in_flight: InFlightGauge,
     cpu_percent: Option<f64>,
     rss_bytes: Option<u64>,
 }
@@ -126,7 +126,7 @@ impl Store {
     }
 
     /// The gauge the proxy of `service` updates (made on first ask).
-    pub fn in_flight(&mut self, service: &str) -> InFlight {
+    pub fn in_flight(&mut self, service: &str) -> InFlightGauge {
         self.service_mut(service).map(|s| s.in_flight.clone()).unwrap_or_default()
     }
 
@@ -296,7 +296,7 @@ fn new_service(proto: &Histogram<u64>) -> ServiceStats {
         bucket: Bucket { requests: 0, errors: 0, latency: Histogram::new_from(proto), replicas: BTreeMap::new() },
         series: VecDeque::with_capacity(RETENTION),
         spread: VecDeque::with_capacity(SPREAD_KEEP),
-        in_flight: InFlight::default(),
+        in_flight: InFlightGauge::default(),
         cpu_percent: None,
         rss_bytes: None,
     }

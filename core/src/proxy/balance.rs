@@ -33,7 +33,7 @@ pub struct BackendCounters {
 }
 
 #[derive(Debug)]
-pub struct Slot {
+pub struct BackendEntry {
     pub backend: Backend,
     pub counters: Arc<BackendCounters>,
 }
@@ -93,9 +93,9 @@ impl BackendCounters {
 /// The current backends of one service and the picking policy.
 #[derive(Debug)]
 pub struct Balancer {
-    set: ArcSwap<Vec<Slot>>,
+    set: ArcSwap<Vec<BackendEntry>>,
     /// Backends removed while requests were still in flight on them, for `drain`.
-    leaving: ArcSwap<Vec<Slot>>,
+    leaving: ArcSwap<Vec<BackendEntry>>,
     next: AtomicUsize,
     balance: Balance,
 }
@@ -115,20 +115,20 @@ impl Balancer {
         let current = self.set.load_full();
         let leaving = self.leaving.load_full();
         let known = || current.iter().chain(leaving.iter());
-        let slots: Vec<Slot> = backends
+        let slots: Vec<BackendEntry> = backends
             .into_iter()
             .map(|backend| {
                 let counters = known()
                     .find(|s| s.backend == backend)
                     .map(|s| s.counters.clone())
                     .unwrap_or_default();
-                Slot { backend, counters }
+                BackendEntry { backend, counters }
             })
             .collect();
-        let still_busy: Vec<Slot> = known()
+        let still_busy: Vec<BackendEntry> = known()
             .filter(|s| !slots.iter().any(|n| n.backend == s.backend))
             .filter(|s| s.counters.in_flight.load(Ordering::Acquire) > 0)
-            .map(|s| Slot {
+            .map(|s| BackendEntry {
                 backend: s.backend,
                 counters: s.counters.clone(),
             })

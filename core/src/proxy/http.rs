@@ -1,5 +1,5 @@
 //! HTTP/1.1 forwarding: a request goes to a picked ready replica over a pooled
-//! keep-alive client, bodies stream both ways, and every request ends in [`Shared::record`].
+//! keep-alive client, bodies stream both ways, and every request ends in [`ProxyShared::record`].
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -22,7 +22,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio_util::sync::CancellationToken;
 
 use super::balance::{Backend, InFlight};
-use super::Shared;
+use super::ProxyShared;
 
 pub type UpstreamBody = BoxBody<Bytes, hyper::Error>;
 pub type HttpClient = Client<HttpConnector, UpstreamBody>;
@@ -55,7 +55,7 @@ pub fn client() -> HttpClient {
 
 /// How one request ended: the hook where traffic is measured.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct Exchange {
     pub replica: Option<u32>,
     pub status: u16,
     /// From the request's arrival to the end of the response body.
@@ -81,7 +81,7 @@ struct Meta {
 
 /// Serves one request, and records it however it ends.
 pub async fn handle(
-    shared: Arc<Shared>,
+    shared: Arc<ProxyShared>,
     req: Request<Incoming>,
     peer: Option<Peer>,
 ) -> Result<Response<ProxyBody>, Infallible> {
@@ -116,7 +116,7 @@ pub async fn handle(
 /// logs it, with the time it waited): callers timing out of a queue would otherwise leave
 /// the service looking idle.
 struct Abandoned<'a> {
-    shared: &'a Arc<Shared>,
+    shared: &'a Arc<ProxyShared>,
     meta: &'a Meta,
     /// The replica it was sent to, once picked.
     replica: Option<u32>,
@@ -128,7 +128,7 @@ impl Drop for Abandoned<'_> {
         if self.answered {
             return;
         }
-        let outcome = Outcome {
+        let outcome = Exchange {
             replica: self.replica,
             status: CLIENT_CLOSED,
             latency: self.meta.started.elapsed(),
@@ -147,7 +147,7 @@ pub const CLIENT_CLOSED: u16 = 499;
 /// Forwards, retries once elsewhere if safe, or answers 503/502; `sent_to` learns each
 /// replica tried.
 async fn respond(
-    shared: &Arc<Shared>,
+    shared: &Arc<ProxyShared>,
     req: Request<Incoming>,
     peer: Option<Peer>,
     started: &Meta,
@@ -214,7 +214,7 @@ pub struct UpstreamError {
 }
 
 async fn forward(
-    shared: &Arc<Shared>,
+    shared: &Arc<ProxyShared>,
     mut request: Request<UpstreamBody>,
     slot: InFlight,
     started: &Meta,
@@ -292,7 +292,7 @@ async fn forward(
     }
 }
 
-impl Shared {
+impl ProxyShared {
     /// A JSON answer of the proxy itself (503, 502).
     fn answer(
         self: &Arc<Self>,
@@ -430,7 +430,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 /// Counts a response as it streams and records the request when it is done (or dropped).
 struct Tracker {
-    shared: Arc<Shared>,
+    shared: Arc<ProxyShared>,
     replica: Option<u32>,
     /// Holds the backend's in-flight count until the body is done.
     _in_flight: Option<InFlight>,
@@ -442,7 +442,7 @@ struct Tracker {
 
 impl Drop for Tracker {
     fn drop(&mut self) {
-        let outcome = Outcome {
+        let outcome = Exchange {
             replica: self.replica,
             status: self.status,
             latency: self.meta.started.elapsed(),

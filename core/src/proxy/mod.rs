@@ -30,7 +30,7 @@ use crate::manifest::{Balance, Protocol};
 use crate::metrics::{self, Metrics, MetricsError, RequestSample};
 use balance::Balancer;
 pub use balance::{Backend, BackendStatus};
-pub use http::Outcome;
+pub use http::Exchange;
 
 /// How long open HTTP connections may finish their requests after a stop.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -62,7 +62,7 @@ pub struct ProxyTotals {
 }
 
 /// What every connection task shares.
-pub(crate) struct Shared {
+pub(crate) struct ProxyShared {
     service: Arc<str>,
     /// [`metrics::EXTERNAL`], shared by every request that names no caller.
     external: Arc<str>,
@@ -76,7 +76,7 @@ pub(crate) struct Shared {
     /// Where every request is recorded, once attached (see [`ServiceProxy::attach_metrics`]).
     metrics: OnceLock<Metrics>,
     /// The service's in-flight gauge, entered per request.
-    gauge: OnceLock<metrics::InFlight>,
+    gauge: OnceLock<metrics::InFlightGauge>,
 }
 
 #[derive(Default)]
@@ -89,9 +89,9 @@ struct Totals {
     response_bytes: AtomicU64,
 }
 
-impl Shared {
+impl ProxyShared {
     /// The one place every HTTP request ends, so each is measured exactly once.
-    fn record(&self, outcome: &Outcome) {
+    fn record(&self, outcome: &Exchange) {
         let t = &self.totals;
         t.requests.fetch_add(1, Ordering::Relaxed);
         t.response_bytes
@@ -121,7 +121,7 @@ impl Shared {
 /// or the cancel token it was bound with — dropping handles does not stop it.
 #[derive(Clone)]
 pub struct ServiceProxy {
-    shared: Arc<Shared>,
+    shared: Arc<ProxyShared>,
     local_addr: SocketAddr,
     /// Cancelled once the listener is closed.
     closed: CancellationToken,
@@ -141,7 +141,7 @@ impl ServiceProxy {
         let local_addr = listener
             .local_addr()
             .map_err(|source| ProxyError::Bind { addr, source })?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(ProxyShared {
             service: Arc::from(service),
             external: Arc::from(metrics::EXTERNAL),
             balancer: Balancer::new(balance),
@@ -266,7 +266,7 @@ fn listen(addr: SocketAddr) -> Result<TcpListener, ProxyError> {
 
 struct AcceptLoop {
     listener: TcpListener,
-    shared: Arc<Shared>,
+    shared: Arc<ProxyShared>,
     protocol: Protocol,
     closed: CancellationToken,
 }
@@ -309,7 +309,7 @@ async fn serve_http(
     http: http1::Builder,
     stream: conn::Accepted,
     peer: SocketAddr,
-    shared: Arc<Shared>,
+    shared: Arc<ProxyShared>,
 ) {
     let stop = shared.stop.clone();
     let peer = http::Peer::new(peer);

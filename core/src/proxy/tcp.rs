@@ -6,12 +6,12 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use super::conn::Accepted;
-use super::Shared;
+use super::ProxyShared;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Joins `client` to a ready replica until either side closes; no replica = close at once.
-pub async fn forward(shared: Arc<Shared>, mut client: Accepted) {
+pub async fn forward(shared: Arc<ProxyShared>, mut client: Accepted) {
     let cancel = shared.stop.clone();
     // One more replica is tried when the first refuses the connection.
     let mut failed = None;

@@ -1,0 +1,62 @@
+//! The load generator as a cluster command: one run at a time, over the manifest's scenarios,
+//! aimed at a service's address so its traffic is measured like any caller's.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Cluster, ClusterError};
+use crate::loadgen::{LoadGen, LoadHandle, LoadReport};
+use crate::manifest::{Scenario, ScenarioOutline};
+
+impl Cluster {
+    /// The manifest's load scenarios, in manifest order.
+    pub fn load_scenarios(&self) -> Vec<ScenarioOutline> {
+        self.inner.set.load().manifest.load.scenarios.iter().map(Scenario::outline).collect()
+    }
+
+    /// Starts the manifest's `scenario` at `rate` requests per second; one run at a time.
+    /// Callable from any thread: the run goes on the cluster's runtime.
+    pub fn start_load(&self, scenario: &str, rate: f64, duration: Option<Duration>) -> Result<LoadReport, ClusterError> {
+        if self.inner.cancel.is_cancelled() {
+            return Err(ClusterError::ShuttingDown);
+        }
+        if let Some(run) = self.inner.load.load_full() {
+            if !run.report().state.is_over() {
+                return Err(ClusterError::InvalidArgument("a load run is already going; stop it first".into()));
+            }
+        }
+        let manifest = self.manifest();
+        let found = manifest.load.scenarios.iter().find(|s| s.name == scenario);
+        let scenario = found.ok_or_else(|| ClusterError::InvalidArgument(format!("no load scenario named `{scenario}`")))?;
+        let target = self.address(&scenario.target)?;
+        let _on_runtime = self.inner.runtime.enter();
+        let handle = LoadGen::start(target, scenario, rate, duration, self.inner.cancel.clone())
+            .map_err(|e| ClusterError::InvalidArgument(e.to_string()))?;
+        let report = handle.report();
+        self.inner.load.store(Some(Arc::new(handle)));
+        Ok(report)
+    }
+
+    fn current_load(&self) -> Result<Arc<LoadHandle>, ClusterError> {
+        self.inner.load.load_full().ok_or_else(|| ClusterError::InvalidArgument("no load run was started".into()))
+    }
+
+    /// Changes the running load's rate (0 pauses it).
+    pub fn set_load_rate(&self, rate: f64) -> Result<LoadReport, ClusterError> {
+        let run = self.current_load()?;
+        run.set_rate(rate).map_err(|e| ClusterError::InvalidArgument(e.to_string()))?;
+        Ok(run.report())
+    }
+
+    /// Stops the load run (its report stays readable).
+    pub fn stop_load(&self) -> Result<LoadReport, ClusterError> {
+        let run = self.current_load()?;
+        run.stop();
+        Ok(run.report())
+    }
+
+    /// The latest report of the current or last load run; `None` before any.
+    pub fn load_report(&self) -> Option<LoadReport> {
+        self.inner.load.load_full().map(|r| r.report())
+    }
+}

@@ -1,0 +1,98 @@
+//! The cluster's one [`Metrics`]: every service address records its traffic into it, the
+//! engine's resource readings feed each service's CPU and memory, and its queries.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::set::ServiceSet;
+use super::{Cluster, ClusterError};
+use crate::metrics::{Metrics, ReplicaShare, Series, ServiceTotals, Topology};
+use crate::proxy::ServiceProxy;
+use crate::resources::Resources;
+
+/// Starts the metrics actor, attaches every address to it and feeds it resource readings
+/// of the services running at each reading.
+pub(super) fn start_metrics(
+    proxies: &[ServiceProxy],
+    set: Weak<ArcSwap<ServiceSet>>,
+    mut resources: watch::Receiver<Resources>,
+    cancel: &CancellationToken,
+    tracker: &TaskTracker,
+) -> Result<Metrics, ClusterError> {
+    let metrics = Metrics::spawn(cancel.clone()).map_err(|e| ClusterError::Io(e.to_string()))?;
+    for proxy in proxies {
+        attach_metrics(proxy, &metrics, tracker);
+    }
+    let m = metrics.clone();
+    let cancel = cancel.clone();
+    tracker.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                changed = resources.changed() => if changed.is_err() { break },
+            }
+            let res = resources.borrow_and_update().clone();
+            let Some(set) = set.upgrade() else { break };
+            for running in set.load().services.iter() {
+                let (mut cpu, mut rss) = (0.0f64, 0u64);
+                for r in running.handle.view.borrow().replicas.iter() {
+                    if let Some(u) = r.pid.and_then(|p| res.per_pid.get(&p)) {
+                        cpu += f64::from(u.cpu_percent);
+                        rss += u.rss_bytes;
+                    }
+                }
+                m.record_resources(&running.handle.name, cpu, rss);
+            }
+        }
+    });
+    Ok(metrics)
+}
+
+/// Makes a service's address record its traffic into `metrics` (also one a reload added).
+pub(super) fn attach_metrics(proxy: &ServiceProxy, metrics: &Metrics, tracker: &TaskTracker) {
+    let (proxy, metrics) = (proxy.clone(), metrics.clone());
+    tracker.spawn(async move {
+        if let Err(e) = proxy.attach_metrics(metrics).await {
+            tracing::warn!(service = proxy.service(), "traffic is not measured: {e}");
+        }
+    });
+}
+
+fn stopped(e: crate::metrics::MetricsError) -> ClusterError {
+    ClusterError::Io(e.to_string())
+}
+
+impl Cluster {
+    /// The service's 1-second series over the last `window` (empty before any traffic).
+    pub async fn series(&self, service: &str, window: Duration) -> Result<Option<Series>, ClusterError> {
+        self.service(service)?;
+        self.inner.metrics.series(service, window).await.map_err(stopped)
+    }
+
+    /// Services and the caller→callee edges seen in traffic, with their rates.
+    pub async fn topology(&self) -> Result<Topology, ClusterError> {
+        self.inner.metrics.topology().await.map_err(stopped)
+    }
+
+    /// Each replica's share of the service's requests over the last `window`.
+    pub async fn replica_spread(&self, service: &str, window: Duration) -> Result<Vec<ReplicaShare>, ClusterError> {
+        self.service(service)?;
+        let spread = self.inner.metrics.replica_spread(service, window).await.map_err(stopped)?;
+        Ok(spread.unwrap_or_default())
+    }
+
+    /// Counts since the start, per service and per replica.
+    pub async fn traffic_totals(&self) -> Result<Vec<ServiceTotals>, ClusterError> {
+        self.inner.metrics.totals().await.map_err(stopped)
+    }
+
+    /// The body of `GET /metrics` (Prometheus text).
+    pub async fn prometheus(&self) -> Result<String, ClusterError> {
+        self.inner.metrics.render_prometheus().await.map_err(stopped)
+    }
+}
