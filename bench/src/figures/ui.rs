@@ -137,10 +137,18 @@ fn gone(pid: u32) -> bool {
 /// RSS and PSS (MB) of the app and its WebKit processes (not the services it supervises);
 /// fails if any of them cannot be read, so a figure is never a sum over nothing.
 pub fn app_memory(pid: u32) -> Result<(f64, f64)> {
-    let ours: Vec<u32> = tree(pid)
-        .into_iter()
-        .filter(|p| *p == pid || std::fs::read_to_string(format!("/proc/{p}/comm")).map(|c| c.starts_with("WebKit")).unwrap_or(false))
-        .collect();
+    let mut ours = Vec::new();
+    for p in tree(pid) {
+        let webkit = match std::fs::read_to_string(format!("/proc/{p}/comm")) {
+            Ok(comm) => comm.starts_with("WebKit"),
+            // Exited since the tree was read: not part of the app any more.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => bail!("cannot tell whether pid {p} is one of the app's WebKit processes: {e}"),
+        };
+        if p == pid || webkit {
+            ours.push(p);
+        }
+    }
     if ours.len() < 2 {
         bail!("no WebKit process under the app (pid {pid})");
     }
