@@ -195,7 +195,7 @@ mod timing {
             });
             println!("record: {per_record:?} per call from {threads} thread(s); counted {counted}, dropped {}", m.dropped());
             assert_eq!(counted + m.dropped(), expected);
-            // A request costs ~100 µs end to end; a record several times cheaper stays off its path.
+            // The proxy adds ~250 µs a request in a debug build (bench P4): a record stays well under it.
             assert!(per_record < Duration::from_micros(100), "record took {per_record:?}");
         }
     }
