@@ -40,7 +40,7 @@ use crate::metrics::tally::new_histogram;
 pub use report::{ErrorCounts, LoadReport, LoadState};
 use report::{Completion, Stats};
 use request::{run_setup, Picker, Prepared};
-use worker::{Job, Pool};
+use worker::{ScheduledRequest, Pool};
 
 /// Requests allowed in flight at once; past it a scheduled request is dropped (an error).
 pub const MAX_IN_FLIGHT: usize = 10_000;
@@ -55,10 +55,10 @@ pub const MAX_RATE: f64 = 100_000.0;
 /// How often the report is published while running.
 pub const REPORT_EVERY: Duration = Duration::from_secs(1);
 
-pub(crate) type Client = hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>;
+pub(crate) type LoadClient = hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
-pub enum LoadError {
+pub enum LoadGenError {
     #[error("rate {0} is not a number of requests per second from 0 to {MAX_RATE}")]
     InvalidRate(f64),
     #[error("scenario `{0}` has no requests")]
@@ -75,11 +75,11 @@ pub enum LoadError {
     NoRuntime,
 }
 
-fn check_rate(rate: f64) -> Result<f64, LoadError> {
+fn check_rate(rate: f64) -> Result<f64, LoadGenError> {
     if rate.is_finite() && (0.0..=MAX_RATE).contains(&rate) {
         Ok(rate)
     } else {
-        Err(LoadError::InvalidRate(rate))
+        Err(LoadGenError::InvalidRate(rate))
     }
 }
 
@@ -95,19 +95,19 @@ impl LoadGen {
         rate: f64,
         duration: Option<Duration>,
         cancel: CancellationToken,
-    ) -> Result<LoadHandle, LoadError> {
+    ) -> Result<LoadHandle, LoadGenError> {
         // A caller on a plain thread (a GUI's main thread) gets an error, not a panic.
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| LoadError::NoRuntime)?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| LoadGenError::NoRuntime)?;
         let rate = check_rate(rate)?;
         if scenario.requests.is_empty() {
-            return Err(LoadError::NoRequests(scenario.name.clone()));
+            return Err(LoadGenError::NoRequests(scenario.name.clone()));
         }
-        let proto = new_histogram().map_err(|e| LoadError::Histogram(e.to_string()))?;
+        let proto = new_histogram().map_err(|e| LoadGenError::Histogram(e.to_string()))?;
         let stats = Stats::new(scenario.name.clone(), target.to_string(), &proto);
         let (report_tx, report) = watch::channel(stats.report(LoadState::Setup, rate, 0));
         let (rate_tx, rate_rx) = watch::channel(rate);
         let cancel = cancel.child_token();
-        let run = Run { target, scenario: scenario.clone(), duration, stats, rate_rx, report_tx, cancel: cancel.clone() };
+        let run = LoadRun { target, scenario: scenario.clone(), duration, stats, rate_rx, report_tx, cancel: cancel.clone() };
         runtime.spawn(run.run());
         Ok(LoadHandle { rate: rate_tx, report, cancel })
     }
@@ -123,9 +123,9 @@ pub struct LoadHandle {
 
 impl LoadHandle {
     /// Changes the rate from now on (0 pauses the sending).
-    pub fn set_rate(&self, rate: f64) -> Result<(), LoadError> {
+    pub fn set_rate(&self, rate: f64) -> Result<(), LoadGenError> {
         let rate = check_rate(rate)?;
-        self.rate.send(rate).map_err(|_| LoadError::Over)
+        self.rate.send(rate).map_err(|_| LoadGenError::Over)
     }
 
     /// Stops sending; the requests in flight are still counted, then the run is `Stopped`.
@@ -159,7 +159,7 @@ impl Drop for LoadHandle {
     }
 }
 
-struct Run {
+struct LoadRun {
     target: SocketAddr,
     scenario: Scenario,
     duration: Option<Duration>,
@@ -170,14 +170,14 @@ struct Run {
 }
 
 /// For the setup request only; the load itself goes over [`worker`] connections.
-fn client() -> Client {
+fn client() -> LoadClient {
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
     connector.set_nodelay(true);
     hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector)
 }
 
-impl Run {
+impl LoadRun {
     fn publish(&self, state: LoadState, in_flight: usize) {
         let rate = *self.rate_rx.borrow();
         self.report_tx.send_replace(self.stats.report(state, rate, in_flight as u64));
@@ -195,14 +195,14 @@ impl Run {
                 },
             },
         };
-        let prepared: Result<Vec<Prepared>, LoadError> =
+        let prepared: Result<Vec<Prepared>, LoadGenError> =
             self.scenario.requests.iter().map(|spec| Prepared::new(self.target, spec, &vars)).collect();
         let prepared = match prepared {
             Ok(p) => p,
             Err(e) => return self.publish(LoadState::Failed { message: e.to_string() }, 0),
         };
         let mut picker = Picker::new(self.scenario.requests.iter().map(|r| r.weight));
-        let (job_tx, job_rx) = async_channel::bounded::<Job>(MAX_IN_FLIGHT);
+        let (job_tx, job_rx) = async_channel::bounded::<ScheduledRequest>(MAX_IN_FLIGHT);
         let (done_tx, mut done_rx) = mpsc::channel::<Completion>(MAX_IN_FLIGHT);
         let pool = Pool {
             target: self.target,
@@ -230,7 +230,7 @@ impl Run {
                 let next = (rate > 0.0).then(|| epoch + Duration::from_secs_f64(sent_in_epoch as f64 / rate));
                 let Some(at) = next.filter(|at| *at <= now && end.is_none_or(|e| *at < e)) else { break next };
                 sent_in_epoch += 1;
-                let job = Job { scheduled: at, request: picker.next_index() };
+                let job = ScheduledRequest { scheduled: at, request: picker.next_index() };
                 if in_flight >= MAX_IN_FLIGHT || job_tx.try_send(job).is_err() {
                     self.stats.dropped();
                     continue;

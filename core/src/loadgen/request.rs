@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{HeaderMap, Method, Request, Uri};
 
-use super::{Client, LoadError};
+use super::{LoadClient, LoadGenError};
 use crate::manifest::placeholders::fill;
 use crate::manifest::{RequestSpec, Setup};
 
@@ -30,8 +30,8 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    pub fn new(target: SocketAddr, spec: &RequestSpec, vars: &BTreeMap<String, String>) -> Result<Prepared, LoadError> {
-        let bad = |what: String| LoadError::BadRequest(format!("{} {}: {what}", spec.method, spec.path));
+    pub fn new(target: SocketAddr, spec: &RequestSpec, vars: &BTreeMap<String, String>) -> Result<Prepared, LoadGenError> {
+        let bad = |what: String| LoadGenError::BadRequest(format!("{} {}: {what}", spec.method, spec.path));
         let method = Method::from_bytes(spec.method.as_bytes()).map_err(|e| bad(e.to_string()))?;
         let uri: Uri = format!("http://{target}{}", fill(&spec.path, vars)).parse().map_err(|e| bad(format!("{e}")))?;
         let mut headers = HeaderMap::new();
@@ -74,7 +74,7 @@ pub const SETUP_RETRY_FOR: Duration = Duration::from_secs(5);
 
 /// Sends the setup request (again while it meets a passing unavailability, for at most
 /// `retry_for`) and pulls each `extract` pointer out of its JSON body.
-pub async fn run_setup(client: &Client, target: SocketAddr, setup: &Setup, retry_for: Duration) -> Result<BTreeMap<String, String>, LoadError> {
+pub async fn run_setup(client: &LoadClient, target: SocketAddr, setup: &Setup, retry_for: Duration) -> Result<BTreeMap<String, String>, LoadGenError> {
     let deadline = tokio::time::Instant::now() + retry_for;
     let mut pause = Duration::from_millis(100);
     loop {
@@ -91,12 +91,12 @@ pub async fn run_setup(client: &Client, target: SocketAddr, setup: &Setup, retry
 
 /// How one setup attempt failed: worth another try, or not.
 enum Attempt {
-    Unavailable(LoadError),
-    Failed(LoadError),
+    Unavailable(LoadGenError),
+    Failed(LoadGenError),
 }
 
-async fn setup_once(client: &Client, target: SocketAddr, setup: &Setup) -> Result<BTreeMap<String, String>, Attempt> {
-    let failed = |why: String| Attempt::Failed(LoadError::Setup(format!("{} {}: {why}", setup.request.method, setup.request.path)));
+async fn setup_once(client: &LoadClient, target: SocketAddr, setup: &Setup) -> Result<BTreeMap<String, String>, Attempt> {
+    let failed = |why: String| Attempt::Failed(LoadGenError::Setup(format!("{} {}: {why}", setup.request.method, setup.request.path)));
     let req = Prepared::new(target, &setup.request, &BTreeMap::new()).map_err(Attempt::Failed)?;
     let resp = client.request(req.request()).await.map_err(|e| match failed(chain(&e)) {
         Attempt::Failed(err) if e.is_connect() => Attempt::Unavailable(err),

@@ -173,7 +173,7 @@ async fn the_rate_changes_at_run_time_and_stop_ends_the_run() {
     let counter = Counter::default();
     let addr = serve(Router::new().fallback(any(count)).with_state(counter.clone())).await;
     let h = LoadGen::start(addr, &scenario(vec![get("/", 1)]), 20.0, None, CancellationToken::new()).expect("start");
-    assert_eq!(h.set_rate(-1.0), Err(LoadError::InvalidRate(-1.0)));
+    assert_eq!(h.set_rate(-1.0), Err(LoadGenError::InvalidRate(-1.0)));
     let mut watch = h.watch();
     timeout(T, watch.wait_for(|r| r.achieved_rps_recent > 0.0)).await.expect("in time").expect("report");
     let slow = h.report().achieved_rps_recent;
@@ -204,7 +204,7 @@ async fn connection_refused_counts_as_connect_errors() {
 fn outside_a_runtime_start_is_an_error_not_a_panic() {
     let addr: SocketAddr = "127.0.0.1:9".parse().expect("addr");
     let started = LoadGen::start(addr, &scenario(vec![get("/", 1)]), 10.0, None, CancellationToken::new());
-    assert!(matches!(started, Err(LoadError::NoRuntime)), "{started:?}");
+    assert!(matches!(started, Err(LoadGenError::NoRuntime)), "{started:?}");
 }
 
 /// Serves every accepted connection with `serve_one` and counts the connections.

@@ -27,7 +27,7 @@ const READ_BUF: usize = 16 * 1024;
 
 /// A request due to be sent: when the schedule said, and which of the scenario's.
 #[derive(Debug, Clone, Copy)]
-pub struct Job {
+pub struct ScheduledRequest {
     pub scheduled: Instant,
     pub request: usize,
 }
@@ -37,7 +37,7 @@ pub struct Job {
 pub struct Pool {
     pub target: SocketAddr,
     pub requests: Arc<[Prepared]>,
-    pub jobs: async_channel::Receiver<Job>,
+    pub jobs: async_channel::Receiver<ScheduledRequest>,
     pub done: mpsc::Sender<Completion>,
     /// Workers holding a job right now (the run adds workers when none is free).
     pub busy: Arc<AtomicUsize>,
@@ -54,20 +54,20 @@ enum Failure {
 }
 
 /// One open keep-alive connection and the bytes read past the last response.
-struct Conn {
+struct WorkerConn {
     stream: TcpStream,
     buf: BytesMut,
 }
 
-impl Conn {
-    async fn open(target: SocketAddr) -> Result<Conn, Failure> {
+impl WorkerConn {
+    async fn open(target: SocketAddr) -> Result<WorkerConn, Failure> {
         let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(target)).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(_)) | Err(_) => return Err(Failure::Connect),
         };
         // Latency only: a socket without NODELAY still works.
         stream.set_nodelay(true).ok();
-        Ok(Conn { stream, buf: BytesMut::with_capacity(READ_BUF) })
+        Ok(WorkerConn { stream, buf: BytesMut::with_capacity(READ_BUF) })
     }
 
     /// One request and its whole response on this connection: the status, and whether
@@ -111,7 +111,7 @@ impl Pool {
     /// Serves jobs until the queue is closed and empty, or the run is cancelled (the job
     /// in hand is finished and reported first).
     pub async fn work(self) {
-        let mut conn: Option<Conn> = None;
+        let mut conn: Option<WorkerConn> = None;
         loop {
             let job = tokio::select! {
                 biased;
@@ -137,13 +137,13 @@ impl Pool {
     }
 
     /// Sends `prepared` on the kept connection (or a new one), under the request timeout.
-    async fn send(&self, conn: &mut Option<Conn>, prepared: &Prepared) -> Ending {
+    async fn send(&self, conn: &mut Option<WorkerConn>, prepared: &Prepared) -> Ending {
         let attempt = async {
             // A kept connection the server has since closed is replaced once.
             for _ in 0..2 {
                 let fresh = conn.is_none();
                 if fresh {
-                    *conn = Some(Conn::open(self.target).await?);
+                    *conn = Some(WorkerConn::open(self.target).await?);
                 }
                 let Some(c) = conn.as_mut() else { return Err(Failure::Connect) };
                 match c.exchange(prepared).await {

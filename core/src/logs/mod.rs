@@ -101,10 +101,10 @@ pub enum LogError {
 /// The handle to every service's logs. Cheap to clone; the tasks stop on the cancel token.
 #[derive(Clone)]
 pub struct LogHub {
-    inner: Arc<Inner>,
+    inner: Arc<HubInner>,
 }
 
-struct Inner {
+struct HubInner {
     dir: PathBuf,
     config: LogConfig,
     /// A reload adds services; readers take no lock.
@@ -173,7 +173,7 @@ impl LogHub {
             cancel.clone(),
         ));
         let hub = Self {
-            inner: Arc::new(Inner {
+            inner: Arc::new(HubInner {
                 dir: config.dir.clone(),
                 config,
                 services: ArcSwap::from_pointee(HashMap::new()),

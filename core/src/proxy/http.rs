@@ -205,7 +205,7 @@ async fn respond(
 }
 
 /// A forwarding error and the backend it happened on.
-type Failure = (UpstreamError, Backend);
+type UpstreamFailure = (UpstreamError, Backend);
 
 #[derive(Debug)]
 pub struct UpstreamError {
@@ -219,7 +219,7 @@ async fn forward(
     slot: InFlight,
     started: &Meta,
     client_upgrade: Option<OnUpgrade>,
-) -> Result<Response<ProxyBody>, Failure> {
+) -> Result<Response<ProxyBody>, UpstreamFailure> {
     let backend = slot.backend;
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
     let uri = Uri::builder()

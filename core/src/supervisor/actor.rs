@@ -1,4 +1,4 @@
-//! The service actor: owns a service's replica slots, turns their [`Action`]s into
+//! The service actor: owns a service's replica slots, turns their [`ReplicaAction`]s into
 //! processes, signals and timers, and publishes the service's view after every message.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -17,7 +17,7 @@ use crate::health::{self, ProbeReport, ProbeTarget};
 use crate::manifest::{HealthCheck, Service};
 use crate::snapshot::{EventKind, Level, ServiceView};
 
-use super::replica::{Action, Slot, SlotConfig};
+use super::replica::{ReplicaAction, Slot, SlotConfig};
 use super::spawn::{self, ServiceEnv, SpawnError};
 use super::view::build_view;
 use super::{Command, ServiceHandle, Shared, MAX_REPLICAS};
@@ -444,18 +444,18 @@ impl ServiceActor {
         }
     }
 
-    fn apply(&mut self, index: u32, actions: Vec<Action>) {
+    fn apply(&mut self, index: u32, actions: Vec<ReplicaAction>) {
         for action in actions {
             match action {
-                Action::Spawn { epoch } => self.launch(index, epoch),
-                Action::Terminate { epoch } => self.terminate(index, epoch),
-                Action::Kill { epoch } => {
+                ReplicaAction::Spawn { epoch } => self.launch(index, epoch),
+                ReplicaAction::Terminate { epoch } => self.terminate(index, epoch),
+                ReplicaAction::Kill { epoch } => {
                     if let Some(rt) = self.procs.get(&(index, epoch)) {
                         spawn::signal_group(rt.pgid, Signal::SIGKILL);
                     }
                 }
-                Action::RestartAfter { epoch, delay } => self.timer(delay, Internal::RestartDue { index, epoch }),
-                Action::Event { kind, message } => self.event(Some(index), kind, message),
+                ReplicaAction::RestartAfter { epoch, delay } => self.timer(delay, Internal::RestartDue { index, epoch }),
+                ReplicaAction::Event { kind, message } => self.event(Some(index), kind, message),
             }
         }
     }

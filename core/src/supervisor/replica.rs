@@ -1,5 +1,5 @@
 //! One replica slot's state machine: plain synchronous code, driven by the service
-//! actor (which turns [`Action`]s into processes, signals and timers) and unit-tested
+//! actor (which turns [`ReplicaAction`]s into processes, signals and timers) and unit-tested
 //! without processes. Every process and timer carries an epoch; a message with a stale
 //! epoch is ignored, so an old backoff timer can never restart a new process.
 //!
@@ -62,7 +62,7 @@ impl Proc {
 
 /// Something the actor must do for the slot.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Action {
+pub enum ReplicaAction {
     Spawn { epoch: u64 },
     /// SIGTERM to the process group, then SIGKILL after the grace period.
     Terminate { epoch: u64 },
@@ -90,8 +90,8 @@ pub struct Slot {
     pub pending_restart: Option<(u64, Instant, u64)>,
 }
 
-fn event(kind: EventKind, message: impl Into<String>) -> Action {
-    Action::Event { kind, message: message.into() }
+fn event(kind: EventKind, message: impl Into<String>) -> ReplicaAction {
+    ReplicaAction::Event { kind, message: message.into() }
 }
 
 /// "exited with code 1" / "exited with signal 9 (SIGKILL)".
@@ -143,7 +143,7 @@ impl Slot {
         e
     }
 
-    fn spawn_new(&mut self, now: Instant) -> Action {
+    fn spawn_new(&mut self, now: Instant) -> ReplicaAction {
         let epoch = self.epoch();
         self.current = Some(Proc {
             epoch,
@@ -158,7 +158,7 @@ impl Slot {
             failures: 0,
             unhealthy_restart: false,
         });
-        Action::Spawn { epoch }
+        ReplicaAction::Spawn { epoch }
     }
 
     fn current_running(&self) -> bool {
@@ -177,7 +177,7 @@ impl Slot {
         self.outgoing.as_mut().filter(|p| p.epoch == epoch)
     }
 
-    pub fn start(&mut self, now: Instant) -> Vec<Action> {
+    pub fn start(&mut self, now: Instant) -> Vec<ReplicaAction> {
         self.wanted = true;
         if self.current_running() || self.pending_restart.is_some() {
             return vec![];
@@ -196,7 +196,7 @@ impl Slot {
     }
 
     /// The shim told the program's own pid: the one the `started` event and views show.
-    pub fn program_pid(&mut self, epoch: u64, pid: u32) -> Vec<Action> {
+    pub fn program_pid(&mut self, epoch: u64, pid: u32) -> Vec<ReplicaAction> {
         let Some(p) = self.proc_mut(epoch) else { return vec![] };
         if p.pid.is_some() || !p.is_running() {
             return vec![];
@@ -206,7 +206,7 @@ impl Slot {
     }
 
     /// The program could not be started at all: no restart, the service shows why.
-    pub fn spawn_failed(&mut self, epoch: u64, reason: &str) -> Vec<Action> {
+    pub fn spawn_failed(&mut self, epoch: u64, reason: &str) -> Vec<ReplicaAction> {
         if self.current.as_ref().is_some_and(|p| p.epoch == epoch) {
             self.current = None;
         }
@@ -215,7 +215,7 @@ impl Slot {
         vec![event(EventKind::Failed, reason.to_string())]
     }
 
-    pub fn probe(&mut self, epoch: u64, result: Result<(), String>, now: Instant) -> Vec<Action> {
+    pub fn probe(&mut self, epoch: u64, result: Result<(), String>, now: Instant) -> Vec<ReplicaAction> {
         let cfg = self.cfg.clone();
         let is_current = self.current.as_ref().is_some_and(|p| p.epoch == epoch);
         let Some(p) = self.proc_mut(epoch) else { return vec![] };
@@ -253,7 +253,7 @@ impl Slot {
                     p.unhealthy_restart = true;
                     p.state = ReplicaState::Stopping;
                     out.push(event(EventKind::Restarted, format!("restarting: still unhealthy ({e})")));
-                    out.push(Action::Terminate { epoch });
+                    out.push(ReplicaAction::Terminate { epoch });
                 }
             }
         }
@@ -261,17 +261,17 @@ impl Slot {
     }
 
     /// Stops the outgoing process of a rolling restart.
-    fn retire_outgoing(&mut self) -> Vec<Action> {
+    fn retire_outgoing(&mut self) -> Vec<ReplicaAction> {
         match self.outgoing.as_mut() {
             Some(o) if o.state != ReplicaState::Stopping => {
                 o.state = ReplicaState::Stopping;
-                vec![Action::Terminate { epoch: o.epoch }]
+                vec![ReplicaAction::Terminate { epoch: o.epoch }]
             }
             _ => vec![],
         }
     }
 
-    pub fn exited(&mut self, epoch: u64, code: Option<i32>, signal: Option<i32>, at_ms: u64, now: Instant) -> Vec<Action> {
+    pub fn exited(&mut self, epoch: u64, code: Option<i32>, signal: Option<i32>, at_ms: u64, now: Instant) -> Vec<ReplicaAction> {
         let how = describe_exit(code, signal);
         if self.outgoing.as_ref().is_some_and(|p| p.epoch == epoch) {
             let was_stopping = self.outgoing.as_ref().is_some_and(|p| p.state == ReplicaState::Stopping);
@@ -317,13 +317,13 @@ impl Slot {
         } else {
             let timer = self.epoch();
             self.pending_restart = Some((timer, now + delay, at_ms + delay.as_millis() as u64));
-            out.push(Action::RestartAfter { epoch: timer, delay });
+            out.push(ReplicaAction::RestartAfter { epoch: timer, delay });
         }
         out
     }
 
     /// A backoff timer fired.
-    pub fn restart_due(&mut self, epoch: u64, now: Instant) -> Vec<Action> {
+    pub fn restart_due(&mut self, epoch: u64, now: Instant) -> Vec<ReplicaAction> {
         match self.pending_restart {
             Some((e, _, _)) if e == epoch && self.wanted => {
                 self.pending_restart = None;
@@ -334,14 +334,14 @@ impl Slot {
         }
     }
 
-    pub fn stop(&mut self) -> Vec<Action> {
+    pub fn stop(&mut self) -> Vec<ReplicaAction> {
         self.wanted = false;
         self.pending_restart = None;
         let mut out = vec![];
         for p in [self.current.as_mut(), self.outgoing.as_mut()].into_iter().flatten() {
             if p.is_running() && p.state != ReplicaState::Stopping {
                 p.state = ReplicaState::Stopping;
-                out.push(Action::Terminate { epoch: p.epoch });
+                out.push(ReplicaAction::Terminate { epoch: p.epoch });
             }
             p.unhealthy_restart = false;
         }
@@ -349,11 +349,11 @@ impl Slot {
     }
 
     /// SIGKILL the current process (a demo crash); the restart policy brings it back.
-    pub fn kill(&mut self) -> Vec<Action> {
+    pub fn kill(&mut self) -> Vec<ReplicaAction> {
         match self.current.as_ref().filter(|p| p.is_running()) {
             Some(p) => vec![
                 event(EventKind::Killed, format!("killed with SIGKILL (pid {})", p.pid.unwrap_or(0))),
-                Action::Kill { epoch: p.epoch },
+                ReplicaAction::Kill { epoch: p.epoch },
             ],
             None => vec![],
         }
@@ -361,7 +361,7 @@ impl Slot {
 
     /// One step of a rolling restart: start a new process; the old one keeps serving
     /// until the new one is ready.
-    pub fn replace(&mut self, now: Instant) -> Vec<Action> {
+    pub fn replace(&mut self, now: Instant) -> Vec<ReplicaAction> {
         self.wanted = true;
         self.pending_restart = None;
         self.backoff.reset();
@@ -377,9 +377,9 @@ impl Slot {
         }
     }
 
-    fn retire_outgoing_now(&mut self) -> Vec<Action> {
+    fn retire_outgoing_now(&mut self) -> Vec<ReplicaAction> {
         match self.outgoing.take() {
-            Some(o) if o.state != ReplicaState::Stopping => vec![Action::Terminate { epoch: o.epoch }],
+            Some(o) if o.state != ReplicaState::Stopping => vec![ReplicaAction::Terminate { epoch: o.epoch }],
             _ => vec![],
         }
     }

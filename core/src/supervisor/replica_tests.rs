@@ -11,19 +11,19 @@ fn cfg(policy: RestartPolicy) -> SlotConfig {
     SlotConfig { policy, failure_threshold: 2, success_threshold: 1, start_period: Duration::ZERO }
 }
 
-fn spawn_epoch(actions: &[Action]) -> u64 {
+fn spawn_epoch(actions: &[ReplicaAction]) -> u64 {
     actions
         .iter()
         .find_map(|a| match a {
-            Action::Spawn { epoch } => Some(*epoch),
+            ReplicaAction::Spawn { epoch } => Some(*epoch),
             _ => None,
         })
         .expect("a spawn action")
 }
 
-fn restart_after(actions: &[Action]) -> Option<(u64, Duration)> {
+fn restart_after(actions: &[ReplicaAction]) -> Option<(u64, Duration)> {
     actions.iter().find_map(|a| match a {
-        Action::RestartAfter { epoch, delay } => Some((*epoch, *delay)),
+        ReplicaAction::RestartAfter { epoch, delay } => Some((*epoch, *delay)),
         _ => None,
     })
 }
@@ -48,11 +48,11 @@ async fn start_probe_ready() {
     assert_eq!(state(&s), ReplicaState::Starting);
     s.spawned(e, 5000, 0, Instant::now());
     let started = s.program_pid(e, 42);
-    assert_eq!(started, vec![Action::Event { kind: EventKind::Started, message: "started (pid 42, port 5000)".into() }]);
+    assert_eq!(started, vec![ReplicaAction::Event { kind: EventKind::Started, message: "started (pid 42, port 5000)".into() }]);
     assert!(s.program_pid(e, 43).is_empty(), "one started event per process");
     let out = s.probe(e, Ok(()), Instant::now());
     assert_eq!(state(&s), ReplicaState::Ready);
-    assert!(out.contains(&Action::Event { kind: EventKind::Ready, message: "ready".into() }));
+    assert!(out.contains(&ReplicaAction::Event { kind: EventKind::Ready, message: "ready".into() }));
 }
 
 #[tokio::test(start_paused = true)]
@@ -104,12 +104,12 @@ async fn policies_decide_what_restarts() {
     let mut never = Slot::new(0, cfg(RestartPolicy::Never));
     let e = start_ready(&mut never);
     let out = never.exited(e, Some(1), None, 0, Instant::now());
-    assert!(out.iter().all(|a| matches!(a, Action::Event { .. })));
+    assert!(out.iter().all(|a| matches!(a, ReplicaAction::Event { .. })));
     assert_eq!(state(&never), ReplicaState::Exited);
 
     let mut on_failure = Slot::new(0, cfg(RestartPolicy::OnFailure));
     let e = start_ready(&mut on_failure);
-    assert!(on_failure.exited(e, Some(0), None, 0, Instant::now()).iter().all(|a| matches!(a, Action::Event { .. })));
+    assert!(on_failure.exited(e, Some(0), None, 0, Instant::now()).iter().all(|a| matches!(a, ReplicaAction::Event { .. })));
     let e = start_ready(&mut on_failure);
     spawn_epoch(&on_failure.exited(e, Some(3), None, 0, Instant::now()));
 }
@@ -118,10 +118,10 @@ async fn policies_decide_what_restarts() {
 async fn stop_terminates_and_does_not_restart() {
     let mut s = Slot::new(0, cfg(RestartPolicy::Always));
     let e = start_ready(&mut s);
-    assert_eq!(s.stop(), vec![Action::Terminate { epoch: e }]);
+    assert_eq!(s.stop(), vec![ReplicaAction::Terminate { epoch: e }]);
     assert_eq!(state(&s), ReplicaState::Stopping);
     let out = s.exited(e, None, Some(15), 0, Instant::now());
-    assert_eq!(out, vec![Action::Event { kind: EventKind::Stopped, message: "stopped".into() }]);
+    assert_eq!(out, vec![ReplicaAction::Event { kind: EventKind::Stopped, message: "stopped".into() }]);
     assert_eq!(state(&s), ReplicaState::Stopped);
 }
 
@@ -142,7 +142,7 @@ async fn unhealthy_after_threshold_then_replaced() {
         s.probe(e, Err("timeout".into()), Instant::now());
     }
     let out = s.probe(e, Err("timeout".into()), Instant::now());
-    assert!(out.contains(&Action::Terminate { epoch: e }));
+    assert!(out.contains(&ReplicaAction::Terminate { epoch: e }));
     spawn_epoch(&s.exited(e, None, Some(15), 0, Instant::now()));
 }
 
@@ -168,7 +168,7 @@ async fn rolling_replace_keeps_the_old_one_until_the_new_one_is_ready() {
     assert_eq!(s.ready_count(), 1, "the old one still serves");
     assert!(!s.settled());
     let out = s.probe(new, Ok(()), Instant::now());
-    assert!(out.contains(&Action::Terminate { epoch: old }));
+    assert!(out.contains(&ReplicaAction::Terminate { epoch: old }));
     assert_eq!(s.ready_count(), 1, "the new one is ready, the old one stopping");
     s.exited(old, None, Some(15), 0, Instant::now());
     assert!(s.settled());
@@ -179,10 +179,10 @@ async fn rolling_replace_keeps_the_old_one_until_the_new_one_is_ready() {
 async fn kill_and_spawn_failure() {
     let mut s = Slot::new(0, cfg(RestartPolicy::Always));
     let e = start_ready(&mut s);
-    assert!(s.kill().contains(&Action::Kill { epoch: e }));
+    assert!(s.kill().contains(&ReplicaAction::Kill { epoch: e }));
     let out = s.exited(e, None, Some(9), 0, Instant::now());
     let e2 = spawn_epoch(&out);
     let out = s.spawn_failed(e2, "program `x` not found");
-    assert!(matches!(&out[0], Action::Event { kind: EventKind::Failed, .. }));
+    assert!(matches!(&out[0], ReplicaAction::Event { kind: EventKind::Failed, .. }));
     assert!(!s.wanted && s.current.is_none());
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::error::ApiError;
+use super::error::{ApiError, ApiResult};
 use crate::cluster::{Cluster, LogQuery, ReloadReport, Update};
 use crate::snapshot::{ClusterSnapshot, Event, Level, LogLine};
 
@@ -26,8 +26,6 @@ pub struct ApiState {
 
 /// How often an idle SSE feed sends a comment, so proxies and browsers keep it open.
 const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
-
-type ApiResult<T> = Result<Json<T>, ApiError>;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::ClusterError;
 
+/// What a JSON route answers: its body, or an error as `{ code, message }` with its status.
+pub(super) type ApiResult<T> = Result<Json<T>, ApiError>;
+
 /// The JSON body of every error answer (the same shape the Tauri commands return).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

@@ -8,12 +8,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::api::ApiState;
-use super::error::ApiError;
+use super::error::{ApiError, ApiResult};
 use crate::cluster::LessonStart;
 use crate::lessons::progress::LessonProgress;
 use crate::lessons::LessonOutline;
-
-type ApiResult<T> = Result<Json<T>, ApiError>;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()

@@ -13,15 +13,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::api::ApiState;
-use super::error::ApiError;
+use super::error::{ApiError, ApiResult};
 use crate::loadgen::LoadReport;
 use crate::manifest::ScenarioOutline;
 use crate::metrics::{prometheus::CONTENT_TYPE as PROMETHEUS_TEXT, ReplicaShare, Series, Topology};
 
 /// The window of series and spread when the query names none: the charts' 5 minutes.
 const DEFAULT_WINDOW_S: u64 = 300;
-
-type ApiResult<T> = Result<Json<T>, ApiError>;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
