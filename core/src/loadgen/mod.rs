@@ -14,6 +14,11 @@
 //! per due request, or once per timer tick at high rates, and folds the outcomes in
 //! then (a response wakes no one). The [`LoadHandle`] changes the rate, stops the run
 //! and watches the report.
+//!
+//! - [`request`]: a scenario's requests made ready to send, and the weighted pick;
+//! - [`report`]: the run's counts and latency, and the report they make;
+//! - `worker`: one connection's task;
+//! - `wire`: HTTP/1.1 encoding and response framing for the workers.
 
 pub mod report;
 pub mod request;

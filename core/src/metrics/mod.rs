@@ -9,9 +9,13 @@
 //! never pays for waking it (a futex call per sample, measured at ~1 µs); only a
 //! queue past half full wakes it early. A poll that finds the queue empty parks the
 //! actor (no timer at all while no traffic flows) and the next sample wakes it, once.
-//! A sample
-//! that finds the queue full is dropped and counted
+//! A sample that finds the queue full is dropped and counted
 //! (`microdeck_metrics_dropped_samples_total`), never waited for.
+//!
+//! - [`store`]: the state the actor owns, plain synchronous code fed samples and ticks;
+//! - [`tally`]: status classes, bytes and latency histograms, shared by services,
+//!   replicas and edges;
+//! - [`prometheus`]: the store as Prometheus text.
 
 pub mod prometheus;
 pub mod store;
