@@ -318,8 +318,17 @@ async fn scaling_past_the_replica_limit_is_refused_like_the_manifest_refuses_it(
         ensure!(!ok && err.contains(&want), "{err}");
         let (_, snap) = call(&r, "GET", "/api/snapshot", None).await?;
         assert_eq!(sleeper(&snap)["desired"], 1, "{snap}");
-        // The limit itself is allowed.
+        // The limit itself is allowed, and a rolling restart at the limit (one surge process
+        // beside the 16) replaces every replica.
         assert_eq!(call(&r, "POST", "/api/services/sleeper/scale", Some(json!({"replicas": MAX_REPLICAS}))).await?, (200, json!({})));
+        let full = wait_snapshot(&r, "sleeper 16/16", |s| sleeper(s)["ready"] == MAX_REPLICAS).await?;
+        let old: Vec<u64> = pids_of(&full).into_iter().flat_map(|(_, p)| p).collect();
+        assert_eq!(call(&r, "POST", "/api/services/sleeper/restart", None).await?, (200, json!({})));
+        wait_snapshot(&r, "16 new replicas", |s| {
+            let pids: Vec<u64> = pids_of(s).into_iter().flat_map(|(_, p)| p).collect();
+            sleeper(s)["ready"] == MAX_REPLICAS && pids.len() == MAX_REPLICAS as usize && pids.iter().all(|p| !old.contains(p))
+        })
+        .await?;
         Ok::<_, anyhow::Error>(())
     }
     .await;
