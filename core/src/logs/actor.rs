@@ -29,7 +29,7 @@ pub struct LogBatch {
     pub lines: Arc<[LogLine]>,
 }
 
-pub enum Command {
+pub enum LogCommand {
     Query(Filter, usize, oneshot::Sender<Vec<LogLine>>),
 }
 
@@ -46,7 +46,7 @@ impl LogActor {
     pub async fn run(
         mut self,
         mut lines: mpsc::Receiver<(u64, Chunk)>,
-        mut commands: mpsc::Receiver<Command>,
+        mut commands: mpsc::Receiver<LogCommand>,
         cancel: CancellationToken,
     ) {
         loop {
@@ -73,9 +73,9 @@ impl LogActor {
         self.ring.push(first_seq, chunk);
     }
 
-    fn answer(&self, command: Command) {
+    fn answer(&self, command: LogCommand) {
         match command {
-            Command::Query(filter, limit, reply) => {
+            LogCommand::Query(filter, limit, reply) => {
                 let _gone = reply.send(self.ring.newest(&self.service, &filter, limit));
             }
         }

@@ -40,7 +40,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::snapshot::{Level, LogLine, Stream};
-use actor::{Command, LogBatch, LogActor};
+use actor::{LogCommand, LogBatch, LogActor};
 use capture::Budget;
 use chunk::Chunk;
 use ring::{Filter, Ring};
@@ -127,7 +127,7 @@ struct HubInner {
 struct LogActorHandle {
     /// Its index in the writer thread.
     index: usize,
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<LogCommand>,
 }
 
 impl LogHub {
@@ -358,7 +358,7 @@ impl LogHub {
                 let (reply, answer) = oneshot::channel();
                 if handle
                     .commands
-                    .send(Command::Query(filter, limit, reply))
+                    .send(LogCommand::Query(filter, limit, reply))
                     .await
                     .is_err()
                 {

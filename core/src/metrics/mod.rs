@@ -78,7 +78,7 @@ pub enum MetricsError {
     Histogram(String),
 }
 
-enum Command {
+enum MetricsCommand {
     InFlightGauge(String, oneshot::Sender<InFlightGauge>),
     Resources { service: String, cpu_percent: f64, rss_bytes: u64 },
     Series(String, usize, oneshot::Sender<Option<Series>>),
@@ -93,7 +93,7 @@ enum Command {
 #[derive(Clone, Debug)]
 pub struct Metrics {
     samples: mpsc::Sender<RequestSample>,
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<MetricsCommand>,
     dropped: Arc<AtomicU64>,
     /// Wakes the actor: a queue half full, or the first sample after it parked.
     wake: Arc<Wake>,
@@ -107,9 +107,9 @@ struct Wake {
     parked: AtomicBool,
 }
 
-impl std::fmt::Debug for Command {
+impl std::fmt::Debug for MetricsCommand {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("metrics::Command")
+        f.write_str("metrics::MetricsCommand")
     }
 }
 
@@ -148,13 +148,13 @@ impl Metrics {
     /// The engine's latest resource reading of a service (all its replicas together).
     /// Best effort: a reading that finds the queue full is skipped; the next one comes.
     pub fn record_resources(&self, service: &str, cpu_percent: f64, rss_bytes: u64) {
-        let cmd = Command::Resources { service: service.to_string(), cpu_percent, rss_bytes };
+        let cmd = MetricsCommand::Resources { service: service.to_string(), cpu_percent, rss_bytes };
         if self.commands.try_send(cmd).is_err() {
             tracing::debug!(service, "metrics queue full: resource reading skipped");
         }
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, MetricsError> {
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> MetricsCommand) -> Result<T, MetricsError> {
         let (tx, rx) = oneshot::channel();
         self.commands.send(make(tx)).await.map_err(|_| MetricsError::Stopped)?;
         rx.await.map_err(|_| MetricsError::Stopped)
@@ -162,34 +162,34 @@ impl Metrics {
 
     /// The in-flight gauge of `service`, for its proxy to [`InFlightGauge::enter`] per request.
     pub async fn in_flight(&self, service: &str) -> Result<InFlightGauge, MetricsError> {
-        self.ask(|tx| Command::InFlightGauge(service.to_string(), tx)).await
+        self.ask(|tx| MetricsCommand::InFlightGauge(service.to_string(), tx)).await
     }
 
     /// The closed seconds of the last `window` (at most 15 minutes) as columns;
     /// `None` for a service never seen.
     pub async fn series(&self, service: &str, window: Duration) -> Result<Option<Series>, MetricsError> {
         let points = usize::try_from(window.as_secs()).unwrap_or(RETENTION).min(RETENTION);
-        self.ask(|tx| Command::Series(service.to_string(), points, tx)).await
+        self.ask(|tx| MetricsCommand::Series(service.to_string(), points, tx)).await
     }
 
     pub async fn topology(&self) -> Result<Topology, MetricsError> {
-        self.ask(Command::Topology).await
+        self.ask(MetricsCommand::Topology).await
     }
 
     /// Each replica's share of `service`'s requests over the last `window`.
     pub async fn replica_spread(&self, service: &str, window: Duration) -> Result<Option<Vec<ReplicaShare>>, MetricsError> {
         let seconds = usize::try_from(window.as_secs()).unwrap_or(SPREAD_KEEP).clamp(1, SPREAD_KEEP);
-        self.ask(|tx| Command::Spread(service.to_string(), seconds, tx)).await
+        self.ask(|tx| MetricsCommand::Spread(service.to_string(), seconds, tx)).await
     }
 
     /// Counts since the start, per service and per replica.
     pub async fn totals(&self) -> Result<Vec<ServiceTotals>, MetricsError> {
-        self.ask(Command::Totals).await
+        self.ask(MetricsCommand::Totals).await
     }
 
     /// The body of `GET /metrics` (serve with [`prometheus::CONTENT_TYPE`]).
     pub async fn render_prometheus(&self) -> Result<String, MetricsError> {
-        self.ask(Command::Prometheus).await
+        self.ask(MetricsCommand::Prometheus).await
     }
 }
 
@@ -212,7 +212,7 @@ impl Clock {
 
 struct Queues {
     samples: mpsc::Receiver<RequestSample>,
-    commands: mpsc::Receiver<Command>,
+    commands: mpsc::Receiver<MetricsCommand>,
     wake: Arc<Wake>,
 }
 
@@ -296,26 +296,26 @@ fn park(wake: &Wake, store: &mut Store, samples: &mut mpsc::Receiver<RequestSamp
     false
 }
 
-fn answer(store: &mut Store, cmd: Command, dropped: &AtomicU64) {
+fn answer(store: &mut Store, cmd: MetricsCommand, dropped: &AtomicU64) {
     // A dropped reply means the asker gave up; nothing to do.
     match cmd {
-        Command::InFlightGauge(service, tx) => {
+        MetricsCommand::InFlightGauge(service, tx) => {
             let _ = tx.send(store.in_flight(&service));
         }
-        Command::Resources { service, cpu_percent, rss_bytes } => store.resources(&service, cpu_percent, rss_bytes),
-        Command::Series(service, points, tx) => {
+        MetricsCommand::Resources { service, cpu_percent, rss_bytes } => store.resources(&service, cpu_percent, rss_bytes),
+        MetricsCommand::Series(service, points, tx) => {
             let _ = tx.send(store.series(&service, points));
         }
-        Command::Topology(tx) => {
+        MetricsCommand::Topology(tx) => {
             let _ = tx.send(store.topology());
         }
-        Command::Spread(service, seconds, tx) => {
+        MetricsCommand::Spread(service, seconds, tx) => {
             let _ = tx.send(store.replica_spread(&service, seconds));
         }
-        Command::Totals(tx) => {
+        MetricsCommand::Totals(tx) => {
             let _ = tx.send(store.totals());
         }
-        Command::Prometheus(tx) => {
+        MetricsCommand::Prometheus(tx) => {
             let _ = tx.send(prometheus::render(store, dropped.load(Ordering::Relaxed)));
         }
     }

@@ -20,7 +20,7 @@ use crate::snapshot::{EventKind, Level, ServiceView};
 use super::replica::{ReplicaAction, Slot, SlotConfig};
 use super::spawn::{self, ServiceEnv, SpawnError};
 use super::view::build_view;
-use super::{Command, ServiceHandle, Shared, MAX_REPLICAS};
+use super::{ServiceCommand, ServiceHandle, Shared, MAX_REPLICAS};
 
 /// What the actor's own tasks (process waiters, timers) tell it.
 enum Internal {
@@ -128,7 +128,7 @@ fn placeholder_view(service: &Service, port: u16) -> ServiceView {
 impl ServiceActor {
     async fn run(
         mut self,
-        mut cmd_rx: mpsc::Receiver<Command>,
+        mut cmd_rx: mpsc::Receiver<ServiceCommand>,
         mut internal_rx: mpsc::Receiver<Internal>,
         mut probe_rx: mpsc::Receiver<ProbeReport>,
     ) {
@@ -194,19 +194,19 @@ impl ServiceActor {
 
     /// Carries out a command; the reply is sent by the loop after the view is published,
     /// so a caller that awaited it sees the change in the next snapshot.
-    fn command(&mut self, cmd: Command) -> Option<(super::Reply, Result<(), ClusterError>)> {
+    fn command(&mut self, cmd: ServiceCommand) -> Option<(super::Reply, Result<(), ClusterError>)> {
         match cmd {
-            Command::Start(reply) => Some((reply, self.guard().map(|()| self.start()))),
-            Command::Stop(reply) => Some((reply, self.guard().map(|()| self.stop()))),
-            Command::Restart(reply) => Some((reply, self.guard().map(|()| self.restart()))),
-            Command::Scale(n, reply) => Some((reply, self.guard().and_then(|()| self.scale(n)))),
-            Command::Kill(index, reply) => Some((reply, self.guard().and_then(|()| self.kill(index)))),
-            Command::Redefine(r, reply) => Some((reply, self.guard().and_then(|()| self.redefine(*r)))),
-            Command::SetEnv(vars, reply) => {
+            ServiceCommand::Start(reply) => Some((reply, self.guard().map(|()| self.start()))),
+            ServiceCommand::Stop(reply) => Some((reply, self.guard().map(|()| self.stop()))),
+            ServiceCommand::Restart(reply) => Some((reply, self.guard().map(|()| self.restart()))),
+            ServiceCommand::Scale(n, reply) => Some((reply, self.guard().and_then(|()| self.scale(n)))),
+            ServiceCommand::Kill(index, reply) => Some((reply, self.guard().and_then(|()| self.kill(index)))),
+            ServiceCommand::Redefine(r, reply) => Some((reply, self.guard().and_then(|()| self.redefine(*r)))),
+            ServiceCommand::SetEnv(vars, reply) => {
                 self.service.env.extend(vars);
                 Some((reply, self.guard()))
             }
-            Command::Shutdown(reply) => {
+            ServiceCommand::Shutdown(reply) => {
                 self.begin_shutdown(Some(reply));
                 None
             }

@@ -40,7 +40,7 @@ pub const ROLL_SURGE: u32 = 1;
 pub(crate) type Reply = oneshot::Sender<Result<(), ClusterError>>;
 
 /// What a service actor can be asked.
-pub enum Command {
+pub enum ServiceCommand {
     Start(Reply),
     Stop(Reply),
     /// Rolling: one replica at a time, the new one ready before the old one stops.
@@ -102,44 +102,44 @@ pub struct Shared {
 #[derive(Clone)]
 pub struct ServiceHandle {
     pub name: String,
-    tx: mpsc::Sender<Command>,
+    tx: mpsc::Sender<ServiceCommand>,
     pub view: watch::Receiver<ServiceView>,
 }
 
 impl ServiceHandle {
-    async fn call(&self, make: impl FnOnce(Reply) -> Command) -> Result<(), ClusterError> {
+    async fn call(&self, make: impl FnOnce(Reply) -> ServiceCommand) -> Result<(), ClusterError> {
         let (reply, rx) = oneshot::channel();
         self.tx.send(make(reply)).await.map_err(|_| ClusterError::ShuttingDown)?;
         rx.await.map_err(|_| ClusterError::ShuttingDown)?
     }
 
     pub async fn start(&self) -> Result<(), ClusterError> {
-        self.call(Command::Start).await
+        self.call(ServiceCommand::Start).await
     }
     pub async fn stop(&self) -> Result<(), ClusterError> {
-        self.call(Command::Stop).await
+        self.call(ServiceCommand::Stop).await
     }
     pub async fn restart(&self) -> Result<(), ClusterError> {
-        self.call(Command::Restart).await
+        self.call(ServiceCommand::Restart).await
     }
     pub async fn scale(&self, n: u32) -> Result<(), ClusterError> {
-        self.call(|r| Command::Scale(n, r)).await
+        self.call(|r| ServiceCommand::Scale(n, r)).await
     }
     pub async fn kill(&self, index: u32) -> Result<(), ClusterError> {
-        self.call(|r| Command::Kill(index, r)).await
+        self.call(|r| ServiceCommand::Kill(index, r)).await
     }
     /// Takes a new definition; a running service rolls onto it, a stopped one uses it at its next start.
     pub async fn redefine(&self, r: Redefinition) -> Result<(), ClusterError> {
-        self.call(|reply| Command::Redefine(Box::new(r), reply)).await
+        self.call(|reply| ServiceCommand::Redefine(Box::new(r), reply)).await
     }
     /// Variables every replica started from now on gets (added to the manifest's `env`).
     pub async fn set_env(&self, vars: std::collections::BTreeMap<String, String>) -> Result<(), ClusterError> {
-        self.call(|r| Command::SetEnv(vars, r)).await
+        self.call(|r| ServiceCommand::SetEnv(vars, r)).await
     }
     /// Resolves once the service's processes are all gone (at once if the actor already ended).
     pub async fn shutdown(&self) {
         let (reply, rx) = oneshot::channel();
-        if self.tx.send(Command::Shutdown(reply)).await.is_ok() {
+        if self.tx.send(ServiceCommand::Shutdown(reply)).await.is_ok() {
             let _ended = rx.await;
         }
     }
