@@ -44,7 +44,9 @@ depends_on = ["api"]
     assert!(worker_started.seq > api_ready.seq, "worker started before api was ready: {events:?}");
     // Starting replicas are probed fast: ready well before the 10 s probe interval.
     let api_started = events.iter().find(|e| e.service == "api" && e.replica == api_ready.replica && e.kind == EventKind::Started).expect("api started");
-    let to_ready = api_ready.at - api_started.at;
+    assert!(api_started.seq < api_ready.seq, "api ready before it started: {events:?}");
+    // Two readings of the wall clock, which may step: never negative.
+    let to_ready = api_ready.at.saturating_sub(api_started.at);
     println!("api replica ready {to_ready} ms after start");
     assert!(to_ready < 5000, "ready seen {to_ready} ms after start");
     // Resources: sampled once a second for every replica and the engine.
