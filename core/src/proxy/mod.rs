@@ -180,15 +180,7 @@ impl ServiceProxy {
     /// `limit` for its requests in flight: the step before the replica is signalled.
     /// True if it went idle in time.
     pub async fn remove_and_drain(&self, backend: Backend, limit: Duration) -> bool {
-        let current = self.backends();
-        if current.iter().any(|b| b.replica == backend.replica && b.addr == backend.addr) {
-            let rest = current
-                .iter()
-                .filter(|b| !(b.replica == backend.replica && b.addr == backend.addr))
-                .map(|b| Backend { replica: b.replica, addr: b.addr })
-                .collect();
-            self.set_backends(rest);
-        }
+        self.shared.balancer.retire(backend);
         self.drain(backend, limit).await
     }
 
