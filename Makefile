@@ -1,16 +1,26 @@
 # Microdeck — `make run` (the desktop app with the bundled cluster), `make test` (everything),
 # `make bench` (speed and cost figures). Each installs what it needs first.
 
-# Builds live outside the clone so a fresh clone on the same machine reuses them.
-CARGO_TARGET_DIR ?= /var/tmp/microdeck-target
+# Builds go where a plain `cargo build` puts them, the checkout's target/, so cargo, an editor's
+# rust-analyzer and make share one build; set CARGO_TARGET_DIR to put them elsewhere.
+CARGO_TARGET_DIR ?= $(CURDIR)/target
 export CARGO_TARGET_DIR
 
-.PHONY: test test-rust test-services test-deps build
+# The profile `make run` builds with (Cargo.toml): optimised like release, without its LTO.
+OPT_PROFILE := optimized
+OPT_DIR     := $(CARGO_TARGET_DIR)/$(OPT_PROFILE)
 
-# Builds the engine and the sample services; the build also places the Python sample
-# (mdk-analytics) next to them, where the engine looks for sample programs.
+.PHONY: test test-rust test-services test-deps build build-optimized
+
+# Builds the engine, the CLI and the sample services (debug); the build also places the Python
+# sample (mdk-analytics) next to them, where the engine looks for sample programs. No npm: the
+# engine serves ui/dist at run time if it is built (`make ui`), and only the desktop app embeds it.
 build:
 	cargo build --bins
+
+# The same, optimised, into $(OPT_DIR): `$(OPT_DIR)/microdeck up` runs the cluster headless.
+build-optimized:
+	cargo build --profile $(OPT_PROFILE) --bins
 
 test: test-ui test-rust test-services test-bench test-e2e
 

@@ -1,5 +1,5 @@
 # make bench: Microdeck's speed and cost figures as one Markdown table, written to
-# $(CARGO_TARGET_DIR)/bench/report.md (outside the clone, like every build output here).
+# $(CARGO_TARGET_DIR)/bench/report.md (in the build folder, like every build output here).
 # make bench QUICK=1: one short run of each figure, debug build, no peers (part of make test).
 
 BENCH_REPORT := $(CARGO_TARGET_DIR)/bench/report.md

@@ -59,5 +59,6 @@ test-e2e: deps-system deps-node deps-tauri-driver ui
 	cargo build --workspace --bins
 	cd $(E2E_DIR) && node run.mjs
 
-# The desktop shell compiles ui/dist into itself, so every Rust build needs the UI first.
-build test-rust: ui
+# The desktop shell compiles ui/dist into itself, so a Rust build that includes it (`--workspace`)
+# needs the UI first; `make build` (engine, CLI, samples) does not.
+test-rust: ui
