@@ -3,8 +3,10 @@
 //!
 //! - `options`: default folders (XDG) for a manifest;
 //! - `folders`: the data folder's lock, held while the cluster runs, and `reset-data`;
+//! - `lifecycle`: the one way services join the cluster (start-up and reload alike) and
+//!   leave it (reload and shutdown alike);
 //! - `wiring`: the log hub as the replicas' output, each service's address (its
-//!   `proxy`) bound at start and fed with the ready replicas;
+//!   `proxy`) bound and following its supervisor's replica set;
 //! - [`feed`]: the live feed's contract (rate, size, backlog, acknowledgements), one for
 //!   every viewer;
 //! - `subscribe`: the per-subscriber feed (snapshot first, then flushes paced by `feed`);
@@ -22,6 +24,7 @@ pub mod feed;
 mod folders;
 mod knobs;
 mod lesson;
+mod lifecycle;
 mod load;
 mod metrics_feed;
 mod options;
@@ -30,7 +33,6 @@ mod set;
 mod subscribe;
 mod wiring;
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -45,9 +47,9 @@ use crate::logs::{LogConfig, LogHub};
 use crate::manifest::Manifest;
 use crate::resources::Resources;
 use crate::snapshot::{ClusterSnapshot, Event, LogLine};
-use crate::supervisor::actor::spawn_service;
 use crate::supervisor::{ServiceHandle, Shared};
-use set::{Running, ServiceSet};
+use lifecycle::Applying;
+use set::ServiceSet;
 
 pub use crate::error::ClusterError;
 pub use folders::{lock_data, reset_data, reset_unless_running, DataLock, ResetError};
@@ -105,10 +107,8 @@ struct Inner {
     options: ClusterOptions,
     /// The services running now and their manifest; a reload swaps in the next set.
     set: Arc<ArcSwap<ServiceSet>>,
-    /// What every service actor shares (a reload spawns new actors with it).
+    /// What every service actor shares.
     shared: Arc<Shared>,
-    /// The addresses leaving replicas are drained from; a reload updates them.
-    drainer: wiring::ProxyDrainer,
     /// Reloads, carried out one at a time by their own task.
     reloads: mpsc::Sender<reload::Job>,
     /// Cancelled as shutdown begins: no reload starts after it.
@@ -147,58 +147,30 @@ impl Cluster {
         let cancel = CancellationToken::new();
         let logs_cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let names: Vec<String> = manifest.services.iter().map(|s| s.name.clone()).collect();
         let log_config = LogConfig {
             dir: options.run_dir.join("logs"),
             ring_lines: options.log_ring_lines,
             file_bytes: options.log_file_bytes,
             files: options.log_files,
         };
-        let logs = LogHub::start(log_config, &names, logs_cancel.clone())
-            .map_err(|e| ClusterError::Io(e.to_string()))?;
-        let addresses = match wiring::bind_addresses(&manifest, options.port_offset, &cancel) {
-            Ok(a) => a,
-            Err(e) => {
-                cancel.cancel();
-                logs_cancel.cancel();
-                return Err(e);
-            }
-        };
-        let ports: BTreeMap<String, u16> = addresses.iter().map(|(n, a)| (n.clone(), a.local_addr().port())).collect();
+        let logs = LogHub::start(log_config, &[], logs_cancel.clone()).map_err(|e| ClusterError::Io(e.to_string()))?;
         let events = EventLog::start(cancel.clone());
         let (version_tx, version) = watch::channel(0u64);
-        let drainer = wiring::ProxyDrainer::default();
-        drainer.update(&addresses, &[]);
         let shared = Arc::new(Shared {
             shim,
             events: events.clone(),
             output: Arc::new(wiring::LogOutput(logs.clone())),
-            drainer: Some(Arc::new(drainer.clone())),
             version: version_tx,
             cancel: cancel.clone(),
             tracker: tracker.clone(),
         });
-        let senv = set::service_env(&options, &manifest.base_dir, &ports);
-        let mut handles: HashMap<String, ServiceHandle> = HashMap::new();
-        for service in wiring::dependency_order(&manifest) {
-            let deps = service.depends_on.iter().filter_map(|d| handles.get(d).map(|h| h.view.clone())).collect();
-            let port = ports.get(&service.name).copied().unwrap_or(0);
-            let handle = spawn_service(service.clone(), senv.clone(), port, deps, shared.clone());
-            handles.insert(service.name.clone(), handle);
-        }
-        let mut services = vec![];
-        for ((name, proxy), service) in addresses.into_iter().zip(&manifest.services) {
-            if let Some(handle) = handles.remove(&name) {
-                tracker.spawn(wiring::feed_address(proxy.clone(), handle.view.clone(), cancel.clone()));
-                services.push(Running { handle, proxy, service: service.clone() });
-            }
-        }
-        let proxies: Vec<_> = services.iter().map(|r| r.proxy.clone()).collect();
-        let set = Arc::new(ArcSwap::from_pointee(ServiceSet { manifest, services }));
+        // Empty until the manifest is applied below, as a reload would apply it.
+        let empty = Manifest { services: vec![], ..manifest.clone() };
+        let set = Arc::new(ArcSwap::from_pointee(ServiceSet { manifest: empty, services: vec![] }));
         // Weak: dropping the last `Cluster` drops the set's handles, which stops the services.
         let pids_of = Arc::downgrade(&set);
         let resources = crate::resources::spawn(move || pids_of.upgrade().map(|s| s.load().pids()).unwrap_or_default(), cancel.clone());
-        let metrics = match metrics_feed::start_metrics(&proxies, Arc::downgrade(&set), resources.clone(), &cancel, &tracker) {
+        let metrics = match metrics_feed::start_metrics(Arc::downgrade(&set), resources.clone(), &cancel, &tracker) {
             Ok(m) => m,
             Err(e) => {
                 cancel.cancel();
@@ -211,7 +183,6 @@ impl Cluster {
             options,
             set,
             shared,
-            drainer,
             reloads,
             closing: CancellationToken::new(),
             version,
@@ -230,7 +201,11 @@ impl Cluster {
         });
         reload::spawn_reloader(Arc::downgrade(&inner), reload_jobs, &inner.tracker);
         let cluster = Cluster { inner };
-        cluster.start_all().await?;
+        // No reload can run yet: only this caller holds the cluster.
+        if let Err(e) = cluster.apply(manifest, Applying::Start).await {
+            cluster.shutdown().await;
+            return Err(e);
+        }
         Ok(cluster)
     }
 
@@ -292,14 +267,7 @@ impl Cluster {
             .iter()
             .map(|r| {
                 let mut v = r.handle.view.borrow().clone();
-                for r in &mut v.replicas {
-                    if let Some(u) = r.pid.and_then(|p| res.per_pid.get(&p)) {
-                        r.cpu_percent = u.cpu_percent;
-                        r.rss_bytes = u.rss_bytes;
-                    }
-                }
-                v.cpu_percent = v.replicas.iter().map(|r| r.cpu_percent).sum();
-                v.rss_bytes = v.replicas.iter().map(|r| r.rss_bytes).sum();
+                res.fill(&mut v);
                 v
             })
             .collect();
@@ -347,16 +315,7 @@ impl Cluster {
                 if inner.reloads.send(reload::Job::Close(done)).await.is_ok() {
                     let _waited = tokio::time::timeout(reload::LONGEST, finished).await;
                 }
-                let set = inner.set.load_full();
-                // Bounded even if a process cannot die (e.g. stuck in the kernel): the grace
-                // periods, the SIGKILL, then a margin.
-                let longest = set.services.iter().map(|r| r.service.stop_grace).max().unwrap_or_default();
-                let all = futures_util::future::join_all(set.services.iter().map(|r| r.handle.shutdown()));
-                if tokio::time::timeout(longest + crate::supervisor::DRAIN_LIMIT + SHUTDOWN_MARGIN, all).await.is_err() {
-                    tracing::error!("some processes did not exit {SHUTDOWN_MARGIN:?} after SIGKILL; giving up on them");
-                }
-                // Closed before returning, so the ports can be bound again at once.
-                futures_util::future::join_all(set.services.iter().map(|r| r.proxy.stop())).await;
+                lifecycle::stop_services(&inner.set.load_full().services).await;
                 inner.cancel.cancel();
                 inner.logs_cancel.cancel();
                 // A flood's backlog (at most the capture budget) reaches the files first.

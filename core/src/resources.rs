@@ -13,7 +13,7 @@ use procfs::process::Process;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::snapshot::EngineStats;
+use crate::snapshot::{EngineStats, ServiceView};
 
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// A replica's process tree is walked again every this many samples (and at once for a
@@ -40,6 +40,20 @@ pub struct Resources {
 impl Default for Resources {
     fn default() -> Self {
         Resources { per_pid: HashMap::new(), engine: EngineStats { pid: std::process::id(), cpu_percent: 0.0, rss_bytes: 0 } }
+    }
+}
+
+impl Resources {
+    /// Fills each replica's CPU and memory from its pid's reading, and the service's totals
+    /// as their sum (a replica without a pid or a reading counts 0).
+    pub fn fill(&self, view: &mut ServiceView) {
+        for r in &mut view.replicas {
+            let usage = r.pid.and_then(|p| self.per_pid.get(&p)).copied().unwrap_or_default();
+            r.cpu_percent = usage.cpu_percent;
+            r.rss_bytes = usage.rss_bytes;
+        }
+        view.cpu_percent = view.replicas.iter().map(|r| r.cpu_percent).sum();
+        view.rss_bytes = view.replicas.iter().map(|r| r.rss_bytes).sum();
     }
 }
 

@@ -15,19 +15,15 @@ use crate::metrics::{Metrics, ReplicaShare, Series, ServiceTotals, Topology};
 use crate::proxy::ServiceProxy;
 use crate::resources::Resources;
 
-/// Starts the metrics actor, attaches every address to it and feeds it resource readings
-/// of the services running at each reading.
+/// Starts the metrics actor and feeds it resource readings of the services running at
+/// each reading (their addresses are attached as they launch).
 pub(super) fn start_metrics(
-    proxies: &[ServiceProxy],
     set: Weak<ArcSwap<ServiceSet>>,
     mut resources: watch::Receiver<Resources>,
     cancel: &CancellationToken,
     tracker: &TaskTracker,
 ) -> Result<Metrics, ClusterError> {
     let metrics = Metrics::spawn(cancel.clone()).map_err(|e| ClusterError::Io(e.to_string()))?;
-    for proxy in proxies {
-        attach_metrics(proxy, &metrics, tracker);
-    }
     let m = metrics.clone();
     let cancel = cancel.clone();
     tracker.spawn(async move {
@@ -39,21 +35,16 @@ pub(super) fn start_metrics(
             let res = resources.borrow_and_update().clone();
             let Some(set) = set.upgrade() else { break };
             for running in set.load().services.iter() {
-                let (mut cpu, mut rss) = (0.0f64, 0u64);
-                for r in running.handle.view.borrow().replicas.iter() {
-                    if let Some(u) = r.pid.and_then(|p| res.per_pid.get(&p)) {
-                        cpu += f64::from(u.cpu_percent);
-                        rss += u.rss_bytes;
-                    }
-                }
-                m.record_resources(&running.handle.name, cpu, rss);
+                let mut view = running.handle.view.borrow().clone();
+                res.fill(&mut view);
+                m.record_resources(&running.handle.name, f64::from(view.cpu_percent), view.rss_bytes);
             }
         }
     });
     Ok(metrics)
 }
 
-/// Makes a service's address record its traffic into `metrics` (also one a reload added).
+/// Makes a service's address record its traffic into `metrics`.
 pub(super) fn attach_metrics(proxy: &ServiceProxy, metrics: &Metrics, tracker: &TaskTracker) {
     let (proxy, metrics) = (proxy.clone(), metrics.clone());
     tracker.spawn(async move {

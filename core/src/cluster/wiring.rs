@@ -1,24 +1,20 @@
 //! The engine's parts joined: replica output into the log hub, each service's stable
-//! address fed with its ready replicas, services ordered by `depends_on`.
+//! address following its supervisor's replica set, services ordered by `depends_on`.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::time::Duration;
-
-use arc_swap::ArcSwap;
-use futures_util::future::BoxFuture;
+use std::collections::HashSet;
 use std::net::SocketAddr;
 
 use tokio::process::{ChildStderr, ChildStdout};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::ClusterError;
 use crate::logs::LogHub;
 use crate::manifest::{Manifest, Service};
 use crate::proxy::{Backend, ProxyError, ServiceProxy};
-use crate::snapshot::{Level, ReplicaState, ServiceView};
-use crate::supervisor::{Drainer, OutputSink};
+use crate::snapshot::Level;
+use crate::supervisor::{Member, OutputSink, ReplicaSet};
 
 /// Replica output goes to the log hub.
 pub(super) struct LogOutput(pub LogHub);
@@ -38,39 +34,6 @@ impl OutputSink for LogOutput {
                 tracing::debug!("cannot note in the log of {service}: {e}");
             }
         });
-    }
-}
-
-/// Drains a leaving replica out of its service's address before it is signalled. The
-/// addresses by name: a reload adds and removes some, so readers take no lock.
-#[derive(Clone, Default)]
-pub(super) struct ProxyDrainer(pub Arc<ArcSwap<HashMap<String, ServiceProxy>>>);
-
-impl ProxyDrainer {
-    /// Sets the addresses of `added` services (a replaced one's new address included) and
-    /// forgets the `removed` ones.
-    pub fn update(&self, added: &[(String, ServiceProxy)], removed: &[String]) {
-        self.0.rcu(|map| {
-            let mut map = HashMap::clone(map);
-            for name in removed {
-                map.remove(name);
-            }
-            map.extend(added.iter().cloned());
-            map
-        });
-    }
-}
-
-impl Drainer for ProxyDrainer {
-    fn drain(&self, service: &str, replica: u32, port: u16, limit: Duration) -> BoxFuture<'static, bool> {
-        let proxy = self.0.load().get(service).cloned();
-        Box::pin(async move {
-            let backend = Backend { replica, addr: SocketAddr::from(([127, 0, 0, 1], port)) };
-            match proxy {
-                Some(p) => p.remove_and_drain(backend, limit).await,
-                None => true,
-            }
-        })
     }
 }
 
@@ -96,15 +59,6 @@ pub(super) fn dependency_order(manifest: &Manifest) -> Vec<&Service> {
     out
 }
 
-/// Binds every service's address: its manifest port shifted by `offset`, or a free one.
-pub(super) fn bind_addresses(
-    manifest: &Manifest,
-    offset: u16,
-    cancel: &CancellationToken,
-) -> Result<Vec<(String, ServiceProxy)>, ClusterError> {
-    manifest.services.iter().map(|s| Ok((s.name.clone(), bind_address(s, offset, cancel)?))).collect()
-}
-
 /// The port a service's address asks for: its manifest port shifted by `offset`, else 0 (any).
 pub(super) fn wanted_port(service: &Service, offset: u16) -> Result<u16, ClusterError> {
     match service.port {
@@ -124,24 +78,41 @@ pub(super) fn bind_address(s: &Service, offset: u16, cancel: &CancellationToken)
     })
 }
 
-/// Keeps the address's backends equal to the service's ready replicas.
-pub(super) async fn feed_address(proxy: ServiceProxy, mut view: watch::Receiver<ServiceView>, cancel: CancellationToken) {
+/// Keeps the address equal to the service's replica set, in the order the actor published
+/// it: the ready replicas are its backends; a leaving one is out of them at once, its
+/// requests in flight are waited for, and then the actor is told it may signal it.
+pub(super) async fn follow_replicas(
+    proxy: ServiceProxy,
+    mut members: watch::Receiver<ReplicaSet>,
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+) {
+    let backend = |m: &Member| Backend { replica: m.replica, addr: SocketAddr::from(([127, 0, 0, 1], m.port)) };
     let mut last: Vec<Backend> = vec![];
+    let mut draining: HashSet<Member> = HashSet::new();
     loop {
-        let ready: Vec<Backend> = view
-            .borrow_and_update()
-            .replicas
-            .iter()
-            .filter(|r| r.state == ReplicaState::Ready)
-            .map(|r| Backend { replica: r.index, addr: SocketAddr::from(([127, 0, 0, 1], r.port)) })
-            .collect();
+        let set = members.borrow_and_update().clone();
+        let ready: Vec<Backend> = set.ready.iter().map(backend).collect();
         if ready != last {
             proxy.set_backends(ready.clone());
             last = ready;
         }
+        for leaving in &set.leaving {
+            if draining.insert(leaving.member) {
+                let (proxy, leaving, b) = (proxy.clone(), leaving.clone(), backend(&leaving.member));
+                tracker.spawn(async move {
+                    if !proxy.drain(b, leaving.limit).await {
+                        let (service, replica, limit) = (proxy.service(), b.replica, leaving.limit);
+                        tracing::info!(service, replica, "requests still in flight after {limit:?}; stopping anyway");
+                    }
+                    leaving.drained.cancel();
+                });
+            }
+        }
+        draining.retain(|m| set.leaving.iter().any(|l| l.member == *m));
         tokio::select! {
             _ = cancel.cancelled() => break,
-            r = view.changed() => if r.is_err() { break },
+            r = members.changed() => if r.is_err() { break },
         }
     }
 }

@@ -96,9 +96,6 @@ pub struct Balancer {
     set: ArcSwap<Vec<BackendEntry>>,
     /// Backends removed while requests were still in flight on them, for `drain`.
     leaving: ArcSwap<Vec<BackendEntry>>,
-    /// Backends taken out to be stopped: a ready list read before they left must not put
-    /// them back (they would be sent requests as they die). Forgotten once a list omits them.
-    retired: ArcSwap<Vec<Backend>>,
     next: AtomicUsize,
     balance: Balance,
 }
@@ -108,40 +105,14 @@ impl Balancer {
         Self {
             set: ArcSwap::from_pointee(Vec::new()),
             leaving: ArcSwap::from_pointee(Vec::new()),
-            retired: ArcSwap::from_pointee(Vec::new()),
             next: AtomicUsize::new(0),
             balance,
         }
     }
 
-    /// Takes `backend` out of the set for good: later sets leave it out while they still
-    /// list it (they were read before it left).
-    pub fn retire(&self, backend: Backend) {
-        self.retired.rcu(|r| {
-            let mut r = (**r).clone();
-            if !r.contains(&backend) {
-                r.push(backend);
-            }
-            r
-        });
-        let rest = self.set.load().iter().map(|s| s.backend).filter(|b| *b != backend).collect();
-        self.store(rest);
-    }
-
     /// Replaces the set with the ready backends; a backend that stays (or comes back) keeps
-    /// its counters, and a retired one stays out until a list no longer names it.
+    /// its counters.
     pub fn set(&self, backends: Vec<Backend>) {
-        let retired = self.retired.load_full();
-        if !retired.is_empty() {
-            let still: Vec<Backend> = retired.iter().copied().filter(|r| backends.contains(r)).collect();
-            if still.len() != retired.len() {
-                self.retired.store(Arc::new(still));
-            }
-        }
-        self.store(backends.into_iter().filter(|b| !retired.contains(b)).collect());
-    }
-
-    fn store(&self, backends: Vec<Backend>) {
         let current = self.set.load_full();
         let leaving = self.leaving.load_full();
         let known = || current.iter().chain(leaving.iter());
@@ -255,22 +226,6 @@ mod tests {
         }
         b.set(vec![backend(1)]);
         assert!(b.pick(Some(backend(1))).is_none());
-    }
-
-    #[test]
-    fn a_retired_backend_stays_out_until_the_ready_list_drops_it() {
-        let b = Balancer::new(Balance::RoundRobin);
-        let names = |b: &Balancer| b.status().iter().map(|s| s.replica).collect::<Vec<_>>();
-        b.set(vec![backend(0), backend(1)]);
-        b.retire(backend(0));
-        assert_eq!(names(&b), [1]);
-        // A ready list read before replica 0 left still names it: it stays out.
-        b.set(vec![backend(0), backend(1), backend(2)]);
-        assert_eq!(names(&b), [1, 2]);
-        // Once a list omits it, it is forgotten: the same address may serve again later.
-        b.set(vec![backend(1), backend(2)]);
-        b.set(vec![backend(0), backend(1), backend(2)]);
-        assert_eq!(names(&b), [0, 1, 2]);
     }
 
     #[test]

@@ -176,14 +176,6 @@ impl ServiceProxy {
         Ok(())
     }
 
-    /// Takes `backend` out of the set now (whatever the ready list says) and waits up to
-    /// `limit` for its requests in flight: the step before the replica is signalled.
-    /// True if it went idle in time.
-    pub async fn remove_and_drain(&self, backend: Backend, limit: Duration) -> bool {
-        self.shared.balancer.retire(backend);
-        self.drain(backend, limit).await
-    }
-
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }

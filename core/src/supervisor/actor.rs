@@ -17,9 +17,10 @@ use crate::health::{self, ProbeReport, ProbeTarget};
 use crate::manifest::{HealthCheck, Service};
 use crate::snapshot::{EventKind, Level, ServiceView};
 
+use super::members::{Leaving, Member, ReplicaSet};
 use super::replica::{ReplicaAction, Slot, SlotConfig};
 use super::spawn::{self, ServiceEnv, SpawnError};
-use super::view::build_view;
+use super::view::{build_view, replica_set};
 use super::{ServiceCommand, ServiceHandle, Shared, MAX_REPLICAS};
 
 /// What the actor's own tasks (process waiters, timers) tell it.
@@ -31,10 +32,13 @@ enum Internal {
 }
 
 /// A live process as the actor knows it.
-struct ProcRt {
+pub(super) struct ProcRt {
     pgid: i32,
+    port: u16,
     /// Stops its probe loop.
     probes: CancellationToken,
+    /// Set once it is terminated: it leaves the address, drained, before its SIGTERM.
+    pub(super) leaving: Option<Leaving>,
 }
 
 pub struct ServiceActor {
@@ -50,24 +54,27 @@ pub struct ServiceActor {
     pub(super) waiting_deps: bool,
     pub(super) problem: Option<String>,
     pub(super) started_ms: Option<u64>,
-    procs: HashMap<(u32, u64), ProcRt>,
+    pub(super) procs: HashMap<(u32, u64), ProcRt>,
     roll: VecDeque<u32>,
     rolling: Option<u32>,
     internal_tx: mpsc::Sender<Internal>,
     probe_tx: mpsc::Sender<ProbeReport>,
     view_tx: watch::Sender<ServiceView>,
+    members_tx: watch::Sender<ReplicaSet>,
     shutdown_waiters: Vec<oneshot::Sender<()>>,
     shutting_down: bool,
 }
 
 /// Starts a service's actor (idle: send `Start`). `deps` are the views of its `depends_on`.
+/// The replica set is for the service's address to follow; while someone holds it, a
+/// leaving replica is signalled only after that follower drained it.
 pub fn spawn_service(
     service: Service,
     senv: ServiceEnv,
     port: u16,
     deps: Vec<watch::Receiver<ServiceView>>,
     shared: Arc<Shared>,
-) -> ServiceHandle {
+) -> (ServiceHandle, watch::Receiver<ReplicaSet>) {
     let (tx, cmd_rx) = mpsc::channel(32);
     let (internal_tx, internal_rx) = mpsc::channel(256);
     let (probe_tx, probe_rx) = mpsc::channel(256);
@@ -85,6 +92,7 @@ pub fn spawn_service(
         internal_tx,
         probe_tx,
         view_tx: watch::channel(placeholder_view(&service, port)).0,
+        members_tx: watch::channel(ReplicaSet::default()).0,
         shutdown_waiters: vec![],
         shutting_down: false,
         service,
@@ -99,10 +107,11 @@ pub fn spawn_service(
     let initial = build_view(&actor);
     actor.view_tx.send_replace(initial);
     let view = actor.view_tx.subscribe();
+    let members = actor.members_tx.subscribe();
     let name = actor.service.name.clone();
     let tracker = actor.shared.tracker.clone();
     tracker.spawn(actor.run(cmd_rx, internal_rx, probe_rx));
-    ServiceHandle { name, tx, view }
+    (ServiceHandle { name, tx, view }, members)
 }
 
 fn placeholder_view(service: &Service, port: u16) -> ServiceView {
@@ -165,6 +174,14 @@ impl ServiceActor {
     }
 
     fn publish(&mut self) {
+        let members = replica_set(self);
+        self.members_tx.send_if_modified(|m| {
+            let changed = *m != members;
+            if changed {
+                *m = members;
+            }
+            changed
+        });
         let view = build_view(self);
         let changed = self.view_tx.send_if_modified(|v| {
             if *v == view {
@@ -460,24 +477,27 @@ impl ServiceActor {
         }
     }
 
-    /// Drains the replica out of the service's address, then SIGTERM, then SIGKILL after
-    /// the grace period. The drain runs in a task so the actor keeps answering.
-    fn terminate(&self, index: u32, epoch: u64) {
-        let Some(rt) = self.procs.get(&(index, epoch)) else { return };
-        let pgid = rt.pgid;
-        let port = self.slots.get(&index).and_then(|slot| {
-            [slot.current.as_ref(), slot.outgoing.as_ref()].into_iter().flatten().find(|p| p.epoch == epoch).map(|p| p.port)
-        });
+    /// Takes the replica out of the service's address (it is published as leaving) and,
+    /// once the address has drained it, SIGTERM, then SIGKILL after the grace period. The
+    /// wait runs in a task so the actor keeps answering.
+    fn terminate(&mut self, index: u32, epoch: u64) {
         let limit = self.service.stop_grace.min(super::DRAIN_LIMIT);
-        let drain = match (&self.shared.drainer, port) {
-            (Some(d), Some(port)) => Some(d.drain(&self.service.name, index, port, limit)),
-            _ => None,
-        };
-        let (tx, grace, service) = (self.internal_tx.clone(), self.service.stop_grace, self.service.name.clone());
+        // No follower (an actor without an address): nothing to drain.
+        let followed = self.members_tx.receiver_count() > 0;
+        let Some(rt) = self.procs.get_mut(&(index, epoch)) else { return };
+        if rt.leaving.is_some() {
+            return;
+        }
+        let drained = CancellationToken::new();
+        rt.leaving = Some(Leaving { member: Member { replica: index, port: rt.port }, limit, drained: drained.clone() });
+        let pgid = rt.pgid;
+        let (tx, grace) = (self.internal_tx.clone(), self.service.stop_grace);
         self.shared.tracker.spawn(async move {
-            if let Some(drain) = drain {
-                if !drain.await {
-                    tracing::info!(service, replica = index, "requests still in flight after {limit:?}; stopping anyway");
+            if followed {
+                tokio::select! {
+                    _ = drained.cancelled() => {}
+                    // The follower bounds its drain by the same limit; this is for a follower that went away.
+                    _ = tokio::time::sleep(limit) => {}
                 }
             }
             spawn::signal_group(pgid, Signal::SIGTERM);
@@ -526,7 +546,7 @@ impl ServiceActor {
         let pgid = launched.pgid;
         self.shared.output.capture(&self.service.name, index, launched.stdout, launched.stderr);
         let probes = self.shared.cancel.child_token();
-        self.procs.insert((index, epoch), ProcRt { pgid, probes: probes.clone() });
+        self.procs.insert((index, epoch), ProcRt { pgid, port, probes: probes.clone(), leaving: None });
 
         let tx = self.internal_tx.clone();
         let mut child = launched.child;

@@ -5,13 +5,16 @@
 //! - `spawn`: program lookup, a replica's environment, and the shim launch;
 //! - `actor`: the service actor that turns the state machine's actions into processes,
 //!   signals and timers, and publishes the service's view on a `watch`;
-//! - `view`: that view, built from the slots.
+//! - `view`: that view, built from the slots;
+//! - [`members`]: the replica set the actor publishes for the service's address to follow
+//!   (ready, starting, leaving — a leaving one is signalled once its drain is over).
 //!
 //! The outside holds a [`ServiceHandle`]: commands over a bounded channel with a
 //! `oneshot` reply, and the latest view.
 
 pub mod actor;
 pub mod backoff;
+pub mod members;
 pub mod replica;
 pub mod spawn;
 mod view;
@@ -29,6 +32,7 @@ use crate::events::EventLog;
 use crate::snapshot::{Level, ServiceView};
 
 pub use backoff::{backoff_delay, BACKOFF_MAX, BACKOFF_MIN, BACKOFF_RESET};
+pub use members::{Leaving, Member, ReplicaSet};
 
 pub use crate::manifest::MAX_REPLICAS;
 
@@ -77,21 +81,12 @@ pub trait OutputSink: Send + Sync {
 /// (capped further by the service's `stop_grace`).
 pub const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Takes a leaving replica out of its service's address and waits for its requests in
-/// flight — called before the replica is signalled, so stopping it fails no request.
-pub trait Drainer: Send + Sync {
-    /// True if the replica went idle within `limit`.
-    fn drain(&self, service: &str, replica: u32, port: u16, limit: std::time::Duration) -> futures_util::future::BoxFuture<'static, bool>;
-}
-
 /// What every service actor shares.
 pub struct Shared {
     /// The executable run in shim mode (`microdeck __shim`).
     pub shim: PathBuf,
     pub events: EventLog,
     pub output: Arc<dyn OutputSink>,
-    /// Drains a replica before its SIGTERM; `None` signals at once.
-    pub drainer: Option<Arc<dyn Drainer>>,
     /// Bumped whenever any service's view changes.
     pub version: watch::Sender<u64>,
     pub cancel: CancellationToken,

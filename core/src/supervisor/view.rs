@@ -1,9 +1,11 @@
-//! The service's view (what snapshots show), built from the actor's slots.
+//! The service's view (what snapshots show) and its replica set (what its address
+//! follows), both built from the actor's slots.
 
 use crate::manifest::Protocol;
 use crate::snapshot::{ReplicaState, ReplicaView, ServiceState, ServiceView};
 
 use super::actor::ServiceActor;
+use super::members::{Leaving, Member, ReplicaSet};
 use super::replica::Proc;
 
 fn replica_view(index: u32, p: Option<&Proc>, slot: &super::replica::Slot) -> ReplicaView {
@@ -81,4 +83,27 @@ pub(super) fn build_view(a: &ServiceActor) -> ServiceView {
         rss_bytes: 0,
         replicas,
     }
+}
+
+/// The processes by what the address must do with them: leaving ones (terminated, not
+/// exited yet) take precedence over the state their slot still shows.
+pub(super) fn replica_set(a: &ServiceActor) -> ReplicaSet {
+    let mut set = ReplicaSet::default();
+    for slot in a.slots.values() {
+        for p in [slot.outgoing.as_ref(), slot.current.as_ref()].into_iter().flatten() {
+            if a.procs.get(&(slot.index, p.epoch)).is_some_and(|rt| rt.leaving.is_some()) {
+                continue;
+            }
+            let member = Member { replica: slot.index, port: p.port };
+            match p.state {
+                ReplicaState::Ready => set.ready.push(member),
+                ReplicaState::Starting => set.starting.push(member),
+                _ => {}
+            }
+        }
+    }
+    let mut leaving: Vec<&Leaving> = a.procs.values().filter_map(|rt| rt.leaving.as_ref()).collect();
+    leaving.sort_by_key(|l| (l.member.replica, l.member.port));
+    set.leaving = leaving.into_iter().cloned().collect();
+    set
 }

@@ -4,6 +4,7 @@
 
 mod feed;
 mod lessons;
+mod members;
 mod polish;
 mod reload;
 mod util;

@@ -177,3 +177,96 @@ async fn two_reloads_at_once_run_one_after_the_other() {
     assert_eq!(names, ["a", "c"]);
     tokio::time::timeout(Duration::from_secs(15), cluster.shutdown()).await.expect("shutdown in time");
 }
+
+/// What a service that joined a cluster shows, however it joined: its events, its traffic
+/// measured, its address serving every replica (after a scale too), its log and resources.
+#[derive(Debug, PartialEq)]
+struct Joined {
+    event_kinds: Vec<String>,
+    requests: u64,
+    metric_names: BTreeSet<String>,
+    replicas_served: Vec<u32>,
+    replicas_served_after_scale: Vec<u32>,
+    logged: bool,
+    sampled: bool,
+}
+
+async fn joined(cluster: &Cluster, name: &str) -> Joined {
+    let ready = |c: &Cluster, n: u32| view(c, name).filter(|v| v.state == ServiceState::Ready && v.ready == n);
+    let v = poll_until_async("the service ready", LONG, || ready(cluster, 2)).await;
+    let served = |count: usize| {
+        let addr = v.address.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut by: BTreeSet<u32> = BTreeSet::new();
+                for _ in 0..count {
+                    by.extend(replica_of(&http_get(&addr, "/").expect("answered")).map(|r| r as u32));
+                }
+                by.into_iter().collect::<Vec<u32>>()
+            })
+            .await
+            .expect("client")
+        }
+    };
+    let replicas_served = served(6).await;
+    let measured = async {
+        loop {
+            let totals = cluster.traffic_totals().await.expect("totals");
+            if let Some(t) = totals.iter().find(|t| t.service == name && t.requests >= 6) {
+                return t.requests;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let requests = tokio::time::timeout(LONG, measured).await.expect("the requests are measured");
+    cluster.scale(name, 3).await.expect("scale");
+    poll_until_async("three ready", LONG, || ready(cluster, 3)).await;
+    let replicas_served_after_scale = served(9).await;
+    let sampled = poll_until_async("resources sampled", LONG, || view(cluster, name).filter(|v| v.rss_bytes > 0)).await.rss_bytes > 0;
+    // Its series, the resource ones included once a reading has reached the metrics.
+    let label = format!("service=\"{name}\"");
+    let metric_names = tokio::time::timeout(LONG, async {
+        loop {
+            let metrics = cluster.prometheus().await.expect("metrics");
+            let names: BTreeSet<String> =
+                metrics.lines().filter(|l| !l.starts_with('#') && l.contains(&label)).filter_map(|l| l.split('{').next()).map(str::to_string).collect();
+            if names.contains("microdeck_rss_bytes") {
+                return names;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the resource series");
+    let query = microdeck::cluster::LogQuery { service: Some(name.into()), text: Some("listening on".into()), ..Default::default() };
+    let logged = !cluster.logs(&query).await.is_empty();
+    let mut event_kinds: Vec<String> = cluster.events().await.iter().filter(|e| e.service == name).map(|e| format!("{:?}", e.kind)).collect();
+    event_kinds.sort();
+    Joined { event_kinds, requests, metric_names, replicas_served, replicas_served_after_scale, logged, sampled }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_added_by_reload_joins_as_one_started_at_launch_does() {
+    let base = "name = \"join\"\n[services.base]\ncommand = \"sleep\"\nargs = [\"1000\"]\n";
+    let web = "[services.web]\ncommand = \"mdk-testsvc\"\nreplicas = 2\nhealth = { http = \"/health\", interval = \"200ms\" }\n";
+    let (at_launch, _dir) = cluster(&format!("{base}{web}")).await;
+    let launched = joined(&at_launch, "web").await;
+    tokio::time::timeout(Duration::from_secs(15), at_launch.shutdown()).await.expect("shutdown in time");
+
+    let (by_reload, dir) = cluster(base).await;
+    let file = dir.path().join("cluster.toml");
+    std::fs::write(&file, manifest_text(&format!("{base}{web}"))).expect("edit the manifest");
+    let report = by_reload.reload(reread(&file)).await.expect("reload");
+    assert_eq!(report.added, ["web"]);
+    let reloaded = joined(&by_reload, "web").await;
+    tokio::time::timeout(Duration::from_secs(15), by_reload.shutdown()).await.expect("shutdown in time");
+
+    // What each shows on its own, so equal cannot mean equally empty.
+    assert_eq!(launched.requests, 6);
+    assert_eq!(launched.replicas_served, [0, 1], "both replicas are in the address");
+    assert_eq!(launched.replicas_served_after_scale, [0, 1, 2], "the address follows a scale");
+    assert!(launched.metric_names.contains("microdeck_requests_total"), "{:?}", launched.metric_names);
+    assert!(launched.event_kinds.iter().filter(|k| *k == "Ready").count() >= 3, "{:?}", launched.event_kinds);
+    assert!(launched.logged && launched.sampled);
+    assert_eq!(reloaded, launched, "a service added by a reload joins as one started at launch");
+}

@@ -7,7 +7,7 @@ use crate::manifest::{placeholders, Manifest, Run, Service};
 
 /// The plan of a reload, names in manifest order.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct Diff {
+pub(in crate::cluster) struct Diff {
     /// Same definition (and every address it refers to stays).
     pub unchanged: Vec<String>,
     /// Same address, new definition: its actor takes it; `true` = roll the replicas onto it
@@ -35,7 +35,7 @@ fn referenced(s: &Service) -> BTreeSet<String> {
     run.into_iter().chain(s.env.values().map(String::as_str)).flat_map(placeholders::references).map(|(name, _)| name).collect()
 }
 
-pub(super) fn diff(running: &[Service], new: &Manifest) -> Diff {
+pub(in crate::cluster) fn diff(running: &[Service], new: &Manifest) -> Diff {
     let mut d = Diff::default();
     let old = |name: &str| running.iter().find(|s| s.name == name);
     for s in &new.services {
