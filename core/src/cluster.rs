@@ -55,6 +55,7 @@ pub use crate::error::ClusterError;
 pub use folders::{lock_data, reset_data, reset_unless_running, DataLock, ResetError};
 pub use crate::logs::LogQuery;
 pub use lesson::{LessonStart, Pace};
+pub use load::load_duration;
 pub use reload::ReloadReport;
 pub use subscribe::Subscription;
 
@@ -138,12 +139,12 @@ struct Inner {
 impl Cluster {
     /// Starts every service (in `depends_on` order) and returns at once; readiness shows in snapshots.
     pub async fn start(manifest: Manifest, options: ClusterOptions) -> Result<Cluster, ClusterError> {
-        let io = |what: &str, p: &PathBuf, e: std::io::Error| ClusterError::Io(format!("cannot create {what} {}: {e}", p.display()));
-        std::fs::create_dir_all(&options.run_dir).map_err(|e| io("the run folder", &options.run_dir, e))?;
-        std::fs::create_dir_all(&options.data_dir).map_err(|e| io("the data folder", &options.data_dir, e))?;
-        let data_lock = lock_data(&options.data_dir).map_err(|e| io("the data folder lock in", &options.data_dir, e))?;
+        let folder = |what, path: &PathBuf, e| ClusterError::Folder { what, path: path.clone(), source: Arc::new(e) };
+        std::fs::create_dir_all(&options.run_dir).map_err(|e| folder("create the run folder", &options.run_dir, e))?;
+        std::fs::create_dir_all(&options.data_dir).map_err(|e| folder("create the data folder", &options.data_dir, e))?;
+        let data_lock = lock_data(&options.data_dir).map_err(|e| folder("create the data folder lock in", &options.data_dir, e))?;
         let shim = options::shim_path(&options)?;
-        let runtime = tokio::runtime::Handle::try_current().map_err(|e| ClusterError::Io(format!("no Tokio runtime to run the cluster on: {e}")))?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|e| ClusterError::NoRuntime(Arc::new(e)))?;
         let cancel = CancellationToken::new();
         let logs_cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -153,7 +154,7 @@ impl Cluster {
             file_bytes: options.log_file_bytes,
             files: options.log_files,
         };
-        let logs = LogHub::start(log_config, &[], logs_cancel.clone()).map_err(|e| ClusterError::Io(e.to_string()))?;
+        let logs = LogHub::start(log_config, &[], logs_cancel.clone()).map_err(|e| ClusterError::LogHubStart(Arc::new(e)))?;
         let events = EventLog::start(cancel.clone());
         let (version_tx, version) = watch::channel(0u64);
         let shared = Arc::new(Shared {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{Runtime, State, Webview};
 
-use microdeck::cluster::{Cluster, ClusterError, LessonStart, LogQuery, ReloadReport, Update};
+use microdeck::cluster::{load_duration, Cluster, ClusterError, LessonStart, LogQuery, ReloadReport, Update};
 use microdeck::lessons::progress::LessonProgress;
 use microdeck::lessons::LessonOutline;
 use microdeck::loadgen::LoadReport;
@@ -132,10 +132,7 @@ pub fn load_scenarios(session: State<'_, SessionHandle>) -> Vec<ScenarioOutline>
 
 #[tauri::command]
 pub fn start_load(session: State<'_, SessionHandle>, scenario: String, rate: f64, duration_s: Option<f64>) -> Answer<LoadReport> {
-    let duration = match duration_s {
-        Some(d) => Some(Duration::try_from_secs_f64(d).map_err(|e| CommandError { code: "invalid-argument".into(), message: format!("duration: {e}") })?),
-        None => None,
-    };
+    let duration = duration_s.map(load_duration).transpose()?;
     Ok(cluster(&session).start_load(&scenario, rate, duration)?)
 }
 

@@ -55,9 +55,10 @@ fn open<R: Runtime>(app: &AppHandle<R>) {
                 Err(e) => return show_error(&handle, "Cannot open this file", e.to_string()),
             };
             let Some(session) = session(&handle) else { return };
+            let name = manifest.name.clone();
             tauri::async_runtime::spawn(async move {
                 if let Err(e) = session.open(manifest).await {
-                    show_error(&handle, "Cannot start this cluster", e);
+                    show_error(&handle, "Cannot start this cluster", format!("could not start `{name}`: {e}"));
                 }
             });
         });
@@ -78,7 +79,7 @@ fn reset<R: Runtime>(app: &AppHandle<R>) {
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
         if let Err(e) = session.reset_data().await {
-            show_error(&handle, "Reset sample data", e);
+            show_error(&handle, "Reset sample data", e.to_string());
         }
     });
 }

@@ -9,6 +9,7 @@
 //! page has not handled yet.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tauri::ipc::Channel;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -27,8 +28,8 @@ const QUEUE: usize = 16;
 enum Command {
     Subscribe { label: String, channel: Channel<Vec<Update>> },
     Ack { label: String, received: u64 },
-    Open { manifest: Box<Manifest>, reply: oneshot::Sender<Result<(), String>> },
-    ResetData { reply: oneshot::Sender<Result<(), String>> },
+    Open { manifest: Box<Manifest>, reply: oneshot::Sender<Result<(), ClusterError>> },
+    ResetData { reply: oneshot::Sender<Result<(), ClusterError>> },
     Reload { reply: oneshot::Sender<Result<ReloadReport, ClusterError>> },
     Shutdown { reply: oneshot::Sender<()> },
 }
@@ -49,7 +50,7 @@ impl SessionHandle {
                 Ok(w) => Some(w),
                 Err(e) => {
                     cluster.shutdown().await;
-                    return Err(ClusterError::Io(format!("the local API could not start: {e}")));
+                    return Err(ClusterError::LocalApi(Arc::new(e)));
                 }
             },
             None => None,
@@ -87,14 +88,15 @@ impl SessionHandle {
         answer.await.ok()
     }
 
-    /// Stops the current cluster and runs `manifest` instead.
-    pub async fn open(&self, manifest: Manifest) -> Result<(), String> {
-        self.ask(|reply| Command::Open { manifest: Box::new(manifest), reply }).await.unwrap_or_else(|| Err("the app is quitting".into()))
+    /// Stops the current cluster and runs `manifest` instead; on failure the previous one
+    /// runs again and the error is why `manifest`'s could not start.
+    pub async fn open(&self, manifest: Manifest) -> Result<(), ClusterError> {
+        self.ask(|reply| Command::Open { manifest: Box::new(manifest), reply }).await.unwrap_or(Err(ClusterError::ShuttingDown))
     }
 
     /// Stops every service, wipes their data folders, starts them again.
-    pub async fn reset_data(&self) -> Result<(), String> {
-        self.ask(|reply| Command::ResetData { reply }).await.unwrap_or_else(|| Err("the app is quitting".into()))
+    pub async fn reset_data(&self) -> Result<(), ClusterError> {
+        self.ask(|reply| Command::ResetData { reply }).await.unwrap_or(Err(ClusterError::ShuttingDown))
     }
 
     /// Reads the current cluster's manifest again from where it came from and applies it
@@ -162,7 +164,7 @@ impl Session {
         tauri::async_runtime::spawn(forward(self.clusters.subscribe(), channel, credit, cancel));
     }
 
-    async fn open(&mut self, manifest: Manifest) -> Result<(), String> {
+    async fn open(&mut self, manifest: Manifest) -> Result<(), ClusterError> {
         let old = self.clusters.borrow().clone();
         let previous = old.manifest();
         self.stop_web().await;
@@ -179,7 +181,7 @@ impl Session {
                     Ok(cluster) => self.run_cluster(cluster).await,
                     Err(again) => tracing::error!("could not restart `{}` either: {again}", previous.name),
                 }
-                Err(format!("could not start `{}`: {e}", manifest.name))
+                Err(e)
             }
         }
     }
@@ -200,14 +202,18 @@ impl Session {
         }
     }
 
-    async fn reset_data(&mut self) -> Result<(), String> {
+    async fn reset_data(&mut self) -> Result<(), ClusterError> {
         let cluster = self.clusters.borrow().clone();
         let names: Vec<String> = cluster.manifest().services.iter().map(|s| s.name.clone()).collect();
-        cluster.stop_all().await.map_err(|e| e.to_string())?;
-        let wiped = microdeck::cluster::reset_data(&cluster.options().data_dir, &names)
-            .map_err(|e| format!("could not wipe {}: {e}", cluster.options().data_dir.display()));
+        cluster.stop_all().await?;
+        let data_dir = &cluster.options().data_dir;
+        let wiped = microdeck::cluster::reset_data(data_dir, &names).map_err(|e| ClusterError::Folder {
+            what: "wipe the service data in",
+            path: data_dir.clone(),
+            source: Arc::new(e),
+        });
         // Start again even if wiping failed: the user asked for a running cluster.
-        cluster.start_all().await.map_err(|e| e.to_string())?;
+        cluster.start_all().await?;
         wiped
     }
 

@@ -201,6 +201,29 @@ async fn a_manifest_without_scenarios_lists_none() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_load_run_is_busy_until_the_first_stops() -> Result<()> {
+    let r = start_with("load-busy", SCENARIOS).await?;
+    let result = async {
+        let storm = || Some(json!({"scenario": "storm", "rate": 1}));
+        let (status, bad) = call(&r, "POST", "/api/load/start", Some(json!({"scenario": "storm", "rate": 1, "duration": -1}))).await?;
+        assert_eq!((status, bad["code"].as_str()), (400, Some("invalid-argument")), "{bad}");
+        let (status, report) = call(&r, "POST", "/api/load/start", storm()).await?;
+        assert_eq!(status, 200, "{report}");
+        let (status, err) = call(&r, "POST", "/api/load/start", storm()).await?;
+        assert_eq!((status, err["code"].as_str()), (409, Some("busy")), "{err}");
+        assert_eq!(err["message"], "a load run is going (`storm` at 1 req/s); stop it first");
+        assert_eq!(call(&r, "POST", "/api/load/stop", None).await?.0, 200);
+        let (status, report) = call(&r, "POST", "/api/load/start", storm()).await?;
+        assert_eq!(status, 200, "a stopped run leaves room for the next: {report}");
+        assert_eq!(call(&r, "POST", "/api/load/stop", None).await?.0, 200);
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    r.stop().await;
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribe_streams_update_events_starting_with_a_snapshot() -> Result<()> {
     let r = start("sse").await?;
     let result = async {

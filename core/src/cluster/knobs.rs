@@ -1,6 +1,7 @@
 //! The sample kit's demo knobs (`work_ms`, `max_inflight`, `error_rate`): set on the ready
 //! replicas over their admin route, and kept for the service so later replicas start with them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Cluster, ClusterError};
@@ -21,7 +22,7 @@ impl Cluster {
             view.replicas.iter().filter(|r| r.state == ReplicaState::Ready).map(|r| r.port).collect()
         };
         if ports.is_empty() {
-            return Err(ClusterError::InvalidArgument(format!("{service} has no ready replica")));
+            return Err(ClusterError::NoReadyReplica { service: service.to_string() });
         }
         let client = reqwest::Client::new();
         let mut done = 0;
@@ -33,9 +34,9 @@ impl Cluster {
                 Ok(r) => {
                     let status = r.status();
                     let body = r.text().await.unwrap_or_default();
-                    return Err(ClusterError::InvalidArgument(format!("{service} refused the knobs ({status}): {body}")));
+                    return Err(ClusterError::KnobsRefused { service: service.to_string(), status, body });
                 }
-                Err(e) => return Err(ClusterError::Io(format!("cannot reach {service} on port {port}: {e}"))),
+                Err(e) => return Err(ClusterError::KitUnreachable { service: service.to_string(), port, source: Arc::new(e) }),
             }
         }
         // After the replicas accepted them (the kit validates): a replica started between the
@@ -51,14 +52,14 @@ impl Cluster {
             let view = handle.view.borrow();
             view.replicas.iter().find(|r| r.state == ReplicaState::Ready).map(|r| r.port)
         };
-        let port = port.ok_or_else(|| ClusterError::InvalidArgument(format!("{service} has no ready replica")))?;
+        let port = port.ok_or_else(|| ClusterError::NoReadyReplica { service: service.to_string() })?;
         let url = format!("http://127.0.0.1:{port}/admin/knobs");
-        let unreachable = |e: reqwest::Error| ClusterError::Io(format!("cannot read {service}'s knobs on port {port}: {e}"));
-        let answer = reqwest::Client::new().get(&url).timeout(KNOB_TIMEOUT).send().await.map_err(unreachable)?;
+        let unreadable = |e| ClusterError::KnobsUnreadable { service: service.to_string(), port, source: Arc::new(e) };
+        let answer = reqwest::Client::new().get(&url).timeout(KNOB_TIMEOUT).send().await.map_err(unreadable)?;
         if !answer.status().is_success() {
-            return Err(ClusterError::InvalidArgument(format!("{service} has no knobs ({})", answer.status())));
+            return Err(ClusterError::NoKnobs { service: service.to_string(), status: answer.status() });
         }
-        answer.json().await.map_err(unreachable)
+        answer.json().await.map_err(unreadable)
     }
 }
 

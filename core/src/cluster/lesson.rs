@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Cluster, ClusterError};
 use crate::events::{now_ms, EventDraft};
 use crate::lessons::progress::LessonProgress;
-use crate::lessons::{runner, Lesson, LessonError};
+use crate::lessons::{runner, Lesson};
 use crate::snapshot::EventKind;
 
 /// A lesson run: its progress, the token that stops it, and how many steps it may run.
@@ -54,16 +54,13 @@ impl LessonStart {
         match (&self.name, &self.toml) {
             (Some(name), None) => crate::bundled::lesson(name).ok_or_else(|| {
                 let known: Vec<String> = crate::bundled::lessons().into_iter().map(|l| l.name).collect();
-                ClusterError::UnknownLesson(format!("no lesson named `{name}`; there are: {}", known.join(", ")))
+                ClusterError::UnknownLesson { name: name.clone(), known }
             }),
             (None, Some(toml)) => {
                 let file = self.file.as_deref().unwrap_or("lesson.toml");
-                crate::lessons::parse_lesson(toml.as_bytes(), file).map_err(|e| match e {
-                    LessonError::Invalid { .. } => ClusterError::InvalidLesson(e.to_string()),
-                    other => ClusterError::InvalidArgument(other.to_string()),
-                })
+                crate::lessons::parse_lesson(toml.as_bytes(), file).map_err(|e| ClusterError::InvalidLesson(Arc::new(e)))
             }
-            _ => Err(ClusterError::InvalidArgument("send exactly one of `name` (a bundled lesson) and `toml` (a lesson file's text)".into())),
+            _ => Err(ClusterError::LessonRequest),
         }
     }
 }
@@ -82,21 +79,14 @@ impl Cluster {
         }
         let current = self.inner.lesson.load_full();
         if let Some(run) = current.as_ref().filter(|r| !r.is_over()) {
-            return Err(ClusterError::Busy(format!("lesson `{}` is running; stop it first", run.progress.borrow().name)));
+            return Err(ClusterError::LessonRunning(run.progress.borrow().name.clone()));
         }
         if let Some(load) = self.load_report().filter(|r| !r.state.is_over()) {
-            return Err(ClusterError::Busy(format!(
-                "a load run is going (`{}` at {} req/s); stop it first, or its traffic would mix with the lesson's numbers",
-                load.scenario, load.rate
-            )));
+            return Err(ClusterError::LoadBeforeLesson { scenario: load.scenario, rate: load.rate });
         }
         let missing = runner::missing_services(&lesson, &self.snapshot());
         if !missing.is_empty() {
-            return Err(ClusterError::InvalidArgument(format!(
-                "lesson `{}` needs {} that this cluster does not run",
-                lesson.name,
-                missing.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
-            )));
+            return Err(ClusterError::LessonNeedsServices { lesson: lesson.name.clone(), missing });
         }
         let mut first = LessonProgress::new(&lesson, now_ms());
         first.step_by_step = pace == Pace::StepByStep;
@@ -107,7 +97,7 @@ impl Cluster {
         // Two starts at once: only the one that swaps out what it saw runs.
         let previous = self.inner.lesson.compare_and_swap(&current, Some(run));
         if !same(&*previous, &current) {
-            return Err(ClusterError::Busy("another lesson started just now".into()));
+            return Err(ClusterError::LessonStarting);
         }
         self.inner.tracker.spawn_on(runner::run(self.clone(), lesson, tx, stop, allowed_rx), &self.inner.runtime);
         self.lesson_changed();
@@ -118,7 +108,7 @@ impl Cluster {
     /// progress for `stopped`).
     pub fn stop_lesson(&self) -> Result<LessonProgress, ClusterError> {
         let run = self.inner.lesson.load_full().filter(|r| !r.is_over());
-        let run = run.ok_or_else(|| ClusterError::InvalidArgument("no lesson is running".into()))?;
+        let run = run.ok_or(ClusterError::NoLesson)?;
         run.stop.cancel();
         let progress = run.progress.borrow().clone();
         Ok(progress)
@@ -127,10 +117,10 @@ impl Cluster {
     /// Lets a lesson run step by step go on: its next step, or (`rest`) every step left.
     pub fn advance_lesson(&self, rest: bool) -> Result<LessonProgress, ClusterError> {
         let run = self.inner.lesson.load_full().filter(|r| !r.is_over());
-        let run = run.ok_or_else(|| ClusterError::InvalidArgument("no lesson is running".into()))?;
+        let run = run.ok_or(ClusterError::NoLesson)?;
         let progress = run.progress.borrow().clone();
         if !progress.awaiting && !rest {
-            return Err(ClusterError::Busy(format!("lesson `{}` is running a step; wait for it to end", progress.name)));
+            return Err(ClusterError::StepRunning(progress.name));
         }
         let next = progress.current.unwrap_or(0) + 1;
         run.allowed.send_modify(|a| *a = if rest { usize::MAX } else { (*a).max(next) });

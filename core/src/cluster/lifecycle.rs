@@ -51,7 +51,7 @@ impl Cluster {
         for s in &fresh {
             if let Err(e) = inner.logs.add_service(&s.name) {
                 stop_proxies(bound.values()).await;
-                return Err(ClusterError::Io(e.to_string()));
+                return Err(ClusterError::ServiceLog { service: s.name.clone(), source: Arc::new(e) });
             }
         }
 

@@ -8,6 +8,11 @@ use super::{Cluster, ClusterError};
 use crate::loadgen::{LoadGen, LoadHandle, LoadReport};
 use crate::manifest::{Scenario, ScenarioOutline};
 
+/// A load run's length from the seconds a shell was sent.
+pub fn load_duration(seconds: f64) -> Result<Duration, ClusterError> {
+    Duration::try_from_secs_f64(seconds).map_err(|_| ClusterError::InvalidDuration(seconds))
+}
+
 impl Cluster {
     /// The manifest's load scenarios, in manifest order.
     pub fn load_scenarios(&self) -> Vec<ScenarioOutline> {
@@ -20,31 +25,28 @@ impl Cluster {
         if self.inner.cancel.is_cancelled() {
             return Err(ClusterError::ShuttingDown);
         }
-        if let Some(run) = self.inner.load.load_full() {
-            if !run.report().state.is_over() {
-                return Err(ClusterError::InvalidArgument("a load run is already going; stop it first".into()));
-            }
+        if let Some(going) = self.load_report().filter(|r| !r.state.is_over()) {
+            return Err(ClusterError::LoadRunning { scenario: going.scenario, rate: going.rate });
         }
         let manifest = self.manifest();
         let found = manifest.load.scenarios.iter().find(|s| s.name == scenario);
-        let scenario = found.ok_or_else(|| ClusterError::InvalidArgument(format!("no load scenario named `{scenario}`")))?;
+        let scenario = found.ok_or_else(|| ClusterError::UnknownScenario(scenario.to_string()))?;
         let target = self.address(&scenario.target)?;
         let _on_runtime = self.inner.runtime.enter();
-        let handle = LoadGen::start(target, scenario, rate, duration, self.inner.cancel.clone())
-            .map_err(|e| ClusterError::InvalidArgument(e.to_string()))?;
+        let handle = LoadGen::start(target, scenario, rate, duration, self.inner.cancel.clone()).map_err(ClusterError::InvalidLoad)?;
         let report = handle.report();
         self.inner.load.store(Some(Arc::new(handle)));
         Ok(report)
     }
 
     fn current_load(&self) -> Result<Arc<LoadHandle>, ClusterError> {
-        self.inner.load.load_full().ok_or_else(|| ClusterError::InvalidArgument("no load run was started".into()))
+        self.inner.load.load_full().ok_or(ClusterError::NoLoadRun)
     }
 
     /// Changes the running load's rate (0 pauses it).
     pub fn set_load_rate(&self, rate: f64) -> Result<LoadReport, ClusterError> {
         let run = self.current_load()?;
-        run.set_rate(rate).map_err(|e| ClusterError::InvalidArgument(e.to_string()))?;
+        run.set_rate(rate).map_err(ClusterError::InvalidLoad)?;
         Ok(run.report())
     }
 

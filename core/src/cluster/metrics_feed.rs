@@ -23,7 +23,7 @@ pub(super) fn start_metrics(
     cancel: &CancellationToken,
     tracker: &TaskTracker,
 ) -> Result<Metrics, ClusterError> {
-    let metrics = Metrics::spawn(cancel.clone()).map_err(|e| ClusterError::Io(e.to_string()))?;
+    let metrics = Metrics::spawn(cancel.clone()).map_err(ClusterError::MetricsStart)?;
     let m = metrics.clone();
     let cancel = cancel.clone();
     tracker.spawn(async move {
@@ -54,36 +54,32 @@ pub(super) fn attach_metrics(proxy: &ServiceProxy, metrics: &Metrics, tracker: &
     });
 }
 
-fn stopped(e: crate::metrics::MetricsError) -> ClusterError {
-    ClusterError::Io(e.to_string())
-}
-
 impl Cluster {
     /// The service's 1-second series over the last `window` (empty before any traffic).
     pub async fn series(&self, service: &str, window: Duration) -> Result<Option<Series>, ClusterError> {
         self.service(service)?;
-        self.inner.metrics.series(service, window).await.map_err(stopped)
+        self.inner.metrics.series(service, window).await.map_err(ClusterError::Metrics)
     }
 
     /// Services and the caller→callee edges seen in traffic, with their rates.
     pub async fn topology(&self) -> Result<Topology, ClusterError> {
-        self.inner.metrics.topology().await.map_err(stopped)
+        self.inner.metrics.topology().await.map_err(ClusterError::Metrics)
     }
 
     /// Each replica's share of the service's requests over the last `window`.
     pub async fn replica_spread(&self, service: &str, window: Duration) -> Result<Vec<ReplicaShare>, ClusterError> {
         self.service(service)?;
-        let spread = self.inner.metrics.replica_spread(service, window).await.map_err(stopped)?;
+        let spread = self.inner.metrics.replica_spread(service, window).await.map_err(ClusterError::Metrics)?;
         Ok(spread.unwrap_or_default())
     }
 
     /// Counts since the start, per service and per replica.
     pub async fn traffic_totals(&self) -> Result<Vec<ServiceTotals>, ClusterError> {
-        self.inner.metrics.totals().await.map_err(stopped)
+        self.inner.metrics.totals().await.map_err(ClusterError::Metrics)
     }
 
     /// The body of `GET /metrics` (Prometheus text).
     pub async fn prometheus(&self) -> Result<String, ClusterError> {
-        self.inner.metrics.render_prometheus().await.map_err(stopped)
+        self.inner.metrics.render_prometheus().await.map_err(ClusterError::Metrics)
     }
 }

@@ -53,5 +53,5 @@ pub(super) fn shim_path(options: &ClusterOptions) -> Result<PathBuf, ClusterErro
     if let Some(p) = std::env::var_os("MICRODECK_SHIM").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(p));
     }
-    std::env::current_exe().map_err(|e| ClusterError::Io(format!("cannot find the running executable for the replica shim: {e}")))
+    std::env::current_exe().map_err(|e| ClusterError::NoShim(std::sync::Arc::new(e)))
 }

@@ -7,7 +7,7 @@
 
 pub(super) mod diff;
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 
 use super::lifecycle::Applying;
 use super::{Cluster, ClusterError, Inner};
-use crate::manifest::{LoadError, Manifest};
+use crate::manifest::Manifest;
 
 /// Reloads waiting their turn.
 pub(super) const QUEUE: usize = 4;
@@ -93,15 +93,11 @@ impl Cluster {
     /// `--manifest F`, `--procfile F`, a file opened later) and reloads it. A file with
     /// errors changes nothing: `InvalidManifest` lists them as `file:line:col: …`.
     pub async fn reload_from_source(&self) -> Result<ReloadReport, ClusterError> {
-        let origin = self.manifest().origin.ok_or_else(|| {
-            ClusterError::InvalidArgument("this cluster's manifest was built in code: there is no file to read again".into())
-        })?;
+        let origin = self.manifest().origin.ok_or(ClusterError::NoManifestFile)?;
         let manifest = tokio::task::spawn_blocking(move || origin.load())
             .await
-            .map_err(|e| ClusterError::Io(format!("reading the manifest failed: {e}")))?
-            .map_err(|e| match e {
-                LoadError::Unreadable { .. } | LoadError::Invalid { .. } => ClusterError::InvalidManifest(e.to_string()),
-            })?;
+            .map_err(|e| ClusterError::ManifestRead(Arc::new(e)))?
+            .map_err(|e| ClusterError::InvalidManifest(Arc::new(e)))?;
         self.reload(manifest).await
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::process::{ChildStderr, ChildStdout};
 use tokio::sync::watch;
@@ -62,9 +63,7 @@ pub(super) fn dependency_order(manifest: &Manifest) -> Vec<&Service> {
 /// The port a service's address asks for: its manifest port shifted by `offset`, else 0 (any).
 pub(super) fn wanted_port(service: &Service, offset: u16) -> Result<u16, ClusterError> {
     match service.port {
-        Some(p) => p
-            .checked_add(offset)
-            .ok_or_else(|| ClusterError::InvalidArgument(format!("port {p} + offset {offset} is past 65535"))),
+        Some(port) => port.checked_add(offset).ok_or_else(|| ClusterError::PortPastEnd { service: service.name.clone(), port, offset }),
         None => Ok(0),
     }
 }
@@ -74,7 +73,7 @@ pub(super) fn bind_address(s: &Service, offset: u16, cancel: &CancellationToken)
     let addr = SocketAddr::from(([127, 0, 0, 1], wanted_port(s, offset)?));
     ServiceProxy::bind(&s.name, addr, s.protocol, s.balance, cancel.clone()).map_err(|e| match e {
         ProxyError::PortInUse { port, holder } => ClusterError::PortInUse { service: s.name.clone(), port, holder },
-        other => ClusterError::Io(format!("service `{}`: {other}", s.name)),
+        other => ClusterError::Bind { service: s.name.clone(), source: Arc::new(other) },
     })
 }
 

@@ -348,8 +348,7 @@ impl ServiceActor {
 
     fn scale(&mut self, n: u32) -> Result<(), ClusterError> {
         if n > MAX_REPLICAS {
-            let name = &self.service.name;
-            return Err(ClusterError::InvalidArgument(format!("{name}: at most {MAX_REPLICAS} replicas, not {n}")));
+            return Err(ClusterError::TooManyReplicas { service: self.service.name.clone(), asked: n });
         }
         let old = self.desired;
         if n == old {

@@ -48,16 +48,21 @@ impl ApiError {
 
 impl From<ClusterError> for ApiError {
     fn from(e: ClusterError) -> ApiError {
-        let status = match e {
-            ClusterError::UnknownService(_) | ClusterError::UnknownReplica { .. } | ClusterError::UnknownLesson(_) => StatusCode::NOT_FOUND,
-            ClusterError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
-            ClusterError::PortInUse { .. } => StatusCode::CONFLICT,
-            ClusterError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            ClusterError::InvalidManifest(_) | ClusterError::InvalidLesson(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ClusterError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ClusterError::Busy(_) => StatusCode::CONFLICT,
-        };
-        ApiError::new(status, e.code(), e.to_string())
+        let code = e.code();
+        ApiError::new(status_of(code), code, e.to_string())
+    }
+}
+
+/// The status of each code `ClusterError::code` gives; the code, not the variant, is what the
+/// API promises, so the two cannot disagree.
+fn status_of(code: &str) -> StatusCode {
+    match code {
+        "unknown-service" | "unknown-replica" | "unknown-lesson" => StatusCode::NOT_FOUND,
+        "invalid-argument" => StatusCode::BAD_REQUEST,
+        "port-in-use" | "busy" => StatusCode::CONFLICT,
+        "shutting-down" => StatusCode::SERVICE_UNAVAILABLE,
+        "invalid-manifest" | "invalid-lesson" => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -73,25 +78,99 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::causes;
+    use ClusterError as E;
+
+    /// Each variant's place in the table below: a new variant does not compile until it has one.
+    fn row(e: &ClusterError) -> usize {
+        match e {
+            E::UnknownService(_) => 0,
+            E::UnknownReplica { .. } => 1,
+            E::TooManyReplicas { .. } => 2,
+            E::PortPastEnd { .. } => 3,
+            E::PortInUse { .. } => 4,
+            E::Bind { .. } => 5,
+            E::ShuttingDown => 6,
+            E::Folder { .. } => 7,
+            E::NoRuntime(_) => 8,
+            E::NoShim(_) => 9,
+            E::LogHubStart(_) => 10,
+            E::ServiceLog { .. } => 11,
+            E::MetricsStart(_) => 12,
+            E::Metrics(_) => 13,
+            E::LocalApi(_) => 14,
+            E::NoReadyReplica { .. } => 15,
+            E::KnobsRefused { .. } => 16,
+            E::KitUnreachable { .. } => 17,
+            E::KnobsUnreadable { .. } => 18,
+            E::NoKnobs { .. } => 19,
+            E::LoadRunning { .. } => 20,
+            E::InvalidDuration(_) => 21,
+            E::UnknownScenario(_) => 22,
+            E::InvalidLoad(_) => 23,
+            E::NoLoadRun => 24,
+            E::UnknownLesson { .. } => 25,
+            E::InvalidLesson(_) => 26,
+            E::LessonRequest => 27,
+            E::LessonNeedsServices { .. } => 28,
+            E::LessonRunning(_) => 29,
+            E::LoadBeforeLesson { .. } => 30,
+            E::LessonStarting => 31,
+            E::StepRunning(_) => 32,
+            E::NoLesson => 33,
+            E::NoManifestFile => 34,
+            E::InvalidManifest(_) => 35,
+            E::ManifestRead(_) => 36,
+        }
+    }
 
     #[test]
-    fn cluster_errors_map_to_statuses_and_codes() {
+    fn every_cluster_error_maps_to_its_status_and_code() {
+        let web = || "web".to_string();
         let cases = [
-            (ClusterError::UnknownService("x".into()), 404, "unknown-service"),
-            (ClusterError::UnknownReplica { service: "x".into(), index: 3 }, 404, "unknown-replica"),
-            (ClusterError::InvalidArgument("bad".into()), 400, "invalid-argument"),
-            (ClusterError::PortInUse { service: "web".into(), port: 80, holder: None }, 409, "port-in-use"),
-            (ClusterError::ShuttingDown, 503, "shutting-down"),
-            (ClusterError::InvalidManifest("m.toml:1:1: bad".into()), 422, "invalid-manifest"),
-            (ClusterError::Io("disk".into()), 500, "io"),
-            (ClusterError::Busy("a lesson is running".into()), 409, "busy"),
-            (ClusterError::UnknownLesson("no lesson named `x`".into()), 404, "unknown-lesson"),
-            (ClusterError::InvalidLesson("l.toml:1:1: name: bad".into()), 422, "invalid-lesson"),
+            (E::UnknownService("x".into()), 404, "unknown-service"),
+            (E::UnknownReplica { service: web(), index: 3 }, 404, "unknown-replica"),
+            (E::TooManyReplicas { service: web(), asked: 17 }, 400, "invalid-argument"),
+            (E::PortPastEnd { service: web(), port: 65000, offset: 1000 }, 400, "invalid-argument"),
+            (E::PortInUse { service: web(), port: 80, holder: None }, 409, "port-in-use"),
+            (E::Bind { service: web(), source: causes::bind() }, 500, "io"),
+            (E::ShuttingDown, 503, "shutting-down"),
+            (E::Folder { what: "create the run folder", path: "/run".into(), source: causes::io() }, 500, "io"),
+            (E::NoRuntime(causes::no_runtime()), 500, "io"),
+            (E::NoShim(causes::io()), 500, "io"),
+            (E::LogHubStart(causes::log_hub()), 500, "io"),
+            (E::ServiceLog { service: web(), source: causes::log_hub() }, 500, "io"),
+            (E::MetricsStart(crate::metrics::MetricsError::Histogram("bad".into())), 500, "io"),
+            (E::Metrics(crate::metrics::MetricsError::Stopped), 500, "io"),
+            (E::LocalApi(causes::local_api()), 500, "io"),
+            (E::NoReadyReplica { service: web() }, 400, "invalid-argument"),
+            (E::KnobsRefused { service: web(), status: reqwest::StatusCode::BAD_REQUEST, body: "no".into() }, 400, "invalid-argument"),
+            (E::KitUnreachable { service: web(), port: 9, source: causes::unreachable() }, 500, "io"),
+            (E::KnobsUnreadable { service: web(), port: 9, source: causes::unreachable() }, 500, "io"),
+            (E::NoKnobs { service: web(), status: reqwest::StatusCode::NOT_FOUND }, 400, "invalid-argument"),
+            (E::LoadRunning { scenario: "browse".into(), rate: 20.0 }, 409, "busy"),
+            (E::InvalidDuration(-1.0), 400, "invalid-argument"),
+            (E::UnknownScenario("x".into()), 400, "invalid-argument"),
+            (E::InvalidLoad(crate::loadgen::LoadGenError::InvalidRate(-1.0)), 400, "invalid-argument"),
+            (E::NoLoadRun, 400, "invalid-argument"),
+            (E::UnknownLesson { name: "x".into(), known: vec!["a".into()] }, 404, "unknown-lesson"),
+            (E::InvalidLesson(causes::invalid_lesson()), 422, "invalid-lesson"),
+            (E::LessonRequest, 400, "invalid-argument"),
+            (E::LessonNeedsServices { lesson: "l".into(), missing: vec![web()] }, 400, "invalid-argument"),
+            (E::LessonRunning("l".into()), 409, "busy"),
+            (E::LoadBeforeLesson { scenario: "browse".into(), rate: 20.0 }, 409, "busy"),
+            (E::LessonStarting, 409, "busy"),
+            (E::StepRunning("l".into()), 409, "busy"),
+            (E::NoLesson, 400, "invalid-argument"),
+            (E::NoManifestFile, 400, "invalid-argument"),
+            (E::InvalidManifest(causes::invalid_manifest()), 422, "invalid-manifest"),
+            (E::ManifestRead(causes::join()), 500, "io"),
         ];
-        for (e, status, code) in cases {
+        for (i, (e, status, code)) in cases.into_iter().enumerate() {
+            assert_eq!(row(&e), i, "{e:?} is out of place");
             let message = e.to_string();
             let api = ApiError::from(e);
-            assert_eq!(api.status.as_u16(), status);
+            assert_eq!(api.status.as_u16(), status, "{code}: {message}");
             assert_eq!(api.body, ErrorBody { code: code.into(), message });
         }
     }

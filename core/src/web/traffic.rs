@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::api::ApiState;
 use super::error::{ApiError, ApiResult};
+use crate::cluster::load_duration;
 use crate::loadgen::LoadReport;
 use crate::manifest::ScenarioOutline;
 use crate::metrics::{prometheus::CONTENT_TYPE as PROMETHEUS_TEXT, ReplicaShare, Series, Topology};
@@ -115,10 +116,7 @@ pub struct LoadStart {
 
 async fn load_start(State(s): State<ApiState>, body: Result<Json<LoadStart>, JsonRejection>) -> ApiResult<LoadReport> {
     let b = body_of(body)?;
-    let duration = match b.duration {
-        Some(d) => Some(Duration::try_from_secs_f64(d).map_err(|_| ApiError::invalid_argument(format!("bad duration {d}")))?),
-        None => None,
-    };
+    let duration = b.duration.map(load_duration).transpose()?;
     Ok(Json(s.cluster.start_load(&b.scenario, b.rate, duration)?))
 }
 
