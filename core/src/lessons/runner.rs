@@ -28,10 +28,17 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// What the lesson may change, as it was before it: put back at the end.
 struct Before {
-    /// Per service: desired replicas, stopped, ready.
-    services: BTreeMap<String, (u32, bool, bool)>,
+    services: BTreeMap<String, ServiceBefore>,
     /// Each service's knobs as read before the lesson first set them.
     knobs: BTreeMap<String, serde_json::Value>,
+}
+
+/// A service as the lesson found it.
+struct ServiceBefore {
+    desired: u32,
+    stopped: bool,
+    /// The restore waits for it to be ready again.
+    ready: bool,
 }
 
 impl Before {
@@ -39,7 +46,10 @@ impl Before {
         let services = snapshot
             .services
             .iter()
-            .map(|s| (s.name.clone(), (s.desired, s.state == ServiceState::Stopped, s.state == ServiceState::Ready)))
+            .map(|s| {
+                let was = ServiceBefore { desired: s.desired, stopped: s.state == ServiceState::Stopped, ready: s.state == ServiceState::Ready };
+                (s.name.clone(), was)
+            })
             .collect();
         Before { services, knobs: BTreeMap::new() }
     }
@@ -292,19 +302,19 @@ async fn restore(cluster: &Cluster, before: &Before) -> Vec<String> {
     }
     let now = cluster.snapshot();
     for view in &now.services {
-        let Some((desired, was_stopped, _)) = before.services.get(&view.name) else { continue };
-        if !was_stopped && view.state == ServiceState::Stopped {
+        let Some(was) = before.services.get(&view.name) else { continue };
+        if !was.stopped && view.state == ServiceState::Stopped {
             if let Err(e) = cluster.start_service(&view.name).await {
                 problems.push(format!("{} could not be started again: {e}", view.name));
             }
         }
-        if view.desired != *desired {
-            if let Err(e) = cluster.scale(&view.name, *desired).await {
-                problems.push(format!("{} could not be scaled back to {desired}: {e}", view.name));
+        if view.desired != was.desired {
+            if let Err(e) = cluster.scale(&view.name, was.desired).await {
+                problems.push(format!("{} could not be scaled back to {}: {e}", view.name, was.desired));
             }
         }
     }
-    let were_ready: Vec<&str> = before.services.iter().filter(|(_, (_, _, ready))| *ready).map(|(n, _)| n.as_str()).collect();
+    let were_ready: Vec<&str> = before.services.iter().filter(|(_, was)| was.ready).map(|(n, _)| n.as_str()).collect();
     if !wait_ready(cluster, &were_ready, RESTORE_WITHIN).await {
         let snapshot = cluster.snapshot();
         let late: Vec<&str> = were_ready.iter().copied().filter(|s| !is_ready(&snapshot, s)).collect();
@@ -315,8 +325,8 @@ async fn restore(cluster: &Cluster, before: &Before) -> Vec<String> {
             problems.push(format!("{service}'s knobs could not be set back: {e}"));
         }
     }
-    for (service, (_, was_stopped, _)) in &before.services {
-        if *was_stopped && cluster.snapshot().services.iter().any(|s| &s.name == service && s.state != ServiceState::Stopped) {
+    for (service, was) in &before.services {
+        if was.stopped && cluster.snapshot().services.iter().any(|s| &s.name == service && s.state != ServiceState::Stopped) {
             if let Err(e) = cluster.stop_service(service).await {
                 problems.push(format!("{service} could not be stopped again: {e}"));
             }
