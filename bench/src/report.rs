@@ -64,9 +64,8 @@ pub fn num(v: f64) -> String {
         return "—".into();
     }
     let a = v.abs();
-    if v == v.round() && a < 1e9 {
-        format!("{v:.0}")
-    } else if a >= 100.0 {
+    // From 100 up three digits reach the units; a whole number needs no decimals at any size.
+    if a >= 100.0 || v == v.round() {
         format!("{v:.0}")
     } else if a >= 10.0 {
         format!("{v:.1}")
@@ -135,6 +134,12 @@ mod tests {
         let hundred = Samples((1..=100).map(f64::from).collect());
         assert_eq!(hundred.percentile(95.0), 95.0);
         assert_eq!(hundred.percentile(0.0), 1.0);
+    }
+
+    #[test]
+    fn numbers_keep_three_significant_digits_and_whole_ones_none() {
+        let shown: Vec<String> = [1234.4, 120.0, 42.0, 12.34, 3.0, 1.234, 0.1234, -5.5, 2e9, f64::NAN].map(num).into();
+        assert_eq!(shown, ["1234", "120", "42", "12.3", "3", "1.23", "0.123", "-5.50", "2000000000", "—"]);
     }
 
     #[test]
