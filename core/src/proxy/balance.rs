@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use hyper::header::HeaderValue;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -20,8 +21,10 @@ pub struct Backend {
 }
 
 /// Counters of one backend; they outlive a `set_backends` that keeps the backend.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct BackendCounters {
+    /// `host:port`, for a request that names no `Host` (built once, not per request).
+    pub authority: HeaderValue,
     pub in_flight: AtomicUsize,
     pub requests: AtomicU64,
     /// Connect failures, resets and other upstream errors (the 502s).
@@ -71,6 +74,17 @@ impl Drop for InFlight {
 }
 
 impl BackendCounters {
+    fn new(backend: Backend) -> BackendCounters {
+        BackendCounters {
+            authority: HeaderValue::from_str(&backend.addr.to_string()).unwrap_or(HeaderValue::from_static("localhost")),
+            in_flight: AtomicUsize::new(0),
+            requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            draining: AtomicBool::new(false),
+            idle: Notify::new(),
+        }
+    }
+
     /// Waits until nothing is in flight here, until `deadline`; true if it got idle.
     async fn idle_by(&self, deadline: Instant) -> bool {
         self.draining.store(true, Ordering::Release);
@@ -122,7 +136,7 @@ impl Balancer {
                 let counters = known()
                     .find(|s| s.backend == backend)
                     .map(|s| s.counters.clone())
-                    .unwrap_or_default();
+                    .unwrap_or_else(|| Arc::new(BackendCounters::new(backend)));
                 BackendEntry { backend, counters }
             })
             .collect();

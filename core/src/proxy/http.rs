@@ -1,5 +1,6 @@
-//! HTTP/1.1 forwarding: a request goes to a picked ready replica over a pooled
-//! keep-alive client, bodies stream both ways, and every request ends in [`ProxyShared::record`].
+//! HTTP/1.1 forwarding: a request goes to a picked ready replica over the client
+//! connection's own upstream connection to it (`upstream`), bodies stream both ways, and
+//! every request ends in [`ProxyShared::record`].
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -10,48 +11,33 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE, UPGRADE};
+use hyper::header::{
+    HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE, HOST, PROXY_AUTHENTICATE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+};
 use hyper::upgrade::OnUpgrade;
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
 use super::balance::{Backend, InFlight};
+use super::upstream::{self, UpstreamBody, Upstreams};
 use super::ProxyShared;
-
-pub type UpstreamBody = BoxBody<Bytes, hyper::Error>;
-pub type HttpClient = Client<HttpConnector, UpstreamBody>;
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Names the calling service, for the caller→callee edges of the topology.
 const X_MICRODECK_CALLER: HeaderName = HeaderName::from_static("x-microdeck-caller");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// Headers of one hop only (RFC 9110 §7.6.1); hyper frames the bodies itself.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+const HOP_BY_HOP: [HeaderName; 8] = [
+    CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    PROXY_AUTHENTICATE,
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+    UPGRADE,
 ];
-
-pub fn client() -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-    Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .build(connector)
-}
 
 /// How one request ended: the hook where traffic is measured.
 #[derive(Debug, Clone)]
@@ -84,6 +70,7 @@ pub async fn handle(
     shared: Arc<ProxyShared>,
     req: Request<Incoming>,
     peer: Option<Peer>,
+    upstreams: Upstreams,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let caller = req
         .headers()
@@ -106,7 +93,7 @@ pub async fn handle(
         _gauge: shared.gauge.get().map(|g| Arc::new(g.enter())),
     };
     let mut abandoned = Abandoned { shared: &shared, meta: &meta, replica: None, answered: false };
-    let response = respond(&shared, req, peer, &meta, &mut abandoned.replica).await;
+    let response = respond(&shared, &upstreams, req, peer, &meta, &mut abandoned.replica).await;
     // From here the response's tracker records the request.
     abandoned.answered = true;
     Ok(response)
@@ -148,6 +135,7 @@ pub const CLIENT_CLOSED: u16 = 499;
 /// replica tried.
 async fn respond(
     shared: &Arc<ProxyShared>,
+    upstreams: &Upstreams,
     req: Request<Incoming>,
     peer: Option<Peer>,
     started: &Meta,
@@ -184,7 +172,7 @@ async fn respond(
     });
     let request = Request::from_parts(parts, body.boxed());
     *sent_to = Some(first.backend.replica);
-    let (error, failed) = match forward(shared, request, first, started, client_upgrade).await {
+    let (error, failed) = match forward(shared, upstreams, request, first, started, client_upgrade).await {
         Ok(response) => return response,
         Err(failure) => failure,
     };
@@ -195,7 +183,7 @@ async fn respond(
             *request.uri_mut() = uri;
             *request.headers_mut() = headers;
             *sent_to = Some(second.backend.replica);
-            match forward(shared, request, second, started, None).await {
+            match forward(shared, upstreams, request, second, started, None).await {
                 Ok(response) => return response,
                 Err((e, _)) => return shared.upstream_failed(&e, started),
             }
@@ -215,31 +203,31 @@ pub struct UpstreamError {
 
 async fn forward(
     shared: &Arc<ProxyShared>,
+    upstreams: &Upstreams,
     mut request: Request<UpstreamBody>,
     slot: InFlight,
     started: &Meta,
     client_upgrade: Option<OnUpgrade>,
 ) -> Result<Response<ProxyBody>, UpstreamFailure> {
     let backend = slot.backend;
-    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
-    let uri = Uri::builder()
-        .scheme("http")
-        .authority(backend.addr.to_string())
-        .path_and_query(path)
-        .build();
-    match uri {
-        Ok(uri) => *request.uri_mut() = uri,
-        Err(e) => {
-            return Err((
-                UpstreamError {
-                    replica: backend.replica,
-                    detail: e.to_string(),
-                },
-                backend,
-            ))
+    // The target goes out as the client sent it (origin-form), with the client's Host.
+    if request.uri().authority().is_some() {
+        let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        if let Ok(origin) = Uri::builder().path_and_query(path).build() {
+            *request.uri_mut() = origin;
         }
     }
-    match shared.client.request(request).await {
+    if !request.headers().contains_key(HOST) {
+        request.headers_mut().insert(HOST, slot.counters().authority.clone());
+    }
+    let sent = match client_upgrade {
+        Some(_) => match upstream::connect_for_upgrade(backend, &shared.connections).await {
+            Ok(mut sender) => sender.send_request(request).await.map_err(|e| error_chain(&e)),
+            Err(e) => Err(e.0),
+        },
+        None => send(upstreams, backend, request).await,
+    };
+    match sent {
         Ok(mut response) => {
             let tunnel = match client_upgrade {
                 Some(client) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
@@ -278,9 +266,8 @@ async fn forward(
                 ProxyBody::new(body.boxed(), Some(tracker)),
             ))
         }
-        Err(e) => {
+        Err(detail) => {
             slot.counters().failures.fetch_add(1, Ordering::Relaxed);
-            let detail = error_chain(&e);
             Err((
                 UpstreamError {
                     replica: backend.replica,
@@ -290,6 +277,26 @@ async fn forward(
             ))
         }
     }
+}
+
+/// Sends over the client connection's kept connection to `backend`, or a new one; a request
+/// the kept connection closed before taking goes out once more over a new connection.
+async fn send(upstreams: &Upstreams, backend: Backend, request: Request<UpstreamBody>) -> Result<Response<Incoming>, String> {
+    let mut sender = upstreams.sender(backend).await.map_err(|e| e.0)?;
+    let request = match sender.try_send_request(request).await {
+        Ok(response) => {
+            upstreams.keep(backend, sender);
+            return Ok(response);
+        }
+        Err(mut e) => match e.take_message() {
+            Some(request) => request,
+            None => return Err(error_chain(e.error())),
+        },
+    };
+    let mut sender = upstreams.connect(backend).await.map_err(|e| e.0)?;
+    let response = sender.send_request(request).await.map_err(|e| error_chain(&e))?;
+    upstreams.keep(backend, sender);
+    Ok(response)
 }
 
 impl ProxyShared {
@@ -399,19 +406,25 @@ fn prepare_headers(headers: &mut HeaderMap, peer: &Option<Peer>) {
     }
 }
 
+/// Removes the hop-by-hop headers, and those `Connection` names, in one pass over the
+/// names (nothing is allocated when there are none, the common case).
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Headers named in `Connection` are hop-by-hop too.
-    let named: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    let mut found: Vec<HeaderName> = Vec::new();
+    for name in headers.keys() {
+        if HOP_BY_HOP.contains(name) {
+            found.push(name.clone());
+        }
     }
-    for name in HOP_BY_HOP {
+    if found.contains(&CONNECTION) {
+        let named = headers
+            .get_all(CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok());
+        found.extend(named);
+    }
+    for name in found {
         headers.remove(name);
     }
 }
@@ -495,5 +508,30 @@ impl Body for ProxyBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_stripped_the_rest_kept() {
+        let cases: &[(&[(&str, &str)], &[&str])] = &[
+            (&[("host", "a"), ("x-bar", "1")], &["host", "x-bar"]),
+            (&[("host", "a"), ("keep-alive", "timeout=5"), ("te", "trailers"), ("transfer-encoding", "chunked")], &["host"]),
+            (&[("connection", "close, x-foo"), ("x-foo", "1"), ("x-bar", "2"), ("proxy-connection", "keep-alive")], &["x-bar"]),
+            (&[("Connection", "Upgrade"), ("upgrade", "websocket"), ("trailer", "x"), ("proxy-authenticate", "b")], &[]),
+        ];
+        for (given, kept) in cases {
+            let mut headers = HeaderMap::new();
+            for (k, v) in given.iter() {
+                headers.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_static(*v));
+            }
+            strip_hop_by_hop(&mut headers);
+            let mut left: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+            left.sort_unstable();
+            assert_eq!(left, *kept, "{given:?}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! - [`balance`]: the lock-free backend set, round-robin / least-in-flight, counters;
 //! - `http`: HTTP forwarding, the 503/502 answers, the per-request record hook;
+//! - `upstream`: each client connection's own connections to the replicas, driven in its task;
 //! - `tcp`: TCP forwarding;
 //! - `conn`: accepted sockets that reset on stop, so the port frees at once;
 //! - [`holder`]: who holds a port, for a clear "port in use" error.
@@ -12,6 +13,7 @@ mod conn;
 pub mod holder;
 mod http;
 mod tcp;
+mod upstream;
 
 use std::io;
 use std::net::SocketAddr;
@@ -21,6 +23,7 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
@@ -67,7 +70,6 @@ pub(crate) struct ProxyShared {
     /// [`metrics::EXTERNAL`], shared by every request that names no caller.
     external: Arc<str>,
     balancer: Balancer,
-    client: http::HttpClient,
     totals: Totals,
     /// The proxy's stop, for tasks that outlive a request (upgraded tunnels).
     stop: CancellationToken,
@@ -145,7 +147,6 @@ impl ServiceProxy {
             service: Arc::from(service),
             external: Arc::from(metrics::EXTERNAL),
             balancer: Balancer::new(balance),
-            client: http::client(),
             totals: Totals::default(),
             stop: cancel.child_token(),
             connections: TaskTracker::new(),
@@ -289,6 +290,9 @@ impl AcceptLoop {
     }
 }
 
+/// Serves one client connection. Its upstream connections are driven here too, so a
+/// request and its answer never leave this task; a stop lets the request under way finish
+/// (at most [`STOP_GRACE`]).
 async fn serve_http(
     http: http1::Builder,
     stream: conn::Accepted,
@@ -297,17 +301,29 @@ async fn serve_http(
 ) {
     let stop = shared.stop.clone();
     let peer = http::Peer::new(peer);
-    let service = service_fn(move |req| http::handle(shared.clone(), req, peer.clone()));
+    let (upstreams, mut new_drivers) = upstream::Upstreams::new();
+    let service = service_fn(move |req| http::handle(shared.clone(), req, peer.clone(), upstreams.clone()));
     let connection = http
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(connection);
-    tokio::select! {
-        // A broken client connection is the client's business.
-        _ = connection.as_mut() => {}
-        _ = stop.cancelled() => {
-            connection.as_mut().graceful_shutdown();
-            let _expired = tokio::time::timeout(STOP_GRACE, connection.as_mut()).await;
+    let mut drivers = FuturesUnordered::new();
+    // Armed when a stop begins.
+    let grace = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(grace);
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            // A broken client connection is the client's business.
+            _ = connection.as_mut() => break,
+            Some(driver) = new_drivers.recv() => drivers.push(driver),
+            Some(()) = drivers.next(), if !drivers.is_empty() => {}
+            _ = stop.cancelled(), if !stopping => {
+                stopping = true;
+                connection.as_mut().graceful_shutdown();
+                grace.as_mut().reset(tokio::time::Instant::now() + STOP_GRACE);
+            }
+            _ = &mut grace, if stopping => break,
         }
     }
 }

@@ -441,3 +441,76 @@ async fn a_request_its_caller_gives_up_on_is_recorded_with_its_wait() {
     backend.release.add_permits(1);
     cancel.cancel();
 }
+
+/// One client connection to the proxy, kept alive across requests (what a browser or a
+/// pooled client holds), and its driver.
+async fn one_connection(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect to the proxy");
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+    tokio::spawn(connection);
+    sender
+}
+
+async fn get_on(sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes>>, addr: SocketAddr) -> String {
+    sender.ready().await.expect("the kept connection is open");
+    let request = Request::get("/").header("host", addr.to_string()).body(Empty::new()).expect("request");
+    let response = timeout(DEADLINE, sender.send_request(request)).await.expect("in time").expect("response");
+    assert_eq!(response.status(), 200);
+    let body = timeout(DEADLINE, response.into_body().collect()).await.expect("in time").expect("body").to_bytes();
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+#[tokio::test]
+async fn a_kept_connection_reaches_replicas_added_after_it_connected() {
+    let backends = [http_backend("b0").await, http_backend("b1").await, http_backend("b2").await];
+    let (proxy, _cancel) = proxy(Protocol::Http, Balance::RoundRobin);
+    proxy.set_backends(vec![backends[0].as_backend(0)]);
+    let mut client = one_connection(proxy.local_addr()).await;
+    for _ in 0..3 {
+        assert_eq!(get_on(&mut client, proxy.local_addr()).await, "b0");
+    }
+    // Two replicas join while the client keeps its one connection.
+    proxy.set_backends(backends.iter().enumerate().map(|(i, b)| b.as_backend(i as u32)).collect());
+    let mut answered: HashMap<String, u32> = HashMap::new();
+    for _ in 0..9 {
+        *answered.entry(get_on(&mut client, proxy.local_addr()).await).or_default() += 1;
+    }
+    assert_eq!(answered.len(), 3, "every replica answered the kept connection: {answered:?}");
+    assert!(answered.values().all(|n| *n == 3), "round-robin over the kept connection: {answered:?}");
+    // And when one leaves, the same connection goes on over the others only.
+    proxy.set_backends(vec![backends[1].as_backend(1)]);
+    for _ in 0..3 {
+        assert_eq!(get_on(&mut client, proxy.local_addr()).await, "b1");
+    }
+}
+
+/// An HTTP server on port 0 that closes each connection after one answer.
+async fn one_answer_backend() -> (SocketAddr, Arc<AtomicU64>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let connections = Arc::new(AtomicU64::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let service = service_fn(|_req: Request<Incoming>| async {
+                Ok::<_, Infallible>(hyper::Response::new(http_body_util::Full::new(Bytes::from_static(b"once"))))
+            });
+            tokio::spawn(http1::Builder::new().keep_alive(false).serve_connection(TokioIo::new(stream), service));
+        }
+    });
+    (addr, connections)
+}
+
+#[tokio::test]
+async fn an_upstream_connection_the_replica_closed_is_replaced_for_the_next_request() {
+    let (addr, connections) = one_answer_backend().await;
+    let (proxy, _cancel) = proxy(Protocol::Http, Balance::RoundRobin);
+    proxy.set_backends(vec![Backend { replica: 0, addr }]);
+    let mut client = one_connection(proxy.local_addr()).await;
+    for _ in 0..5 {
+        assert_eq!(get_on(&mut client, proxy.local_addr()).await, "once");
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 5, "one upstream connection per answer");
+    assert_eq!(proxy.totals().server_errors, 0);
+}
