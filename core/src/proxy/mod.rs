@@ -15,16 +15,19 @@ mod http;
 mod tcp;
 mod upstream;
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 use std::time::Duration;
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use futures_util::stream::{FuturesUnordered, StreamExt};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -143,6 +146,11 @@ impl ServiceProxy {
         let local_addr = listener
             .local_addr()
             .map_err(|source| ProxyError::Bind { addr, source })?;
+        // Moved to the proxies' runtime, whose reactor then watches it.
+        let listener = listener
+            .into_std()
+            .map_err(|source| ProxyError::Bind { addr, source })?;
+        let runtime = proxy_runtime().map_err(|source| ProxyError::Bind { addr, source })?;
         let shared = Arc::new(ProxyShared {
             service: Arc::from(service),
             external: Arc::from(metrics::EXTERNAL),
@@ -160,7 +168,7 @@ impl ServiceProxy {
             protocol,
             closed: closed.clone(),
         };
-        tokio::spawn(accept.run());
+        runtime.spawn(accept.run());
         Ok(ServiceProxy {
             shared,
             local_addr,
@@ -249,8 +257,32 @@ fn listen(addr: SocketAddr) -> Result<TcpListener, ProxyError> {
     socket.listen(1024).map_err(bind_error)
 }
 
+/// The proxies' own thread: one current-thread runtime serves every address and its
+/// connections, as nginx's one worker does, so a request and its answer are handled on one
+/// thread that sleeps only in `epoll_wait`. (On the engine's multi-thread runtime each
+/// request parked and woke the other worker about four times.)
+fn proxy_runtime() -> io::Result<&'static tokio::runtime::Handle> {
+    static RUNTIME: OnceLock<Result<tokio::runtime::Handle, String>> = OnceLock::new();
+    let started = RUNTIME.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let handle = runtime.handle().clone();
+        std::thread::Builder::new()
+            .name("microdeck-proxy".into())
+            // Runs for the life of the process; the addresses on it stop on their own tokens.
+            .spawn(move || runtime.block_on(std::future::pending::<()>()))
+            .map_err(|e| e.to_string())?;
+        Ok(handle)
+    });
+    started
+        .as_ref()
+        .map_err(|e| io::Error::other(format!("cannot start the proxies' thread: {e}")))
+}
+
 struct AcceptLoop {
-    listener: TcpListener,
+    listener: std::net::TcpListener,
     shared: Arc<ProxyShared>,
     protocol: Protocol,
     closed: CancellationToken,
@@ -258,13 +290,23 @@ struct AcceptLoop {
 
 impl AcceptLoop {
     async fn run(self) {
+        let listener = match TcpListener::from_std(self.listener) {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::error!(service = %self.shared.service, "cannot serve the address: {e}");
+                self.closed.cancel();
+                return;
+            }
+        };
         let mut http = http1::Builder::new();
-        http.timer(TokioTimer::new()).keep_alive(true);
+        // No header-read timeout: its timer, armed per request, woke the proxy thread once
+        // more per request (see the README's "The proxy").
+        http.header_read_timeout(None).keep_alive(true);
         let (stop, connections) = (&self.shared.stop, &self.shared.connections);
         loop {
             let accepted = tokio::select! {
                 _ = stop.cancelled() => break,
-                accepted = self.listener.accept() => accepted,
+                accepted = listener.accept() => accepted,
             };
             let (stream, peer) = match accepted {
                 Ok(accepted) => accepted,
@@ -285,7 +327,7 @@ impl AcceptLoop {
                 Protocol::Http => connections.spawn(serve_http(http.clone(), stream, peer, shared)),
             };
         }
-        drop(self.listener);
+        drop(listener);
         self.closed.cancel();
     }
 }
@@ -308,24 +350,35 @@ async fn serve_http(
         .with_upgrades();
     tokio::pin!(connection);
     let mut drivers = FuturesUnordered::new();
-    // Armed when a stop begins.
-    let grace = tokio::time::sleep(Duration::ZERO);
-    tokio::pin!(grace);
-    let mut stopping = false;
-    loop {
-        tokio::select! {
-            // A broken client connection is the client's business.
-            _ = connection.as_mut() => break,
-            Some(driver) = new_drivers.recv() => drivers.push(driver),
-            Some(()) = drivers.next(), if !drivers.is_empty() => {}
-            _ = stop.cancelled(), if !stopping => {
-                stopping = true;
-                connection.as_mut().graceful_shutdown();
-                grace.as_mut().reset(tokio::time::Instant::now() + STOP_GRACE);
-            }
-            _ = &mut grace, if stopping => break,
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
+    let mut grace: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    // One hand-written poll rather than a `select!`: every wake-up polls the upstream
+    // connections, then the client connection (whose requests hand over new upstream
+    // connections, taken at once), then the upstream connections again (a request just
+    // given to one is written out in the same turn).
+    std::future::poll_fn(|cx| {
+        if grace.is_none() && stopped.as_mut().poll(cx).is_ready() {
+            connection.as_mut().graceful_shutdown();
+            grace = Some(Box::pin(tokio::time::sleep(STOP_GRACE)));
         }
-    }
+        if grace.as_mut().is_some_and(|g| g.as_mut().poll(cx).is_ready()) {
+            return Poll::Ready(());
+        }
+        while let Poll::Ready(Some(())) = drivers.poll_next_unpin(cx) {}
+        // A broken client connection is the client's business.
+        let served = connection.as_mut().poll(cx).is_ready();
+        while let Ok(driver) = new_drivers.try_recv() {
+            drivers.push(driver);
+        }
+        while let Poll::Ready(Some(())) = drivers.poll_next_unpin(cx) {}
+        if served {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
 }
 
 #[cfg(test)]
