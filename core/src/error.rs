@@ -182,7 +182,6 @@ impl PartialEq for ClusterError {
 
 impl Eq for ClusterError {}
 
-
 /// A cause of each kind, for the tests of the errors and of their HTTP statuses.
 #[cfg(test)]
 pub(crate) mod causes {
