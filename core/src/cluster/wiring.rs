@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use super::ClusterError;
 use crate::logs::LogHub;
 use crate::manifest::{Manifest, Service};
-use crate::proxy::{Backend, ProxyError, ServiceProxy};
+use crate::proxy::{AddressOptions, Backend, ProxyError, ServiceProxy};
 use crate::snapshot::Level;
 use crate::supervisor::{Member, OutputSink, ReplicaSet};
 
@@ -71,7 +71,7 @@ pub(super) fn wanted_port(service: &Service, offset: u16) -> Result<u16, Cluster
 /// Binds one service's address.
 pub(super) fn bind_address(s: &Service, offset: u16, cancel: &CancellationToken) -> Result<ServiceProxy, ClusterError> {
     let addr = SocketAddr::from(([127, 0, 0, 1], wanted_port(s, offset)?));
-    ServiceProxy::bind(&s.name, addr, s.protocol, s.balance, cancel.clone()).map_err(|e| match e {
+    ServiceProxy::bind(&s.name, addr, AddressOptions::of(s), cancel.clone()).map_err(|e| match e {
         ProxyError::PortInUse { port, holder } => ClusterError::PortInUse { service: s.name.clone(), port, holder },
         other => ClusterError::Bind { service: s.name.clone(), source: Arc::new(other) },
     })

@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 pub use model::*;
 pub use origin::Origin;
 pub use scenario::{MAX_WEIGHT, METHODS};
-pub use validate::{DEFAULT_STOP_GRACE, MAX_REPLICAS};
+pub use validate::{DEFAULT_IDLE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_STOP_GRACE, MAX_REPLICAS};
 
 /// One problem in a manifest, located as precisely as the input allows.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

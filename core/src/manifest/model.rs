@@ -53,6 +53,10 @@ pub struct Service {
     /// A missing program is reported, and the rest of the cluster starts.
     pub optional: bool,
     pub balance: Balance,
+    /// HTTP: how long the address waits for a replica's answer to begin before it answers 504.
+    pub response_timeout: Duration,
+    /// TCP: a connection with no byte either way for this long is closed.
+    pub idle_timeout: Duration,
 }
 
 /// How a replica is launched. Arguments and the shell line are templates.

@@ -68,6 +68,12 @@ pub struct RawService {
     pub optional: Option<bool>,
     /// How the stable address spreads requests over ready replicas (default `round-robin`).
     pub balance: Option<RawBalance>,
+    /// HTTP: how long the address waits for a replica's answer to begin, then answers 504 (default "60s").
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub response_timeout: Option<String>,
+    /// TCP: how long a connection may carry no byte either way before the address closes it (default "10m").
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub idle_timeout: Option<String>,
 }
 
 /// A number and a unit (ms, s, m/min, h), possibly repeated: "250ms", "2s", "1m30s".

@@ -44,6 +44,7 @@ fn defaults_are_what_a_newcomer_expects() {
     assert_eq!(s.health.start_period, Duration::from_secs(10));
     assert!(!s.optional && s.depends_on.is_empty() && s.env.is_empty());
     assert_eq!(s.balance, Balance::RoundRobin);
+    assert_eq!((s.response_timeout, s.idle_timeout), (Duration::from_secs(60), Duration::from_secs(600)));
 }
 
 #[test]

@@ -20,7 +20,7 @@ use super::{Balance, Diagnostic, Health, HealthCheck, LoadConfig, Manifest, Prot
 pub(crate) const TOP_KEYS: &[&str] = &["name", "services", "load"];
 pub(crate) const SERVICE_KEYS: &[&str] = &[
     "command", "args", "shell", "cwd", "env", "port", "protocol", "replicas", "health", "restart", "depends_on",
-    "stop_grace", "optional", "balance",
+    "stop_grace", "optional", "balance", "response_timeout", "idle_timeout",
 ];
 pub(crate) const HEALTH_KEYS: &[&str] =
     &["http", "tcp", "interval", "timeout", "failure_threshold", "success_threshold", "start_period"];
@@ -30,6 +30,11 @@ pub(crate) const HEALTH_KEYS: &[&str] =
 pub const MAX_REPLICAS: u32 = 16;
 /// Time between SIGTERM and SIGKILL when the manifest says nothing.
 pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long an HTTP address waits for a replica's answer to begin (nginx's `proxy_read_timeout`).
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a TCP connection may carry nothing before the address closes it (nginx's stream
+/// `proxy_timeout`).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 const PROTOCOLS: &[(&str, Protocol)] = &[("http", Protocol::Http), ("tcp", Protocol::Tcp)];
 const RESTARTS: &[(&str, RestartPolicy)] =
@@ -64,6 +69,8 @@ pub(crate) fn default_service(name: &str, run: Run, base_dir: &Path) -> Service 
         stop_grace: DEFAULT_STOP_GRACE,
         optional: false,
         balance: Balance::default(),
+        response_timeout: DEFAULT_RESPONSE_TIMEOUT,
+        idle_timeout: DEFAULT_IDLE_TIMEOUT,
     }
 }
 
@@ -193,6 +200,7 @@ fn service(r: &mut Report<'_>, name: &str, name_span: Range<usize>, item: &Item<
     if let Some((item, k)) = field(t, &key, "balance") {
         s.balance = walk::choice(r, item, &k, BALANCES).unwrap_or_default();
     }
+    read_timeouts(r, t, &key, s);
     if let Some((item, k)) = field(t, &key, "depends_on") {
         let list = walk::strings(r, item, &k, "write depends_on = [\"db\"]").unwrap_or_default();
         for (dep, span) in list {
@@ -203,6 +211,28 @@ fn service(r: &mut Report<'_>, name: &str, name_span: Range<usize>, item: &Item<
         }
     }
     d
+}
+
+/// `response_timeout` (HTTP) and `idle_timeout` (TCP), each refused on the other protocol,
+/// where it would do nothing.
+fn read_timeouts(r: &mut Report<'_>, t: &DeTable<'_>, key: &str, s: &mut Service) {
+    let least = Duration::from_millis(1);
+    if let Some((item, k)) = field(t, key, "response_timeout") {
+        if s.protocol == Protocol::Tcp {
+            let hint = "a tcp address forwards bytes and waits for no answer; `idle_timeout` closes a quiet connection";
+            r.error(&item.span(), &k, "`response_timeout` applies to http services", Some(hint.into()));
+        } else {
+            s.response_timeout = walk::duration(r, item, &k, least).unwrap_or(DEFAULT_RESPONSE_TIMEOUT);
+        }
+    }
+    if let Some((item, k)) = field(t, key, "idle_timeout") {
+        if s.protocol == Protocol::Http {
+            let hint = "an http address closes a kept connection that sends no request within 30s; `response_timeout` bounds the wait for a replica";
+            r.error(&item.span(), &k, "`idle_timeout` applies to tcp services", Some(hint.into()));
+        } else {
+            s.idle_timeout = walk::duration(r, item, &k, least).unwrap_or(DEFAULT_IDLE_TIMEOUT);
+        }
+    }
 }
 
 /// `command` + `args`, or `shell`: exactly one way to launch.

@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::tally::{micros, Class, ClassCounts, Percentiles, Tally};
-use super::{RequestSample, EDGE_RATE_WINDOW, RETENTION, SPREAD_KEEP};
+use super::{RequestSample, EDGE_RATE_WINDOW, EXTERNAL, RETENTION, SPREAD_KEEP};
 
 /// A service's in-flight gauge: the proxy holds a clone and enters it per request; the
 /// metrics actor samples it once a second.
@@ -89,15 +89,17 @@ struct EdgeStats {
 pub struct Store {
     proto: Histogram<u64>,
     services: BTreeMap<String, ServiceStats>,
-    /// Keyed by (caller, callee) as the proxy names them: a sample's names move in, no copy.
+    /// Keyed by (caller, callee): a sample's names move in, no copy. A caller is a service of
+    /// the cluster or [`EXTERNAL`], so the callers a request names cannot grow the store.
     edges: BTreeMap<(Arc<str>, Arc<str>), EdgeStats>,
+    external: Arc<str>,
     /// When the open bucket started (unix seconds); `None` before the first tick.
     bucket_start: Option<f64>,
 }
 
 impl Store {
     pub fn new(proto: Histogram<u64>) -> Store {
-        Store { proto, services: BTreeMap::new(), edges: BTreeMap::new(), bucket_start: None }
+        Store { proto, services: BTreeMap::new(), edges: BTreeMap::new(), external: Arc::from(EXTERNAL), bucket_start: None }
     }
 
     fn service_mut(&mut self, name: &str) -> Option<&mut ServiceStats> {
@@ -116,7 +118,9 @@ impl Store {
         if let Some(r) = s.replica {
             *svc.bucket.replicas.entry(r).or_default() += 1;
         }
-        let edge = self.edges.entry((s.caller, s.service)).or_insert_with(|| EdgeStats {
+        // Any local client may name any caller; only the cluster's services get an edge of their own.
+        let caller = if self.services.contains_key(&*s.caller) { s.caller } else { self.external.clone() };
+        let edge = self.edges.entry((caller, s.service)).or_insert_with(|| EdgeStats {
             total: Tally::new(proto),
             bucket: 0,
             recent: VecDeque::with_capacity(EDGE_RATE_WINDOW),

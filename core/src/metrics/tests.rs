@@ -157,6 +157,26 @@ async fn gauges_and_resources_land_in_the_next_point() {
     assert_eq!(s.p50_ms, vec![None, None], "no request, no latency");
 }
 
+#[tokio::test(start_paused = true)]
+async fn callers_that_are_no_service_share_the_external_edge_so_they_cannot_grow_the_store() {
+    let m = Metrics::spawn(CancellationToken::new()).expect("metrics");
+    let _gauge = m.in_flight("gateway").await.expect("gateway registered");
+    m.record(sample("users", Some(0), "gateway", 200, 1));
+    let small = m.render_prometheus().await.expect("text").len();
+    // Any local client can send any `x-microdeck-caller`.
+    for i in 0..5_000 {
+        m.record(sample("users", Some(0), &format!("caller-{i}"), 200, 1));
+    }
+    let topo = m.topology().await.expect("topology");
+    let mut edges: Vec<(&str, &str, u64)> = topo.edges.iter().map(|e| (&*e.caller, &*e.callee, e.requests)).collect();
+    edges.sort_unstable();
+    assert_eq!(edges, vec![(EXTERNAL, "users", 5_000), ("gateway", "users", 1)]);
+    assert!(!topo.nodes.iter().any(|n| n.name.starts_with("caller-")), "no node per named caller");
+    let text = m.render_prometheus().await.expect("text");
+    assert!(!text.contains("caller-"), "no series per named caller");
+    assert!(text.len() < small * 2, "/metrics grew from {small} to {} bytes", text.len());
+}
+
 /// Wall-clock checks: `make test` runs `timing` modules one test at a time, after the parallel pass.
 mod timing {
     use super::*;

@@ -3,7 +3,6 @@
 //! every request ends in [`ProxyShared::record`].
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -13,31 +12,19 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::header::{
-    HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE, HOST, PROXY_AUTHENTICATE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
-};
+use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE, HOST, UPGRADE};
 use hyper::upgrade::OnUpgrade;
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
 use super::balance::{Backend, InFlight};
+use super::headers::{prepare_headers, strip_hop_by_hop, upgrade_protocol, Peer};
 use super::upstream::{self, UpstreamBody, Upstreams};
 use super::ProxyShared;
+
 /// Names the calling service, for the caller→callee edges of the topology.
 const X_MICRODECK_CALLER: HeaderName = HeaderName::from_static("x-microdeck-caller");
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-/// Headers of one hop only (RFC 9110 §7.6.1); hyper frames the bodies itself.
-const HOP_BY_HOP: [HeaderName; 8] = [
-    CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    PROXY_AUTHENTICATE,
-    TE,
-    TRAILER,
-    TRANSFER_ENCODING,
-    UPGRADE,
-];
 
 /// How one request ended: the hook where traffic is measured.
 #[derive(Debug, Clone)]
@@ -51,7 +38,8 @@ pub struct Exchange {
     pub caller: Arc<str>,
     /// The request body's declared length (`content-length`), 0 when streamed without one.
     pub request_bytes: u64,
-    /// No response from any replica (connect refused, reset): the proxy answered 502.
+    /// No response from any replica (connect refused, reset, none in time): the proxy answered
+    /// 502 or 504.
     pub failed: bool,
 }
 
@@ -131,7 +119,7 @@ impl Drop for Abandoned<'_> {
 /// The status recorded for a request whose caller closed the connection first.
 pub const CLIENT_CLOSED: u16 = 499;
 
-/// Forwards, retries once elsewhere if safe, or answers 503/502; `sent_to` learns each
+/// Forwards, retries once elsewhere if safe, or answers 503/502/504; `sent_to` learns each
 /// replica tried.
 async fn respond(
     shared: &Arc<ProxyShared>,
@@ -176,7 +164,8 @@ async fn respond(
         Ok(response) => return response,
         Err(failure) => failure,
     };
-    if let Some((method, uri, headers)) = replay {
+    // A replica that took the request and said nothing may still be working on it: not sent again.
+    if let (Some((method, uri, headers)), false) = (replay, error.timed_out) {
         if let Some(second) = shared.balancer.pick(Some(failed)) {
             let mut request = Request::new(Empty::new().map_err(|never| match never {}).boxed());
             *request.method_mut() = method;
@@ -199,6 +188,8 @@ type UpstreamFailure = (UpstreamError, Backend);
 pub struct UpstreamError {
     pub replica: u32,
     pub detail: String,
+    /// No answer began within the address's response timeout (504, not 502).
+    pub timed_out: bool,
 }
 
 async fn forward(
@@ -220,12 +211,19 @@ async fn forward(
     if !request.headers().contains_key(HOST) {
         request.headers_mut().insert(HOST, slot.counters().authority.clone());
     }
-    let sent = match client_upgrade {
-        Some(_) => match upstream::connect_for_upgrade(backend, &shared.connections).await {
-            Ok(mut sender) => sender.send_request(request).await.map_err(|e| error_chain(&e)),
-            Err(e) => Err(e.0),
-        },
-        None => send(upstreams, backend, request).await,
+    let sending = async {
+        match client_upgrade {
+            Some(_) => match upstream::connect_for_upgrade(backend, &shared.connections).await {
+                Ok(mut sender) => sender.send_request(request).await.map_err(|e| error_chain(&e)),
+                Err(e) => Err(e.0),
+            },
+            None => send(upstreams, backend, request).await,
+        }
+    };
+    let limit = shared.options.response_timeout;
+    let (sent, timed_out) = match tokio::time::timeout(limit, sending).await {
+        Ok(sent) => (sent, false),
+        Err(_) => (Err(format!("no answer within {limit:?}")), true),
     };
     match sent {
         Ok(mut response) => {
@@ -268,13 +266,7 @@ async fn forward(
         }
         Err(detail) => {
             slot.counters().failures.fetch_add(1, Ordering::Relaxed);
-            Err((
-                UpstreamError {
-                    replica: backend.replica,
-                    detail,
-                },
-                backend,
-            ))
+            Err((UpstreamError { replica: backend.replica, detail, timed_out }, backend))
         }
     }
 }
@@ -335,13 +327,17 @@ impl ProxyShared {
         started: &Meta,
     ) -> Response<ProxyBody> {
         tracing::debug!(service = %self.service, replica = error.replica, "upstream failed: {}", error.detail);
+        let (status, what) = match error.timed_out {
+            true => (StatusCode::GATEWAY_TIMEOUT, "upstream timed out"),
+            false => (StatusCode::BAD_GATEWAY, "upstream failed"),
+        };
         let body = serde_json::json!({
-            "error": "upstream failed",
+            "error": what,
             "service": &*self.service,
             "replica": error.replica,
             "detail": error.detail,
         });
-        let mut response = self.answer(StatusCode::BAD_GATEWAY, body, Some(error.replica), started);
+        let mut response = self.answer(status, body, Some(error.replica), started);
         if let Some(tracker) = response.body_mut().tracker.as_mut() {
             tracker.failed = true;
         }
@@ -366,67 +362,11 @@ async fn tunnel_upgraded(
     }
 }
 
-/// The protocol asked for when the request is an upgrade (`Connection: upgrade` + `Upgrade`).
-fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
-    let asks = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
-    asks.then(|| headers.get(UPGRADE).cloned()).flatten()
-}
-
 fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
     )
-}
-
-/// The client of one connection, as `x-forwarded-for` names it (made once per connection).
-#[derive(Clone)]
-pub struct Peer(HeaderValue);
-
-impl Peer {
-    pub fn new(addr: SocketAddr) -> Option<Peer> {
-        HeaderValue::from_str(&addr.ip().to_string()).ok().map(Peer)
-    }
-}
-
-fn prepare_headers(headers: &mut HeaderMap, peer: &Option<Peer>) {
-    strip_hop_by_hop(headers);
-    let Some(Peer(ip)) = peer else { return };
-    let forwarded = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(before) => HeaderValue::from_str(&format!("{before}, {}", ip.to_str().unwrap_or_default())).ok(),
-        None => Some(ip.clone()),
-    };
-    if let Some(value) = forwarded {
-        headers.insert(X_FORWARDED_FOR, value);
-    }
-}
-
-/// Removes the hop-by-hop headers, and those `Connection` names, in one pass over the
-/// names (nothing is allocated when there are none, the common case).
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let mut found: Vec<HeaderName> = Vec::new();
-    for name in headers.keys() {
-        if HOP_BY_HOP.contains(name) {
-            found.push(name.clone());
-        }
-    }
-    if found.contains(&CONNECTION) {
-        let named = headers
-            .get_all(CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok());
-        found.extend(named);
-    }
-    for name in found {
-        headers.remove(name);
-    }
 }
 
 /// The error and its causes in one line ("client error (Connect): tcp connect error: Connection refused").
@@ -508,32 +448,5 @@ impl Body for ProxyBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hop_by_hop_headers_and_those_connection_names_are_stripped_the_rest_kept() {
-        // (headers sent, header names left)
-        type Case = (&'static [(&'static str, &'static str)], &'static [&'static str]);
-        let cases: &[Case] = &[
-            (&[("host", "a"), ("x-bar", "1")], &["host", "x-bar"]),
-            (&[("host", "a"), ("keep-alive", "timeout=5"), ("te", "trailers"), ("transfer-encoding", "chunked")], &["host"]),
-            (&[("connection", "close, x-foo"), ("x-foo", "1"), ("x-bar", "2"), ("proxy-connection", "keep-alive")], &["x-bar"]),
-            (&[("Connection", "Upgrade"), ("upgrade", "websocket"), ("trailer", "x"), ("proxy-authenticate", "b")], &[]),
-        ];
-        for (given, kept) in cases {
-            let mut headers = HeaderMap::new();
-            for (k, v) in given.iter() {
-                headers.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_static(v));
-            }
-            strip_hop_by_hop(&mut headers);
-            let mut left: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
-            left.sort_unstable();
-            assert_eq!(left, *kept, "{given:?}");
-        }
     }
 }

@@ -2,7 +2,8 @@
 //! replicas — an HTTP/1.1 reverse proxy (keep-alive, streamed bodies) or a TCP forward.
 //!
 //! - [`balance`]: the lock-free backend set, round-robin / least-in-flight, counters;
-//! - `http`: HTTP forwarding, the 503/502 answers, the per-request record hook;
+//! - `http`: HTTP forwarding, the 503/502/504 answers, the per-request record hook;
+//! - `headers`: hop-by-hop headers, `x-forwarded-for`, the dashboard's cookie, upgrades;
 //! - `upstream`: each client connection's own connections to the replicas, driven in its task;
 //! - `tcp`: TCP forwarding;
 //! - `conn`: accepted sockets that reset on stop, so the port frees at once;
@@ -10,6 +11,7 @@
 
 pub mod balance;
 mod conn;
+mod headers;
 pub mod holder;
 mod http;
 mod tcp;
@@ -32,7 +34,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::manifest::{Balance, Protocol};
+use crate::manifest::{Balance, Protocol, Service, DEFAULT_IDLE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT};
 use crate::metrics::{self, Metrics, MetricsError, RequestSample};
 use balance::Balancer;
 pub use balance::{Backend, BackendStatus};
@@ -42,6 +44,52 @@ pub use http::Exchange;
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Pause after a failed accept (e.g. out of file descriptors) before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// How long a client connection may take to send a request's head, idle keep-alive time
+/// included: a half-sent request or a forgotten connection does not hold a slot for ever.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Open connections per address: past it new ones wait in the listen backlog, so a flood of
+/// idle clients cannot take every file descriptor of the engine.
+pub const MAX_CONNECTIONS: usize = 512;
+/// At most one "connections full" line per address in this time.
+const FULL_WARNING_EVERY: Duration = Duration::from_secs(60);
+
+/// What an address carries, how it balances, and how long it waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressOptions {
+    pub protocol: Protocol,
+    pub balance: Balance,
+    /// HTTP: the wait for a replica's answer to begin; past it the address answers 504.
+    pub response_timeout: Duration,
+    /// TCP: a connection that carries no byte either way for this long is closed.
+    pub idle_timeout: Duration,
+    /// HTTP: see [`HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Duration,
+    /// See [`MAX_CONNECTIONS`].
+    pub max_connections: usize,
+}
+
+impl AddressOptions {
+    /// The defaults for `protocol` and `balance`.
+    pub fn new(protocol: Protocol, balance: Balance) -> AddressOptions {
+        AddressOptions {
+            protocol,
+            balance,
+            response_timeout: DEFAULT_RESPONSE_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+        }
+    }
+
+    /// As the manifest defines the service's address.
+    pub fn of(service: &Service) -> AddressOptions {
+        AddressOptions {
+            response_timeout: service.response_timeout,
+            idle_timeout: service.idle_timeout,
+            ..AddressOptions::new(service.protocol, service.balance)
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
@@ -82,6 +130,7 @@ pub(crate) struct ProxyShared {
     metrics: OnceLock<Metrics>,
     /// The service's in-flight gauge, entered per request.
     gauge: OnceLock<metrics::InFlightGauge>,
+    options: AddressOptions,
 }
 
 #[derive(Default)]
@@ -138,8 +187,7 @@ impl ServiceProxy {
     pub fn bind(
         service: &str,
         addr: SocketAddr,
-        protocol: Protocol,
-        balance: Balance,
+        options: AddressOptions,
         cancel: CancellationToken,
     ) -> Result<ServiceProxy, ProxyError> {
         let listener = listen(addr)?;
@@ -154,18 +202,18 @@ impl ServiceProxy {
         let shared = Arc::new(ProxyShared {
             service: Arc::from(service),
             external: Arc::from(metrics::EXTERNAL),
-            balancer: Balancer::new(balance),
+            balancer: Balancer::new(options.balance),
             totals: Totals::default(),
             stop: cancel.child_token(),
             connections: TaskTracker::new(),
             metrics: OnceLock::new(),
             gauge: OnceLock::new(),
+            options,
         });
         let closed = CancellationToken::new();
         let accept = AcceptLoop {
             listener,
             shared: shared.clone(),
-            protocol,
             closed: closed.clone(),
         };
         runtime.spawn(accept.run());
@@ -261,6 +309,10 @@ fn listen(addr: SocketAddr) -> Result<TcpListener, ProxyError> {
 /// connections, as nginx's one worker does, so a request and its answer are handled on one
 /// thread that sleeps only in `epoll_wait`. (On the engine's multi-thread runtime each
 /// request parked and woke the other worker about four times.)
+///
+/// The thread also ticks once a second. tokio wakes its driver (a write to an eventfd and
+/// one more turn) whenever a new timer is due before every other; with the tick always due
+/// sooner, the per-request timers (header read, response) never are.
 fn proxy_runtime() -> io::Result<&'static tokio::runtime::Handle> {
     static RUNTIME: OnceLock<Result<tokio::runtime::Handle, String>> = OnceLock::new();
     let started = RUNTIME.get_or_init(|| {
@@ -272,7 +324,14 @@ fn proxy_runtime() -> io::Result<&'static tokio::runtime::Handle> {
         std::thread::Builder::new()
             .name("microdeck-proxy".into())
             // Runs for the life of the process; the addresses on it stop on their own tokens.
-            .spawn(move || runtime.block_on(std::future::pending::<()>()))
+            .spawn(move || {
+                runtime.block_on(async {
+                    let mut tick = tokio::time::interval(Duration::from_secs(1));
+                    loop {
+                        tick.tick().await;
+                    }
+                })
+            })
             .map_err(|e| e.to_string())?;
         Ok(handle)
     });
@@ -284,7 +343,6 @@ fn proxy_runtime() -> io::Result<&'static tokio::runtime::Handle> {
 struct AcceptLoop {
     listener: std::net::TcpListener,
     shared: Arc<ProxyShared>,
-    protocol: Protocol,
     closed: CancellationToken,
 }
 
@@ -298,12 +356,35 @@ impl AcceptLoop {
                 return;
             }
         };
+        let options = self.shared.options;
         let mut http = http1::Builder::new();
-        // No header-read timeout: its timer, armed per request, woke the proxy thread once
-        // more per request (see the README's "The proxy").
-        http.header_read_timeout(None).keep_alive(true);
+        http.timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(options.header_read_timeout)
+            .keep_alive(true);
         let (stop, connections) = (&self.shared.stop, &self.shared.connections);
+        let slots = Arc::new(tokio::sync::Semaphore::new(options.max_connections));
+        let mut warned: Option<std::time::Instant> = None;
         loop {
+            let slot = match slots.clone().try_acquire_owned() {
+                Ok(slot) => slot,
+                Err(_) => {
+                    if warned.is_none_or(|at| at.elapsed() >= FULL_WARNING_EVERY) {
+                        tracing::warn!(
+                            service = %self.shared.service,
+                            "the address holds {} connections, its most: new ones wait until one closes",
+                            options.max_connections
+                        );
+                        warned = Some(std::time::Instant::now());
+                    }
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        slot = slots.clone().acquire_owned() => match slot {
+                            Ok(slot) => slot,
+                            Err(_) => break,
+                        },
+                    }
+                }
+            };
             let accepted = tokio::select! {
                 _ = stop.cancelled() => break,
                 accepted = listener.accept() => accepted,
@@ -322,9 +403,18 @@ impl AcceptLoop {
             stream.set_nodelay(true).ok();
             let shared = self.shared.clone();
             let stream = conn::Accepted::new(stream, stop.clone());
-            match self.protocol {
-                Protocol::Tcp => connections.spawn(tcp::forward(shared, stream)),
-                Protocol::Http => connections.spawn(serve_http(http.clone(), stream, peer, shared)),
+            match options.protocol {
+                Protocol::Tcp => connections.spawn(async move {
+                    tcp::forward(shared, stream).await;
+                    drop(slot);
+                }),
+                Protocol::Http => {
+                    let http = http.clone();
+                    connections.spawn(async move {
+                        serve_http(http, stream, peer, shared).await;
+                        drop(slot);
+                    })
+                }
             };
         }
         drop(listener);
@@ -342,7 +432,7 @@ async fn serve_http(
     shared: Arc<ProxyShared>,
 ) {
     let stop = shared.stop.clone();
-    let peer = http::Peer::new(peer);
+    let peer = headers::Peer::new(peer);
     let (upstreams, mut new_drivers) = upstream::Upstreams::new();
     let service = service_fn(move |req| http::handle(shared.clone(), req, peer.clone(), upstreams.clone()));
     let connection = http

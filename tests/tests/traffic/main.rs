@@ -284,7 +284,7 @@ async fn metrics_from_the_real_api_parse_as_prometheus_text() {
     let addr = cluster.address("api").expect("address");
     let client = reqwest::Client::new();
     for path in ["/a", "/status/503", "/b"] {
-        client.get(format!("http://{addr}{path}")).header("x-microdeck-caller", "tester").send().await.expect("answered");
+        client.get(format!("http://{addr}{path}")).header("x-microdeck-caller", "no-such-service").send().await.expect("answered");
     }
     totals_of(&cluster, "api", 3).await;
     let unauthorized = client.get(format!("{}/metrics", handle.url)).send().await.expect("answered");
@@ -304,10 +304,12 @@ async fn metrics_from_the_real_api_parse_as_prometheus_text() {
         .sum();
     assert_eq!(total, 3.0);
     let edges = families.iter().find(|f| f["name"] == "microdeck_edge_requests").expect("edges family");
-    assert!(edges["samples"].as_array().expect("samples").iter().any(|s| s["labels"]["caller"] == "tester"));
+    // A caller that is no service of the cluster counts as external.
+    let callers: Vec<&Value> = edges["samples"].as_array().expect("samples").iter().map(|s| &s["labels"]["caller"]).collect();
+    assert!(!callers.is_empty() && callers.iter().all(|c| *c == "external"), "{callers:?}");
     // The JSON routes answer too.
     let topo: Value = client.get(format!("{}/api/topology", handle.url)).bearer_auth(&token).send().await.expect("answered").json().await.expect("json");
-    assert!(topo["edges"].as_array().is_some_and(|e| e.iter().any(|e| e["caller"] == "tester" && e["callee"] == "api")), "{topo}");
+    assert!(topo["edges"].as_array().is_some_and(|e| e.iter().any(|e| e["caller"] == "external" && e["callee"] == "api")), "{topo}");
     let series: Value = client.get(format!("{}/api/services/api/series?window=60", handle.url)).bearer_auth(&token).send().await.expect("answered").json().await.expect("json");
     assert_eq!(series["service"], "api");
     let missing = client.get(format!("{}/api/services/nope/series", handle.url)).bearer_auth(&token).send().await.expect("answered");

@@ -13,7 +13,8 @@ pub(in crate::cluster) struct Diff {
     /// Same address, new definition: its actor takes it; `true` = roll the replicas onto it
     /// (`false`: only `replicas` changed, a scale is enough).
     pub redefined: Vec<(String, bool)>,
-    /// Port, protocol or balancing changed: stopped with its address, then added anew.
+    /// Port, protocol, balancing or a timeout of the address changed: stopped with its
+    /// address, then added anew.
     pub replaced: Vec<String>,
     pub added: Vec<String>,
     pub removed: Vec<String>,
@@ -23,7 +24,11 @@ pub(in crate::cluster) struct Diff {
 
 /// The address is what a listener was bound with: a change needs a new one.
 fn same_address(a: &Service, b: &Service) -> bool {
-    a.port == b.port && a.protocol == b.protocol && a.balance == b.balance
+    a.port == b.port
+        && a.protocol == b.protocol
+        && a.balance == b.balance
+        && a.response_timeout == b.response_timeout
+        && a.idle_timeout == b.idle_timeout
 }
 
 /// Every service a definition reaches through `{{name.field}}` placeholders.
@@ -127,9 +132,11 @@ depends_on = ["moves"]
     }
 
     #[test]
-    fn a_protocol_or_balance_change_needs_a_new_address() {
-        let before = manifest("[services.t]\ncommand = \"a\"\n[services.u]\ncommand = \"a\"\n");
-        let after = manifest("[services.t]\ncommand = \"a\"\nprotocol = \"tcp\"\n[services.u]\ncommand = \"a\"\nbalance = \"least-inflight\"\n");
-        assert_eq!(diff(&before.services, &after).replaced, ["t", "u"]);
+    fn a_protocol_balance_or_timeout_change_needs_a_new_address() {
+        let before = manifest("[services.t]\ncommand = \"a\"\n[services.u]\ncommand = \"a\"\n[services.v]\ncommand = \"a\"\n");
+        let after = manifest(
+            "[services.t]\ncommand = \"a\"\nprotocol = \"tcp\"\n[services.u]\ncommand = \"a\"\nbalance = \"least-inflight\"\n[services.v]\ncommand = \"a\"\nresponse_timeout = \"5s\"\n",
+        );
+        assert_eq!(diff(&before.services, &after).replaced, ["t", "u", "v"]);
     }
 }

@@ -1,6 +1,8 @@
 //! The proxy over real sockets: tiny axum backends on port 0, real clients.
-//! HTTP forwarding here; TCP, upgrades, ports and stop in `sockets`.
+//! HTTP forwarding here; TCP, upgrades, ports and stop in `sockets`; timeouts, the
+//! connection cap and credentials in `hostile`.
 
+mod hostile;
 mod sockets;
 
 use std::collections::HashMap;
@@ -104,7 +106,7 @@ fn proxy(protocol: Protocol, balance: Balance) -> (ServiceProxy, CancellationTok
     let cancel = CancellationToken::new();
     let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let proxy =
-        ServiceProxy::bind("api", addr, protocol, balance, cancel.clone()).expect("bind proxy");
+        ServiceProxy::bind("api", addr, AddressOptions::new(protocol, balance), cancel.clone()).expect("bind proxy");
     (proxy, cancel)
 }
 

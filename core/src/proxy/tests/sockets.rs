@@ -84,7 +84,7 @@ async fn an_upgraded_connection_is_tunnelled_and_counts_as_in_flight() {
     cancel.cancel();
 }
 
-async fn echo_backend() -> SocketAddr {
+pub(super) async fn echo_backend() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -145,8 +145,7 @@ async fn a_held_port_is_reported_with_its_holder() {
     let result = ServiceProxy::bind(
         "api",
         addr,
-        Protocol::Http,
-        Balance::RoundRobin,
+        AddressOptions::new(Protocol::Http, Balance::RoundRobin),
         CancellationToken::new(),
     );
     match result {

@@ -1,0 +1,160 @@
+//! The headers a request and its answer carry through the address: hop-by-hop ones
+//! stripped, `x-forwarded-for` added, the dashboard's cookie dropped, upgrades recognised.
+
+use std::net::SocketAddr;
+
+use hyper::header::{
+    HeaderMap, HeaderName, HeaderValue, CONNECTION, COOKIE, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING,
+    UPGRADE,
+};
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// Headers of one hop only (RFC 9110 §7.6.1); hyper frames the bodies itself.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    PROXY_AUTHENTICATE,
+    PROXY_AUTHORIZATION,
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+    UPGRADE,
+];
+
+/// The protocol asked for when the request is an upgrade (`Connection: upgrade` + `Upgrade`).
+pub(super) fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
+    let asks = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    asks.then(|| headers.get(UPGRADE).cloned()).flatten()
+}
+
+/// The client of one connection, as `x-forwarded-for` names it (made once per connection).
+#[derive(Clone)]
+pub struct Peer(HeaderValue);
+
+impl Peer {
+    pub fn new(addr: SocketAddr) -> Option<Peer> {
+        HeaderValue::from_str(&addr.ip().to_string()).ok().map(Peer)
+    }
+}
+
+pub(super) fn prepare_headers(headers: &mut HeaderMap, peer: &Option<Peer>) {
+    strip_hop_by_hop(headers);
+    drop_dashboard_cookie(headers);
+    let Some(Peer(ip)) = peer else { return };
+    let forwarded = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(before) => HeaderValue::from_str(&format!("{before}, {}", ip.to_str().unwrap_or_default())).ok(),
+        None => Some(ip.clone()),
+    };
+    if let Some(value) = forwarded {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
+}
+
+/// Removes the hop-by-hop headers, and those `Connection` names, in one pass over the
+/// names (nothing is allocated when there are none, the common case).
+pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let mut found: Vec<HeaderName> = Vec::new();
+    for name in headers.keys() {
+        if HOP_BY_HOP.contains(name) {
+            found.push(name.clone());
+        }
+    }
+    if found.contains(&CONNECTION) {
+        let named = headers
+            .get_all(CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok());
+        found.extend(named);
+    }
+    for name in found {
+        headers.remove(name);
+    }
+}
+
+/// The dashboard's token cookie. Browsers send a loopback cookie to every local port, so one
+/// a browser still holds must not reach a service.
+const DASHBOARD_COOKIE: &[u8] = b"microdeck_token";
+
+/// Removes the dashboard's cookie from the `Cookie` headers, keeping every other pair as sent
+/// (nothing is allocated when it is absent, the common case).
+fn drop_dashboard_cookie(headers: &mut HeaderMap) {
+    let is_dashboard = |pair: &[u8]| pair.split(|b| *b == b'=').next().is_some_and(|name| name.trim_ascii() == DASHBOARD_COOKIE);
+    let holds = |value: &HeaderValue| value.as_bytes().split(|b| *b == b';').any(is_dashboard);
+    if !headers.get_all(COOKIE).iter().any(holds) {
+        return;
+    }
+    let kept: Vec<HeaderValue> = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| {
+            let pairs: Vec<&[u8]> = value.as_bytes().split(|b| *b == b';').filter(|pair| !is_dashboard(pair)).collect();
+            let joined = pairs.join(&b';');
+            let rest = joined.trim_ascii();
+            (!rest.is_empty()).then(|| HeaderValue::from_bytes(rest).ok()).flatten()
+        })
+        .collect();
+    headers.remove(COOKIE);
+    for value in kept {
+        headers.append(COOKIE, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_stripped_the_rest_kept() {
+        // (headers sent, header names left)
+        type Case = (&'static [(&'static str, &'static str)], &'static [&'static str]);
+        let cases: &[Case] = &[
+            (&[("host", "a"), ("x-bar", "1")], &["host", "x-bar"]),
+            (&[("host", "a"), ("keep-alive", "timeout=5"), ("te", "trailers"), ("transfer-encoding", "chunked")], &["host"]),
+            (&[("connection", "close, x-foo"), ("x-foo", "1"), ("x-bar", "2"), ("proxy-connection", "keep-alive")], &["x-bar"]),
+            (&[("Connection", "Upgrade"), ("upgrade", "websocket"), ("trailer", "x"), ("proxy-authenticate", "b")], &[]),
+            (&[("proxy-authorization", "Basic eDp5"), ("authorization", "Bearer t")], &["authorization"]),
+        ];
+        for (given, kept) in cases {
+            let mut headers = HeaderMap::new();
+            for (k, v) in given.iter() {
+                headers.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_static(v));
+            }
+            strip_hop_by_hop(&mut headers);
+            let mut left: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+            left.sort_unstable();
+            assert_eq!(left, *kept, "{given:?}");
+        }
+    }
+
+    #[test]
+    fn the_dashboard_cookie_is_dropped_and_every_other_cookie_kept() {
+        // (Cookie headers sent, Cookie headers forwarded)
+        type Case = (&'static [&'static str], &'static [&'static str]);
+        let cases: &[Case] = &[
+            (&["a=1; b=2"], &["a=1; b=2"]),
+            (&["microdeck_token=secret"], &[]),
+            (&["a=1; microdeck_token=secret; b=2"], &["a=1; b=2"]),
+            (&["microdeck_token=secret; b=2"], &["b=2"]),
+            (&["a=1;microdeck_token = secret"], &["a=1"]),
+            (&["microdeck_tokens=1; my_microdeck_token=2"], &["microdeck_tokens=1; my_microdeck_token=2"]),
+            (&["a=1", "microdeck_token=secret"], &["a=1"]),
+        ];
+        for (given, forwarded) in cases {
+            let mut headers = HeaderMap::new();
+            for value in given.iter() {
+                headers.append(COOKIE, HeaderValue::from_static(value));
+            }
+            drop_dashboard_cookie(&mut headers);
+            let left: Vec<&str> = headers.get_all(COOKIE).iter().map(|v| v.to_str().unwrap_or("?")).collect();
+            assert_eq!(left, *forwarded, "{given:?}");
+        }
+    }
+}
