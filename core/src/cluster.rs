@@ -139,6 +139,7 @@ struct Inner {
 impl Cluster {
     /// Starts every service (in `depends_on` order) and returns at once; readiness shows in snapshots.
     pub async fn start(manifest: Manifest, options: ClusterOptions) -> Result<Cluster, ClusterError> {
+        crate::fd_limit::raise();
         let folder = |what, path: &PathBuf, e| ClusterError::Folder { what, path: path.clone(), source: Arc::new(e) };
         std::fs::create_dir_all(&options.run_dir).map_err(|e| folder("create the run folder", &options.run_dir, e))?;
         std::fs::create_dir_all(&options.data_dir).map_err(|e| folder("create the data folder", &options.data_dir, e))?;

@@ -16,6 +16,7 @@
 //! - [`health`]: per-replica probes (HTTP, TCP, process-alive);
 //! - [`resources`]: CPU and memory per replica and of the engine;
 //! - [`grid`]: the shared clock grid that makes idle timers fire together;
+//! - [`fd_limit`]: the engine's open-file limit raised at start, its programs' given back;
 //! - [`events`]: the bounded cluster event log;
 //! - [`logs`]: line capture from children, level parsing, the per-service ring, rotated
 //!   log files and the batched feed for viewers;
@@ -42,6 +43,7 @@ pub mod shim;
 pub mod health;
 pub mod resources;
 pub mod grid;
+pub mod fd_limit;
 pub mod events;
 pub mod logs;
 pub mod proxy;

@@ -163,10 +163,13 @@ pub fn launch(shim: &Path, spec: &LaunchSpec) -> Result<Launched, SpawnError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(false);
-    // SAFETY: setsid is async-signal-safe. No PDEATHSIG on the shim: it must outlive
-    // the engine long enough to stop its group (and PDEATHSIG follows the spawning thread).
+    // SAFETY: setsid and setrlimit are async-signal-safe. No PDEATHSIG on the shim: it must
+    // outlive the engine long enough to stop its group (and PDEATHSIG follows the spawning thread).
     unsafe {
-        cmd.pre_exec(|| nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from));
+        cmd.pre_exec(|| {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            crate::fd_limit::restore_in_child()
+        });
     }
     let mut child = cmd.spawn().map_err(io)?;
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);

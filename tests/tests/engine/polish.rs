@@ -209,3 +209,30 @@ async fn a_process_checked_replica_is_ready_only_after_its_pid_is_known() {
     outcome.expect("in time").expect("ready only after started");
     tokio::time::timeout(LONG, cluster.shutdown()).await.expect("shutdown in time");
 }
+
+/// "Max open files" of a process: (soft, hard).
+fn open_files_limit(pid: u32) -> Option<(u64, u64)> {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let mut numbers = line.split_whitespace().filter_map(|w| w.parse().ok());
+    Some((numbers.next()?, numbers.next()?))
+}
+
+#[test]
+fn the_engine_raises_its_open_file_limit_and_its_programs_get_the_one_it_started_with() {
+    let (_, hard) = open_files_limit(std::process::id()).expect("this test's limits");
+    assert!(hard > 256, "the hard limit here ({hard}) leaves nothing to raise");
+    // Started as from a desktop session whose soft limit is low.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let wrapper = dir.path().join("microdeck-low-limit");
+    let script = format!("#!/bin/sh\nulimit -Sn 256\nexec '{}' \"$@\"\n", microdeck_tests::bins::bin("microdeck").display());
+    std::fs::write(&wrapper, script).expect("write the wrapper");
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let manifest = "name = \"fds\"\n[services.idle]\ncommand = \"sleep\"\nargs = [\"600\"]\n";
+    let up = Up(microdeck_tests::rundir::UpProcess::spawn(&wrapper, Some(manifest), &["--web-port", "0"], &std::env::var("PATH").unwrap_or_default(), None)
+        .expect("start microdeck up"));
+    let snap = up.wait_all_ready(LONG);
+    let program = snap.services[0].replicas[0].pid.expect("the program's pid");
+    assert_eq!(open_files_limit(up.pid()), Some((hard, hard)), "the engine runs with its hard limit");
+    assert_eq!(open_files_limit(program), Some((256, hard)), "the program gets the limit the engine started with");
+}
