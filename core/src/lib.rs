@@ -20,6 +20,8 @@
 //! - [`events`]: the bounded cluster event log;
 //! - [`logs`]: line capture from children, level parsing, the per-service ring, rotated
 //!   log files and the batched feed for viewers;
+//! - `http1`: HTTP/1.1 request encoding and response framing on the wire, for the load
+//!   workers and the proxy's connections to replicas;
 //! - [`proxy`]: each service's stable address, forwarding HTTP or TCP to its ready
 //!   replicas;
 //! - [`cluster`]: `Cluster`, the one API of every shell;
@@ -46,6 +48,7 @@ pub mod grid;
 pub mod fd_limit;
 pub mod events;
 pub mod logs;
+mod http1;
 pub mod proxy;
 pub mod cluster;
 pub mod metrics;

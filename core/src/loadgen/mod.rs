@@ -10,7 +10,7 @@
 //! [`MAX_IN_FLIGHT`] (handed out, not yet answered) are not sent and count as `dropped`.
 //!
 //! One actor task per run owns the schedule and the [`report::Stats`]; a [`worker`]
-//! task per connection sends, reading responses with [`wire`]. The actor wakes once
+//! task per connection sends, reading responses with [`crate::http1`]. The actor wakes once
 //! per due request, or once per timer tick at high rates, and folds the outcomes in
 //! then (a response wakes no one). The [`LoadHandle`] changes the rate, stops the run
 //! and watches the report.
@@ -18,13 +18,12 @@
 //! - [`request`]: a scenario's requests made ready to send, and the weighted pick;
 //! - [`report`]: the run's counts and latency, and the report they make;
 //! - `worker`: one connection's task;
-//! - `wire`: HTTP/1.1 encoding and response framing for the workers.
+//! - [`crate::http1`]: HTTP/1.1 encoding and response framing, shared with the proxy.
 
 pub mod report;
 pub mod request;
 #[cfg(test)]
 mod tests;
-mod wire;
 mod worker;
 
 use std::net::SocketAddr;

@@ -46,7 +46,7 @@ impl Prepared {
         let mut origin_headers = headers.clone();
         let host = HeaderValue::from_str(&target.to_string()).map_err(|e| bad(format!("host: {e}")))?;
         origin_headers.insert(hyper::header::HOST, host);
-        let wire = super::wire::encode(&method, &origin, &origin_headers, &body);
+        let wire = crate::http1::encode(&method, &origin, &origin_headers, &body);
         Ok(Prepared { method, uri, headers, body, wire })
     }
 

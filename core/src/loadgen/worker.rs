@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::report::{Ending, Completion};
 use super::request::Prepared;
-use super::wire::{Done, ResponseReader};
+use crate::http1::{Done, ResponseReader};
 use super::{CONNECT_TIMEOUT, REQUEST_TIMEOUT};
 
 /// Read this much at a time; a response's body is consumed as it comes, never kept.

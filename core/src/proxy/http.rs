@@ -14,13 +14,14 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE, HOST, UPGRADE};
 use hyper::upgrade::OnUpgrade;
+use hyper::http::request;
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
 use super::balance::{Backend, InFlight};
 use super::headers::{prepare_headers, strip_hop_by_hop, upgrade_protocol, Peer};
-use super::upstream::{self, UpstreamBody, Upstreams};
+use super::upstream::{self, ReplicaBody, UpgradeBody, Upstreams};
 use super::ProxyShared;
 
 /// Names the calling service, for the caller→callee edges of the topology.
@@ -140,45 +141,46 @@ async fn respond(
     // An upgrade (WebSocket…) asks the replica for one too; the two are joined on 101.
     let client_upgrade = match upgrade {
         Some(protocol) => {
-            parts
-                .headers
-                .insert(CONNECTION, HeaderValue::from_static("upgrade"));
+            parts.headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
             parts.headers.insert(UPGRADE, protocol);
             parts.extensions.remove::<OnUpgrade>()
         }
         None => None,
     };
-    // Replayable only when nothing of the body is consumed: idempotent and bodiless.
-    let replayable =
-        is_idempotent(&parts.method) && body.is_end_stream() && client_upgrade.is_none();
-    let replay = replayable.then(|| {
-        (
-            parts.method.clone(),
-            parts.uri.clone(),
-            parts.headers.clone(),
-        )
-    });
-    let request = Request::from_parts(parts, body.boxed());
+    // The target goes out as the client sent it (origin-form), with the client's Host.
+    if parts.uri.authority().is_some() {
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        if let Ok(origin) = Uri::builder().path_and_query(path).build() {
+            parts.uri = origin;
+        }
+    }
+    let mut out = Outgoing { hostless: !parts.headers.contains_key(HOST), parts };
+    let body = (!body.is_end_stream()).then_some(body);
+    // Sent again only when nothing of it is consumed: idempotent and bodiless.
+    let replayable = is_idempotent(&out.parts.method) && body.is_none() && client_upgrade.is_none();
     *sent_to = Some(first.backend.replica);
-    let (error, failed) = match forward(shared, upstreams, request, first, started, client_upgrade).await {
+    let (error, failed) = match forward(shared, upstreams, &mut out, body, first, started, client_upgrade).await {
         Ok(response) => return response,
         Err(failure) => failure,
     };
     // A replica that took the request and said nothing may still be working on it: not sent again.
-    if let (Some((method, uri, headers)), false) = (replay, error.timed_out) {
+    if replayable && !error.timed_out {
         if let Some(second) = shared.balancer.pick(Some(failed)) {
-            let mut request = Request::new(Empty::new().map_err(|never| match never {}).boxed());
-            *request.method_mut() = method;
-            *request.uri_mut() = uri;
-            *request.headers_mut() = headers;
             *sent_to = Some(second.backend.replica);
-            match forward(shared, upstreams, request, second, started, None).await {
+            match forward(shared, upstreams, &mut out, None, second, started, None).await {
                 Ok(response) => return response,
                 Err((e, _)) => return shared.upstream_failed(&e, started),
             }
         }
     }
     shared.upstream_failed(&error, started)
+}
+
+/// A request's line and headers, ready for any replica.
+struct Outgoing {
+    parts: request::Parts,
+    /// The client sent no `Host`: each replica gets its own `host:port`.
+    hostless: bool,
 }
 
 /// A forwarding error and the backend it happened on.
@@ -195,29 +197,24 @@ pub struct UpstreamError {
 async fn forward(
     shared: &Arc<ProxyShared>,
     upstreams: &Upstreams,
-    mut request: Request<UpstreamBody>,
+    out: &mut Outgoing,
+    body: Option<Incoming>,
     slot: InFlight,
     started: &Meta,
     client_upgrade: Option<OnUpgrade>,
 ) -> Result<Response<ProxyBody>, UpstreamFailure> {
     let backend = slot.backend;
-    // The target goes out as the client sent it (origin-form), with the client's Host.
-    if request.uri().authority().is_some() {
-        let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
-        if let Ok(origin) = Uri::builder().path_and_query(path).build() {
-            *request.uri_mut() = origin;
-        }
+    if out.hostless {
+        out.parts.headers.insert(HOST, slot.counters().authority.clone());
     }
-    if !request.headers().contains_key(HOST) {
-        request.headers_mut().insert(HOST, slot.counters().authority.clone());
-    }
+    let parts = &out.parts;
     let sending = async {
         match client_upgrade {
             Some(_) => match upstream::connect_for_upgrade(backend, &shared.connections).await {
-                Ok(mut sender) => sender.send_request(request).await.map_err(|e| error_chain(&e)),
+                Ok(mut sender) => sender.send_request(upgrade_request(parts, body)).await.map(|r| r.map(Inner::Upgrade)).map_err(|e| error_chain(&e)),
                 Err(e) => Err(e.0),
             },
-            None => send(upstreams, backend, request).await,
+            None => upstreams.send(backend, parts, body).await.map(|r| r.map(Inner::Replica)),
         }
     };
     let limit = shared.options.response_timeout;
@@ -237,12 +234,7 @@ async fn forward(
             let slot = match tunnel {
                 Some((client, upstream)) => {
                     // The tunnel holds the in-flight mark while it is open.
-                    shared.connections.spawn(tunnel_upgraded(
-                        client,
-                        upstream,
-                        slot,
-                        shared.stop.clone(),
-                    ));
+                    shared.connections.spawn(tunnel_upgraded(client, upstream, slot, shared.stop.clone()));
                     None
                 }
                 None => {
@@ -259,10 +251,7 @@ async fn forward(
                 failed: false,
                 bytes: 0,
             };
-            Ok(Response::from_parts(
-                parts,
-                ProxyBody::new(body.boxed(), Some(tracker)),
-            ))
+            Ok(Response::from_parts(parts, ProxyBody::new(body, Some(tracker))))
         }
         Err(detail) => {
             slot.counters().failures.fetch_add(1, Ordering::Relaxed);
@@ -271,24 +260,17 @@ async fn forward(
     }
 }
 
-/// Sends over the client connection's kept connection to `backend`, or a new one; a request
-/// the kept connection closed before taking goes out once more over a new connection.
-async fn send(upstreams: &Upstreams, backend: Backend, request: Request<UpstreamBody>) -> Result<Response<Incoming>, String> {
-    let mut sender = upstreams.sender(backend).await.map_err(|e| e.0)?;
-    let request = match sender.try_send_request(request).await {
-        Ok(response) => {
-            upstreams.keep(backend, sender);
-            return Ok(response);
-        }
-        Err(mut e) => match e.take_message() {
-            Some(request) => request,
-            None => return Err(error_chain(e.error())),
-        },
+/// The request for an upgrade, over hyper's client.
+fn upgrade_request(parts: &request::Parts, body: Option<Incoming>) -> Request<UpgradeBody> {
+    let body = match body {
+        Some(body) => body.boxed(),
+        None => Empty::new().map_err(|never| match never {}).boxed(),
     };
-    let mut sender = upstreams.connect(backend).await.map_err(|e| e.0)?;
-    let response = sender.send_request(request).await.map_err(|e| error_chain(&e))?;
-    upstreams.keep(backend, sender);
-    Ok(response)
+    let mut request = Request::new(body);
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = parts.uri.clone();
+    *request.headers_mut() = parts.headers.clone();
+    request
 }
 
 impl ProxyShared {
@@ -310,10 +292,7 @@ impl ProxyShared {
             failed: false,
             bytes: 0,
         };
-        let mut response = Response::new(ProxyBody::new(
-            Full::new(bytes).map_err(|never| match never {}).boxed(),
-            Some(tracker),
-        ));
+        let mut response = Response::new(ProxyBody::new(Inner::Own(Full::new(bytes)), Some(tracker)));
         *response.status_mut() = status;
         response
             .headers_mut()
@@ -408,27 +387,42 @@ impl Drop for Tracker {
     }
 }
 
-/// The response body the proxy sends: an upstream body or its own, tracked.
+/// The response body the proxy sends: a replica's or its own, tracked.
 pub struct ProxyBody {
-    inner: UpstreamBody,
+    inner: Inner,
     tracker: Option<Tracker>,
 }
 
+/// Where a response body comes from.
+// A replica's body is nearly every answer: boxing it would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
+enum Inner {
+    /// Read from the replica's connection by this connection's task.
+    Replica(ReplicaBody),
+    /// An answer to an upgrade request, over hyper's client.
+    Upgrade(Incoming),
+    /// The proxy's own answer (503, 502, 504).
+    Own(Full<Bytes>),
+}
+
 impl ProxyBody {
-    fn new(inner: UpstreamBody, tracker: Option<Tracker>) -> Self {
+    fn new(inner: Inner, tracker: Option<Tracker>) -> Self {
         Self { inner, tracker }
     }
 }
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 impl Body for ProxyBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled: Poll<Option<Result<Frame<Bytes>, BoxError>>> = match &mut self.inner {
+            Inner::Replica(body) => Pin::new(body).poll_frame(cx).map_err(BoxError::from),
+            Inner::Upgrade(body) => Pin::new(body).poll_frame(cx).map_err(BoxError::from),
+            Inner::Own(body) => Pin::new(body).poll_frame(cx).map_err(|never| match never {}),
+        };
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let (Some(data), Some(tracker)) = (frame.data_ref(), self.tracker.as_mut()) {
@@ -443,10 +437,18 @@ impl Body for ProxyBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.inner {
+            Inner::Replica(body) => body.is_end_stream(),
+            Inner::Upgrade(body) => body.is_end_stream(),
+            Inner::Own(body) => body.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.inner {
+            Inner::Replica(body) => body.size_hint(),
+            Inner::Upgrade(body) => body.size_hint(),
+            Inner::Own(body) => body.size_hint(),
+        }
     }
 }

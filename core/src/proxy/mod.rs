@@ -4,7 +4,7 @@
 //! - [`balance`]: the lock-free backend set, round-robin / least-in-flight, counters;
 //! - `http`: HTTP forwarding, the 503/502/504 answers, the per-request record hook;
 //! - `headers`: hop-by-hop headers, `x-forwarded-for`, the dashboard's cookie, upgrades;
-//! - `upstream`: each client connection's own connections to the replicas, driven in its task;
+//! - `upstream`: each client connection's own connections to the replicas, written and read in its task;
 //! - `tcp`: TCP forwarding;
 //! - `conn`: accepted sockets that reset on stop, so the port frees at once;
 //! - [`holder`]: who holds a port, for a clear "port in use" error.
@@ -17,16 +17,12 @@ mod http;
 mod tcp;
 mod upstream;
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::task::Poll;
 use std::time::Duration;
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -422,9 +418,9 @@ impl AcceptLoop {
     }
 }
 
-/// Serves one client connection. Its upstream connections are driven here too, so a
-/// request and its answer never leave this task; a stop lets the request under way finish
-/// (at most [`STOP_GRACE`]).
+/// Serves one client connection; its requests are written to the replicas and their answers
+/// read in this task too (`upstream`). A stop lets the request under way finish (at most
+/// [`STOP_GRACE`]).
 async fn serve_http(
     http: http1::Builder,
     stream: conn::Accepted,
@@ -433,42 +429,20 @@ async fn serve_http(
 ) {
     let stop = shared.stop.clone();
     let peer = headers::Peer::new(peer);
-    let (upstreams, mut new_drivers) = upstream::Upstreams::new();
+    let upstreams = upstream::Upstreams::default();
     let service = service_fn(move |req| http::handle(shared.clone(), req, peer.clone(), upstreams.clone()));
     let connection = http
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(connection);
-    let mut drivers = FuturesUnordered::new();
-    let stopped = stop.cancelled();
-    tokio::pin!(stopped);
-    let mut grace: Option<Pin<Box<tokio::time::Sleep>>> = None;
-    // One hand-written poll rather than a `select!`: every wake-up polls the upstream
-    // connections, then the client connection (whose requests hand over new upstream
-    // connections, taken at once), then the upstream connections again (a request just
-    // given to one is written out in the same turn).
-    std::future::poll_fn(|cx| {
-        if grace.is_none() && stopped.as_mut().poll(cx).is_ready() {
-            connection.as_mut().graceful_shutdown();
-            grace = Some(Box::pin(tokio::time::sleep(STOP_GRACE)));
-        }
-        if grace.as_mut().is_some_and(|g| g.as_mut().poll(cx).is_ready()) {
-            return Poll::Ready(());
-        }
-        while let Poll::Ready(Some(())) = drivers.poll_next_unpin(cx) {}
+    tokio::select! {
         // A broken client connection is the client's business.
-        let served = connection.as_mut().poll(cx).is_ready();
-        while let Ok(driver) = new_drivers.try_recv() {
-            drivers.push(driver);
+        _served = connection.as_mut() => {}
+        _ = stop.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(STOP_GRACE, connection).await;
         }
-        while let Poll::Ready(Some(())) = drivers.poll_next_unpin(cx) {}
-        if served {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    })
-    .await;
+    }
 }
 
 #[cfg(test)]
