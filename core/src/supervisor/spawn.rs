@@ -130,7 +130,7 @@ pub fn launch_spec(service: &Service, senv: &ServiceEnv, index: u32, port: u16) 
         return Err(SpawnError::Missing(format!("working directory {} does not exist", cwd.display())));
     }
     let data = senv.data_dir.join(&service.name);
-    std::fs::create_dir_all(&data).map_err(|source| SpawnError::Io { program: data.display().to_string(), source })?;
+    crate::private_fs::create_dir(&data).map_err(|source| SpawnError::Io { program: data.display().to_string(), source })?;
     let mut env: Vec<(String, String)> =
         service.env.iter().map(|(k, v)| (k.clone(), placeholders::expand(v, &ctx))).collect();
     env.push(("PORT".into(), port.to_string()));

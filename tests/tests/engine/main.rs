@@ -7,6 +7,7 @@ mod lessons;
 mod members;
 mod polish;
 mod reload;
+mod run_folder;
 mod util;
 
 use std::collections::BTreeSet;
