@@ -8,6 +8,7 @@ mod members;
 mod polish;
 mod reload;
 mod run_folder;
+mod stop_signal;
 mod util;
 
 use std::collections::BTreeSet;
