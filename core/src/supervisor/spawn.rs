@@ -199,9 +199,21 @@ pub fn signal_group(pgid: i32, sig: Signal) {
     }
 }
 
-/// A port free right now on 127.0.0.1.
+/// A port free right now on 127.0.0.1. Released at once for the replica to bind: another
+/// process may take it first, which [`taken_by`] tells after the replica exits.
 pub fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+/// Who holds `port` on 127.0.0.1 now that the replica given it has exited ("another
+/// process" if the OS does not tell); `None` when it is free.
+pub async fn taken_by(port: u16) -> Option<String> {
+    match std::net::TcpListener::bind(("127.0.0.1", port)) {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {}
+        _ => return None,
+    }
+    let holder = tokio::task::spawn_blocking(move || crate::proxy::holder::port_holder(port)).await.ok().flatten();
+    Some(holder.unwrap_or_else(|| "another process".to_string()))
 }
 
 #[cfg(test)]
