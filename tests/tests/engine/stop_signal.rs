@@ -1,6 +1,6 @@
 //! A replica's program gets one SIGTERM per stop, whoever stops it: a program that takes a
 //! second TERM as "exit now" still finishes its graceful stop. A second TERM that comes
-//! before the first is delivered merges with it, unseen; four replicas make it likely
+//! before the first is delivered merges with it, unseen; eight replicas make it likely
 //! that at least one sees it.
 
 use std::path::Path;
@@ -34,18 +34,18 @@ with open(log, "a") as f:
     f.write("graceful\n")
 sys.exit(0)
 ''']
-replicas = 4
+replicas = 8
 stop_grace = "5s"
 restart = "never"
 "#;
 
-/// Each replica's notes, once all four have their handler in place.
+/// Each replica's notes, once all eight have their handler in place.
 fn terms(data_dir: &Path) -> Option<Vec<String>> {
-    (0..4).map(|r| std::fs::read_to_string(data_dir.join(format!("web/terms.{r}"))).ok()).collect()
+    (0..8).map(|r| std::fs::read_to_string(data_dir.join(format!("web/terms.{r}"))).ok()).collect()
 }
 
 fn graceful(notes: Option<Vec<String>>) {
-    assert_eq!(notes, Some(vec!["TERM\ngraceful\n".to_string(); 4]), "a replica got more than one TERM");
+    assert_eq!(notes, Some(vec!["TERM\ngraceful\n".to_string(); 8]), "a replica got more than one TERM");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,7 +55,7 @@ async fn a_stopped_replica_gets_one_term_and_stops_gracefully() {
     // A file exists once its replica's handler is in place.
     poll_until_async("the programs' TERM handlers", LONG, || terms(&data)).await;
     let pids: Vec<u32> = cluster.snapshot().services[0].replicas.iter().filter_map(|r| r.pid).collect();
-    assert_eq!(pids.len(), 4);
+    assert_eq!(pids.len(), 8);
     cluster.stop_service("web").await.expect("stop");
     poll_until_async("the programs gone", LONG, || (!pids.iter().any(|p| alive(*p))).then_some(())).await;
     graceful(terms(&data));
@@ -67,9 +67,9 @@ fn a_replica_of_a_killed_engine_gets_one_term_and_stops_gracefully() {
     let up = Up::start(COUNTS_TERMS);
     let data = up.dir.path().join("data");
     poll_until("the programs' TERM handlers", LONG, || terms(&data));
-    let pids: Vec<u32> = poll_until("4 pids", LONG, || {
+    let pids: Vec<u32> = poll_until("8 pids", LONG, || {
         let pids: Vec<u32> = up.snapshot()?.services[0].replicas.iter().filter_map(|r| r.pid).collect();
-        (pids.len() == 4).then_some(pids)
+        (pids.len() == 8).then_some(pids)
     });
     // SAFETY: kill(2) on our own child: its shims see their socket close and stop their groups.
     unsafe { libc::kill(up.pid() as i32, libc::SIGKILL) };
