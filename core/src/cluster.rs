@@ -43,6 +43,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::events::{now_ms, EventLog};
+use crate::logs::file::RotatingFile;
 use crate::logs::{LogConfig, LogHub};
 use crate::manifest::Manifest;
 use crate::resources::Resources;
@@ -62,7 +63,8 @@ pub use subscribe::Subscription;
 /// Where a cluster keeps its files, and how it shifts its ports.
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
-    /// Logs (`logs/<service>.log`) and run state. Default: `$XDG_STATE_HOME/microdeck/<cluster>`.
+    /// Logs (`logs/<service>.log`), events (`events.jsonl`) and run state, all private to the
+    /// user. Default: `$XDG_STATE_HOME/microdeck/<cluster>`.
     pub run_dir: PathBuf,
     /// One folder per service (`MICRODECK_DATA_DIR`), kept across runs. Default: `$XDG_DATA_HOME/microdeck/<cluster>`.
     pub data_dir: PathBuf,
@@ -72,7 +74,7 @@ pub struct ClusterOptions {
     pub program_dirs: Vec<PathBuf>,
     /// Lines kept in memory per service for viewers.
     pub log_ring_lines: usize,
-    /// A service's log file is rotated past this size...
+    /// A service's log file, and the event file, is rotated past this size...
     pub log_file_bytes: u64,
     /// ...keeping this many files.
     pub log_files: usize,
@@ -141,8 +143,11 @@ impl Cluster {
     pub async fn start(manifest: Manifest, options: ClusterOptions) -> Result<Cluster, ClusterError> {
         crate::fd_limit::raise();
         let folder = |what, path: &PathBuf, e| ClusterError::Folder { what, path: path.clone(), source: Arc::new(e) };
-        std::fs::create_dir_all(&options.run_dir).map_err(|e| folder("create the run folder", &options.run_dir, e))?;
-        std::fs::create_dir_all(&options.data_dir).map_err(|e| folder("create the data folder", &options.data_dir, e))?;
+        crate::private_fs::create_dir(&options.run_dir).map_err(|e| folder("create the run folder", &options.run_dir, e))?;
+        crate::private_fs::create_dir(&options.data_dir).map_err(|e| folder("create the data folder", &options.data_dir, e))?;
+        let event_file = options.run_dir.join("events.jsonl");
+        let event_file = RotatingFile::open(event_file.clone(), options.log_file_bytes, options.log_files)
+            .map_err(|e| folder("write the event file", &event_file, e))?;
         let data_lock = lock_data(&options.data_dir).map_err(|e| folder("create the data folder lock in", &options.data_dir, e))?;
         let shim = options::shim_path(&options)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| ClusterError::NoRuntime(Arc::new(e)))?;
@@ -156,7 +161,7 @@ impl Cluster {
             files: options.log_files,
         };
         let logs = LogHub::start(log_config, &[], logs_cancel.clone()).map_err(|e| ClusterError::LogHubStart(Arc::new(e)))?;
-        let events = EventLog::start(cancel.clone());
+        let events = EventLog::start_writing(cancel.clone(), event_file);
         let (version_tx, version) = watch::channel(0u64);
         let shared = Arc::new(Shared {
             shim,

@@ -1,12 +1,14 @@
 //! The cluster's event log: a small actor keeping the newest [`EVENTS_KEPT`] events
 //! (started, ready, unhealthy, exited, restart-scheduled, scaled, stopped, killed,
-//! failed, reloaded) and broadcasting each one to subscribers.
+//! failed, reloaded), broadcasting each one to subscribers and appending it, one JSON
+//! line each, to a file rotated like the logs (`<run-dir>/events.jsonl`).
 
 use std::collections::VecDeque;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::logs::file::RotatingFile;
 use crate::snapshot::{Event, EventKind};
 
 /// Events kept in memory.
@@ -35,14 +37,31 @@ pub struct EventLog {
     bcast: broadcast::Sender<Event>,
 }
 
+/// One JSON line, flushed so a reader of the file sees the event at once.
+fn append(file: &mut RotatingFile, e: &Event) -> std::io::Result<()> {
+    use std::io::Write;
+    let line = serde_json::to_string(e)?;
+    writeln!(file.room_for(line.len() as u64 + 1)?, "{line}")?;
+    file.flush()
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl EventLog {
-    /// Starts the log's task; it ends with `cancel`.
+    /// Starts the log's task, keeping events in memory only; it ends with `cancel`.
     pub fn start(cancel: CancellationToken) -> EventLog {
+        Self::start_with(cancel, None)
+    }
+
+    /// Starts the log's task, appending every event to `file` too; it ends with `cancel`.
+    pub fn start_writing(cancel: CancellationToken, file: RotatingFile) -> EventLog {
+        Self::start_with(cancel, Some(file))
+    }
+
+    fn start_with(cancel: CancellationToken, mut file: Option<RotatingFile>) -> EventLog {
         let (tx, mut rx) = mpsc::channel::<Msg>(1024);
         let (bcast, _) = broadcast::channel(1024);
         let out = bcast.clone();
@@ -60,6 +79,13 @@ impl EventLog {
                         let e = Event { seq, at: now_ms(), service: d.service, replica: d.replica, kind: d.kind, message: d.message };
                         if kept.len() == EVENTS_KEPT {
                             kept.pop_front();
+                        }
+                        if let Some(f) = file.as_mut() {
+                            // Events come a few a second at most: a blocking append costs microseconds.
+                            if let Err(err) = append(f, &e) {
+                                tracing::warn!("cannot write {}: {err}; events are kept in memory only", f.path().display());
+                                file = None;
+                            }
                         }
                         kept.push_back(e.clone());
                         // No subscriber is fine.

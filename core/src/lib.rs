@@ -17,7 +17,9 @@
 //! - [`resources`]: CPU and memory per replica and of the engine;
 //! - [`grid`]: the shared clock grid that makes idle timers fire together;
 //! - [`fd_limit`]: the engine's open-file limit raised at start, its programs' given back;
-//! - [`events`]: the bounded cluster event log;
+//! - [`events`]: the bounded cluster event log, also kept in the run folder's `events.jsonl`;
+//! - [`private_fs`]: folders (0700) and files (0600) only this user reads, and the checked
+//!   stand-in for an unset `$HOME`;
 //! - [`logs`]: line capture from children, level parsing, the per-service ring, rotated
 //!   log files and the batched feed for viewers;
 //! - `http1`: HTTP/1.1 request encoding and response framing on the wire, for the load
@@ -47,6 +49,7 @@ pub mod resources;
 pub mod grid;
 pub mod fd_limit;
 pub mod events;
+pub mod private_fs;
 pub mod logs;
 mod http1;
 pub mod proxy;

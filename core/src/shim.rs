@@ -8,7 +8,8 @@
 //! however it died: the shim then sends SIGTERM to its whole group, waits the grace
 //! period, and SIGKILLs the group (itself included) — grandchildren under `sh -c` too.
 //! It exits with the program's status (re-raising a fatal signal), so the engine sees
-//! the program's own exit.
+//! the program's own exit. The program gets one SIGTERM per stop: the shim passes on only
+//! a signal sent to it alone, never one the engine or the shim sent to the whole group.
 
 use std::io::{Read, Write};
 use std::os::fd::FromRawFd;
@@ -18,7 +19,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{self, SigHandler, Signal};
+use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::unistd::Pid;
 
 /// The hidden first argument that selects shim mode.
@@ -36,11 +37,21 @@ pub fn run_if_shim() -> Option<ExitCode> {
     Some(run(&args[2..]))
 }
 
-extern "C" fn forward(sig: libc::c_int) {
-    let child = CHILD.load(Ordering::SeqCst);
-    if child > 0 {
-        // SAFETY: kill(2) is async-signal-safe.
-        unsafe { libc::kill(child, sig) };
+/// Passes a signal meant for the shim alone on to the program. The engine (the shim's
+/// parent) and the shim itself signal the whole group, so the program has its own copy of
+/// theirs: a second one would be a second TERM to a program that may take it as "exit now".
+extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _context: *mut libc::c_void) {
+    // SAFETY: with SA_SIGINFO the kernel passes a valid siginfo; getpid(2), getppid(2) and
+    // kill(2) are async-signal-safe.
+    unsafe {
+        let sender = if info.is_null() { 0 } else { (*info).si_pid() };
+        if sender == libc::getpid() || sender == libc::getppid() {
+            return;
+        }
+        let child = CHILD.load(Ordering::SeqCst);
+        if child > 0 {
+            libc::kill(child, sig);
+        }
     }
 }
 
@@ -67,9 +78,10 @@ fn run(args: &[String]) -> ExitCode {
 
     // A handler (not SIG_IGN, which the program would inherit) so a group-wide SIGTERM
     // leaves the shim alive to report the program's exit; a SIGTERM to the shim alone is passed on.
+    let action = SigAction::new(SigHandler::SigAction(forward), SaFlags::SA_SIGINFO | SaFlags::SA_RESTART, SigSet::empty());
     for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
-        // SAFETY: the handler only calls kill(2).
-        let _ignored = unsafe { signal::signal(sig, SigHandler::Handler(forward)) };
+        // SAFETY: the handler only calls async-signal-safe functions.
+        let _ignored = unsafe { signal::sigaction(sig, &action) };
     }
 
     let mut cmd = Command::new(program);

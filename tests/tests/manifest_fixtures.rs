@@ -18,19 +18,26 @@ struct Run {
 
 /// Runs `microdeck check ARGS…` in `dir`, killed if it outlives a generous deadline.
 fn check(dir: &Path, args: &[&str]) -> Run {
-    let mut child = Command::new(bin("microdeck"))
-        .arg("check")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn microdeck check");
+    let mut command = Command::new(bin("microdeck"));
+    command.arg("check").args(args);
+    finish(command, dir)
+}
+
+/// Runs `microdeck ARGS…` in `dir` with its address space capped at 2 GB: a reader with no
+/// limit fails here in seconds instead of taking the machine's memory.
+fn capped(dir: &Path, args: &[&str]) -> Run {
+    let mut command = Command::new("sh");
+    command.args(["-c", "ulimit -v 2000000 && exec \"$0\" \"$@\""]).arg(bin("microdeck")).args(args);
+    finish(command, dir)
+}
+
+fn finish(mut command: Command, dir: &Path) -> Run {
+    let mut child = command.current_dir(dir).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn microdeck");
     let deadline = Instant::now() + Duration::from_secs(30);
     while child.try_wait().expect("wait").is_none() {
         if Instant::now() > deadline {
             child.kill().expect("kill");
-            panic!("microdeck check {args:?} ran past 30s");
+            panic!("{command:?} ran past 30s");
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -159,4 +166,28 @@ fn format_flags_override_the_guess_from_the_name() {
     assert!(as_procfile.stdout.contains("minimal.toml:2:1: "), "{}", as_procfile.stdout);
     let forced = check(&dir, &["--procfile", "Procfile"]);
     assert_eq!(forced.code, 0, "{}", forced.stderr);
+}
+
+/// `check` (a manifest or a lesson), `up --manifest` and `up --procfile` refuse a file past 1 MiB, and an endless one,
+/// after reading one MiB of it (in a 2 GB address space).
+#[test]
+fn endless_and_oversized_files_are_refused_unread() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = dir.path().join("big.toml");
+    let line = "# a comment line that pads the manifest past one mebibyte\n";
+    std::fs::write(&big, line.repeat((1 << 20) / line.len() + 1)).expect("write");
+    let big = big.to_string_lossy().into_owned();
+    for args in [
+        vec!["check", "/dev/zero"],
+        vec!["check", big.as_str()],
+        vec!["check", "--lesson", "/dev/zero"],
+        vec!["up", "--manifest", "/dev/zero"],
+        vec!["up", "--procfile", "/dev/zero"],
+        vec!["up", "--manifest", big.as_str()],
+    ] {
+        let run = capped(dir.path(), &args);
+        let stderr = &run.stderr;
+        assert_eq!(run.code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains("cannot read") && stderr.contains("at most 1 MiB"), "{args:?}: {stderr}");
+    }
 }

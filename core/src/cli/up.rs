@@ -3,9 +3,9 @@
 //! Prints a status table when something changes (at most twice a second) and one line
 //! per failed service; writes `<run-dir>/snapshot.json` (the latest `ClusterSnapshot`,
 //! replaced atomically on change; CPU and memory figures refreshed every
-//! [`FIGURES_EVERY`], so an idle cluster does not rewrite it every second) and appends every event to `<run-dir>/events.jsonl`,
-//! so scripts and tests can follow it. Ctrl-C or SIGTERM stops every service, showing
-//! what it waits for, and exits 0.
+//! [`FIGURES_EVERY`], so an idle cluster does not rewrite it every second), so scripts and
+//! tests can follow it beside the engine's `<run-dir>/events.jsonl`. Ctrl-C or SIGTERM
+//! stops every service, showing what it waits for, and exits 0.
 
 use std::io::Write;
 use std::path::Path;
@@ -106,16 +106,10 @@ async fn run(args: UpArgs) -> u8 {
     exit::OK
 }
 
-/// Prints and records updates until Ctrl-C or SIGTERM.
+/// Prints updates and keeps `snapshot.json` until Ctrl-C or SIGTERM.
 async fn follow(cluster: &Cluster, run_dir: &Path) {
     // Headless: the lines go to the files; a log feed here would copy each one for nothing.
     let mut sub = cluster.subscribe_status(FIGURES_EVERY);
-    let mut events = std::fs::OpenOptions::new().create(true).append(true).open(run_dir.join("events.jsonl")).ok();
-    // The events from before the subscription; the feed repeats some, skipped by number.
-    let mut written = 0u64;
-    for e in cluster.events().await {
-        append_event(&mut events, &e, &mut written);
-    }
     let mut printed = String::new();
     let mut printed_at = Instant::now() - TABLE_EVERY;
     let mut reported: Vec<String> = vec![];
@@ -143,21 +137,7 @@ async fn follow(cluster: &Cluster, run_dir: &Path) {
                     printed_at = Instant::now();
                 }
             }
-            Update::Event(e) => append_event(&mut events, &e, &mut written),
-            Update::Logs { .. } => {}
-        }
-    }
-}
-
-/// One JSON line per event, each event once; a file that cannot be written is given up.
-fn append_event(file: &mut Option<std::fs::File>, e: &crate::snapshot::Event, written: &mut u64) {
-    if e.seq <= *written {
-        return;
-    }
-    *written = e.seq;
-    if let (Some(f), Ok(line)) = (file.as_mut(), serde_json::to_string(e)) {
-        if writeln!(f, "{line}").is_err() {
-            *file = None;
+            Update::Event(_) | Update::Logs { .. } => {}
         }
     }
 }
@@ -180,8 +160,7 @@ fn report_failures(snap: &ClusterSnapshot, reported: &mut Vec<String>) {
 /// `snapshot.json`, replaced atomically so a reader never sees half a file.
 fn write_snapshot(run_dir: &Path, snap: &ClusterSnapshot) {
     let Ok(json) = serde_json::to_vec_pretty(snap) else { return };
-    let tmp = run_dir.join("snapshot.json.tmp");
-    if std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, run_dir.join("snapshot.json"))).is_err() {
+    if crate::private_fs::write_atomic(&run_dir.join("snapshot.json"), &json).is_err() {
         tracing::warn!("cannot write {}/snapshot.json", run_dir.display());
     }
 }

@@ -11,8 +11,8 @@ pub struct DataLock {
 
 /// Takes the data folder's lock: `Ok(None)` when another process holds it.
 pub fn lock_data(data_dir: &Path) -> std::io::Result<Option<DataLock>> {
-    std::fs::create_dir_all(data_dir)?;
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(data_dir.join(".microdeck.lock"))?;
+    crate::private_fs::create_dir(data_dir)?;
+    let file = crate::private_fs::open_append(&data_dir.join(".microdeck.lock"))?;
     match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
         Ok(held) => Ok(Some(DataLock { _held: held })),
         Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),

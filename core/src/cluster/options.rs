@@ -9,8 +9,9 @@ fn xdg(var: &str, fallback: &str) -> PathBuf {
     match std::env::var_os(var).filter(|v| !v.is_empty()) {
         Some(v) => PathBuf::from(v),
         None => {
-            let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-            home.join(fallback)
+            // No `$HOME` (a bare service manager): a folder of this user's in /tmp, checked as it is made.
+            let home = std::env::var_os("HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
+            home.unwrap_or_else(crate::private_fs::home_fallback).join(fallback)
         }
     }
 }

@@ -33,15 +33,12 @@ pub use outline::LessonOutline;
 use crate::manifest::source::Text;
 use crate::manifest::Diagnostic;
 
-/// The largest lesson file read: a lesson is a page of text, not data.
-pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+pub use crate::manifest::MAX_FILE_BYTES;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LessonError {
     #[error("cannot read {path}: {source}")]
     Unreadable { path: PathBuf, source: std::io::Error },
-    #[error("{} is {size} bytes; a lesson file is at most {MAX_FILE_BYTES}", .path.display())]
-    TooLarge { path: PathBuf, size: u64 },
     #[error("{} has {} error(s):\n{}", .file, .diagnostics.len(), .diagnostics.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
     Invalid { file: String, diagnostics: Vec<Diagnostic> },
 }
@@ -56,11 +53,7 @@ pub fn parse_lesson(bytes: &[u8], file: &str) -> Result<Lesson, LessonError> {
 /// Reads and validates a lesson file.
 pub fn load_lesson_file(path: &Path) -> Result<Lesson, LessonError> {
     let unreadable = |source| LessonError::Unreadable { path: path.to_path_buf(), source };
-    let size = std::fs::metadata(path).map_err(unreadable)?.len();
-    if size > MAX_FILE_BYTES {
-        return Err(LessonError::TooLarge { path: path.to_path_buf(), size });
-    }
-    let bytes = std::fs::read(path).map_err(unreadable)?;
+    let bytes = crate::manifest::source::read_capped(path).map_err(unreadable)?;
     parse_lesson(&bytes, &path.display().to_string())
 }
 

@@ -1,11 +1,12 @@
-//! The service's log file on disk, rotated by size: `<service>.log`, `.log.1` … `.log.<files-1>`.
+//! The service's log file on disk, rotated by size: `<service>.log`, `.log.1` … `.log.<files-1>`
+//! ([`RotatingFile`], which keeps `events.jsonl` too).
 //!
 //! One line per log line: `<RFC 3339 UTC time, ms> <replica> <out|err> <LEVEL|-> <text>`,
 //! e.g. `2026-11-26T02:36:29.123Z 0 out INFO listening on 7401`. Split on the first four
 //! spaces to read it back; the text is everything after.
 
 use std::fmt::Write as _;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -17,31 +18,18 @@ const WRITE_BUFFER: usize = 256 * 1024;
 /// Appends lines to one service's files and rotates them. Owned by the hub's writer thread:
 /// plain blocking `std::fs`, so a line is copied once into the buffer and once to the kernel.
 pub struct LogFile {
-    path: PathBuf,
-    file_bytes: u64,
-    files: usize,
-    out: Option<BufWriter<File>>,
-    /// Bytes in the current file, buffered ones included.
-    size: u64,
+    file: RotatingFile,
 }
 
 impl LogFile {
     /// Opens (appending to) `<dir>/<service>.log`.
     pub fn open(dir: &Path, service: &str, file_bytes: u64, files: usize) -> io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        let mut file = Self {
-            path: log_path(dir, service),
-            file_bytes: file_bytes.max(1),
-            files: files.max(1),
-            out: None,
-            size: 0,
-        };
-        file.reopen()?;
-        Ok(file)
+        crate::private_fs::create_dir(dir)?;
+        Ok(Self { file: RotatingFile::open(log_path(dir, service), file_bytes, files)? })
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     /// Buffers a chunk's lines, rotating before any line that would overflow the current file.
@@ -51,20 +39,55 @@ impl LogFile {
         format_prefix(&mut prefix, chunk.at, chunk.replica, chunk.stream);
         for (text, level) in chunk.lines() {
             let len = (prefix.len() + level_word(level).len() + text.len() + 2) as u64;
-            if self.size > 0 && self.size + len > self.file_bytes {
-                self.rotate()?;
-            }
-            let out = match self.out.as_mut() {
-                Some(out) => out,
-                None => self.reopen()?,
-            };
-            write_line(out, &prefix, level, text)?;
-            self.size += len;
+            write_line(self.file.room_for(len)?, &prefix, level, text)?;
         }
         Ok(())
     }
 
     /// Pushes buffered lines to the OS, so readers of the file see them.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// A file kept within a size by rotation: `<path>`, `<path>.1` … `<path>.<files-1>`, the
+/// oldest dropped; every file 0600. A record is never split across two files.
+pub struct RotatingFile {
+    path: PathBuf,
+    file_bytes: u64,
+    files: usize,
+    out: Option<BufWriter<File>>,
+    /// Bytes in the current file, buffered ones included.
+    size: u64,
+}
+
+impl RotatingFile {
+    /// Opens `path` for appending; its folder must exist.
+    pub fn open(path: PathBuf, file_bytes: u64, files: usize) -> io::Result<Self> {
+        let mut file = Self { path, file_bytes: file_bytes.max(1), files: files.max(1), out: None, size: 0 };
+        file.out = Some(file.open_current()?);
+        Ok(file)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Where to write a record of `len` bytes: the current file, rotated first if the record
+    /// would take it past its size (a record alone in a file may pass it).
+    pub fn room_for(&mut self, len: u64) -> io::Result<&mut BufWriter<File>> {
+        if self.size > 0 && self.size + len > self.file_bytes {
+            self.rotate()?;
+        }
+        let out = match self.out.take() {
+            Some(out) => out,
+            None => self.open_current()?,
+        };
+        self.size += len;
+        Ok(self.out.insert(out))
+    }
+
+    /// Pushes buffered records to the OS, so readers of the file see them.
     pub fn flush(&mut self) -> io::Result<()> {
         match self.out.as_mut() {
             Some(out) => out.flush(),
@@ -72,7 +95,7 @@ impl LogFile {
         }
     }
 
-    /// `.log.{n-2}` → `.log.{n-1}`, …, `.log` → `.log.1`, then a fresh `.log`.
+    /// `.{n-2}` → `.{n-1}`, …, the file → `.1`, then a fresh file.
     fn rotate(&mut self) -> io::Result<()> {
         if let Some(mut out) = self.out.take() {
             out.flush()?;
@@ -86,14 +109,15 @@ impl LogFile {
             }
             rename_if_present(&self.path, &self.numbered(1))?;
         }
-        self.reopen()?;
+        self.out = Some(self.open_current()?);
         Ok(())
     }
 
-    fn reopen(&mut self) -> io::Result<&mut BufWriter<File>> {
-        let file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+    /// The file at `path`, appended to; `size` is what it holds already.
+    fn open_current(&mut self) -> io::Result<BufWriter<File>> {
+        let file = crate::private_fs::open_append(&self.path)?;
         self.size = file.metadata()?.len();
-        Ok(self.out.insert(BufWriter::with_capacity(WRITE_BUFFER, file)))
+        Ok(BufWriter::with_capacity(WRITE_BUFFER, file))
     }
 
     fn numbered(&self, n: usize) -> PathBuf {

@@ -37,7 +37,8 @@ use std::path::{Path, PathBuf};
 pub use model::*;
 pub use origin::Origin;
 pub use scenario::{MAX_WEIGHT, METHODS};
-pub use validate::{DEFAULT_IDLE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_STOP_GRACE, MAX_REPLICAS};
+pub use source::MAX_FILE_BYTES;
+pub use validate::{DEFAULT_IDLE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_STOP_GRACE, MAX_REPLICAS, MAX_SERVICES};
 
 /// One problem in a manifest, located as precisely as the input allows.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -103,7 +104,7 @@ pub fn load_file(path: &Path) -> Result<Manifest, LoadError> {
 }
 
 pub fn load_file_as(path: &Path, format: Format) -> Result<Manifest, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Unreadable { path: path.to_path_buf(), source })?;
+    let bytes = source::read_capped(path).map_err(|source| LoadError::Unreadable { path: path.to_path_buf(), source })?;
     let base_dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

@@ -58,6 +58,10 @@ pub(crate) fn parse(text: &Text<'_>, file: &str, base_dir: &Path) -> Result<Mani
             r.error(&name_span, name, message, Some("give each process its own name".into()));
             continue;
         }
+        if drafts.len() == validate::MAX_SERVICES {
+            validate::too_many_services(&mut r, &name_span, name);
+            break;
+        }
         first_line.insert(name.to_string(), i + 1);
         let command_span: Range<usize> = command_start..command_start + command.len();
         let run = Run::Shell { line: command.to_string() };

@@ -18,8 +18,8 @@ pub struct RawManifest {
     #[schemars(length(min = 1))]
     pub name: Option<String>,
     /// One table per service: `[services.NAME]`. Names use lowercase letters, digits,
-    /// `-` and `_`: they appear in placeholders, file names and URLs.
-    #[schemars(extend("propertyNames" = { "pattern": "^[a-z0-9_-]{1,63}$" }))]
+    /// `-` and `_`: they appear in placeholders, file names and URLs. At most 64 services.
+    #[schemars(extend("propertyNames" = { "pattern": "^[a-z0-9_-]{1,63}$" }, "maxProperties" = super::MAX_SERVICES))]
     pub services: BTreeMap<String, RawService>,
     /// Traffic scenarios for the load generator.
     pub load: Option<RawLoad>,
@@ -53,7 +53,7 @@ pub struct RawService {
     /// What the stable address carries (default `http`).
     pub protocol: Option<RawProtocol>,
     /// How many replicas to run, 0 to 16 (default 1).
-    #[schemars(range(min = 0, max = 16))]
+    #[schemars(range(min = 0, max = super::MAX_REPLICAS))]
     pub replicas: Option<u32>,
     /// How readiness is probed (default: the process being alive).
     pub health: Option<RawHealth>,

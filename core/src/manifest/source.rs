@@ -1,9 +1,27 @@
-//! The file as text: refuses empty and binary input, maps byte offsets to
-//! line:column, and collects diagnostics in source order.
+//! The file as text: reads at most [`MAX_FILE_BYTES`], refuses empty and binary input, maps
+//! byte offsets to line:column, and collects diagnostics in source order.
 
+use std::fs::File;
+use std::io::{self, Read};
 use std::ops::Range;
+use std::path::Path;
 
 use super::Diagnostic;
+
+/// The largest manifest, Procfile or lesson file read: text a person writes, not data.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The file's bytes, refused once past [`MAX_FILE_BYTES`]: `/dev/zero` or a big file picked by
+/// mistake costs one MiB of reading, never all the memory.
+pub fn read_capped(path: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    File::open(path)?.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        let message = format!("more than {MAX_FILE_BYTES} bytes; a manifest, Procfile or lesson is at most 1 MiB of text");
+        return Err(io::Error::new(io::ErrorKind::FileTooLarge, message));
+    }
+    Ok(bytes)
+}
 
 /// Decoded text with its line index; columns count characters, both 1-based.
 pub(crate) struct Text<'a> {
@@ -182,6 +200,21 @@ impl<'t> Report<'t> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_stop_one_byte_past_the_cap() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let at_cap = dir.path().join("at-cap.toml");
+        std::fs::write(&at_cap, vec![b'#'; MAX_FILE_BYTES as usize]).expect("write");
+        assert_eq!(read_capped(&at_cap).expect("at the cap").len() as u64, MAX_FILE_BYTES);
+        let over = dir.path().join("over.toml");
+        std::fs::write(&over, vec![b'#'; MAX_FILE_BYTES as usize + 1]).expect("write");
+        for path in [over.as_path(), Path::new("/dev/zero")] {
+            let e = read_capped(path).err().unwrap_or_else(|| panic!("{} was read", path.display()));
+            assert_eq!(e.kind(), io::ErrorKind::FileTooLarge, "{}: {e}", path.display());
+            assert!(e.to_string().contains("at most 1 MiB"), "{e}");
+        }
+    }
 
     #[test]
     fn positions_count_lines_and_characters() {

@@ -28,6 +28,9 @@ pub(crate) const HEALTH_KEYS: &[&str] =
 /// Most replicas a service may have — in a manifest, a lesson, or a scale command from any
 /// shell: enough to show scaling, few enough for a laptop.
 pub const MAX_REPLICAS: u32 = 16;
+/// Most services a manifest or Procfile may declare: each one is an address, a proxy thread
+/// and up to [`MAX_REPLICAS`] processes, and a laptop runs a few dozen of those well.
+pub const MAX_SERVICES: usize = 64;
 /// Time between SIGTERM and SIGKILL when the manifest says nothing.
 pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long an HTTP address waits for a replica's answer to begin (nginx's `proxy_read_timeout`).
@@ -95,6 +98,12 @@ pub(crate) fn check_name(name: &str) -> Result<(), (String, String)> {
     Ok(())
 }
 
+/// Reported once, at the first service past [`MAX_SERVICES`]; the rest are not read.
+pub(crate) fn too_many_services(r: &mut Report<'_>, span: &Range<usize>, key: &str) {
+    let message = format!("a cluster has at most {MAX_SERVICES} services; this is service {}", MAX_SERVICES + 1);
+    r.error(span, key, message, Some("split the cluster into several manifests".into()));
+}
+
 /// The folder's name, else `fallback`: a cluster is named after where it lives.
 pub(crate) fn folder_name(base_dir: &Path, fallback: &str) -> String {
     match base_dir.components().next_back() {
@@ -116,7 +125,11 @@ pub(crate) fn manifest(text: &Text<'_>, file: &str, base_dir: &Path) -> Result<M
     match field(root, "", "services") {
         Some((item, key)) => {
             if let Some(t) = walk::table(&mut r, item, &key, "write one `[services.NAME]` table per service") {
-                for (k, v) in t.iter() {
+                for (i, (k, v)) in t.iter().enumerate() {
+                    if i == MAX_SERVICES {
+                        too_many_services(&mut r, &k.span(), &join(&key, k.get_ref()));
+                        break;
+                    }
                     drafts.push(service(&mut r, k.get_ref(), k.span(), v, base_dir));
                 }
                 if t.is_empty() {

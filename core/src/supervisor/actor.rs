@@ -26,7 +26,8 @@ use super::{ServiceCommand, ServiceHandle, Shared, MAX_REPLICAS};
 /// What the actor's own tasks (process waiters, timers) tell it.
 enum Internal {
     Pid { index: u32, epoch: u64, pid: u32 },
-    Exited { index: u32, epoch: u64, code: Option<i32>, signal: Option<i32> },
+    /// `port_taken`: another process holds the replica's port now (named if it can be).
+    Exited { index: u32, epoch: u64, code: Option<i32>, signal: Option<i32>, port_taken: Option<String> },
     RestartDue { index: u32, epoch: u64 },
     GraceOver { index: u32, epoch: u64 },
 }
@@ -429,12 +430,15 @@ impl ServiceActor {
                     }
                 }
             }
-            Internal::Exited { index, epoch, code, signal } => {
+            Internal::Exited { index, epoch, code, signal, port_taken } => {
                 if let Some(rt) = self.procs.remove(&(index, epoch)) {
                     rt.probes.cancel();
                 }
                 if let Some(slot) = self.slots.get_mut(&index) {
-                    let actions = slot.exited(epoch, code, signal, now_ms(), now);
+                    let actions = match port_taken {
+                        Some(by) => slot.exited_port_taken(epoch, (code, signal), &by, now_ms(), now),
+                        None => slot.exited(epoch, code, signal, now_ms(), now),
+                    };
                     self.apply(index, actions);
                 }
                 self.prune_slots();
@@ -562,7 +566,8 @@ impl ServiceActor {
                 Ok(s) => (s.code(), s.signal()),
                 Err(_) => (None, None),
             };
-            let _ended = tx.send(Internal::Exited { index, epoch, code, signal }).await;
+            let port_taken = spawn::taken_by(port).await;
+            let _ended = tx.send(Internal::Exited { index, epoch, code, signal, port_taken }).await;
         });
 
         if self.service.health.check != HealthCheck::Process {

@@ -15,6 +15,9 @@ use crate::snapshot::{EventKind, ExitInfo, ReplicaState};
 
 use super::backoff::{Backoff, BACKOFF_RESET};
 
+/// Starts in a row on a fresh port after another process took the port given to the replica.
+pub const PORT_RETRIES: u32 = 3;
+
 /// What the slot needs from the manifest.
 #[derive(Debug, Clone)]
 pub struct SlotConfig {
@@ -88,6 +91,8 @@ pub struct Slot {
     backoff: Backoff,
     /// (timer epoch, when, when on the wall clock) of a scheduled restart.
     pub pending_restart: Option<(u64, Instant, u64)>,
+    /// Starts since the last ready one that found their port taken.
+    port_retries: u32,
 }
 
 fn event(kind: EventKind, message: impl Into<String>) -> ReplicaAction {
@@ -129,6 +134,7 @@ impl Slot {
             last_exit: None,
             backoff: Backoff::default(),
             pending_restart: None,
+            port_retries: 0,
         }
     }
 
@@ -183,6 +189,7 @@ impl Slot {
             return vec![];
         }
         self.backoff.reset();
+        self.port_retries = 0;
         vec![self.spawn_new(now)]
     }
 
@@ -257,6 +264,9 @@ impl Slot {
                 }
             }
         }
+        if out.iter().any(|a| matches!(a, ReplicaAction::Event { kind: EventKind::Ready, .. })) {
+            self.port_retries = 0;
+        }
         out
     }
 
@@ -320,6 +330,34 @@ impl Slot {
             out.push(ReplicaAction::RestartAfter { epoch: timer, delay });
         }
         out
+    }
+
+    /// Exited while another process (`by`) holds the port it was given: if it never got
+    /// ready, that process took the port before the program could listen there. Not the
+    /// program's failure: it starts again at once on a fresh port, whatever the policy, up
+    /// to [`PORT_RETRIES`] times in a row; after that an exit that names the port's holder.
+    /// A replica that was ready held the port itself: its exit is an exit.
+    pub fn exited_port_taken(&mut self, epoch: u64, exit: (Option<i32>, Option<i32>), by: &str, at_ms: u64, now: Instant) -> Vec<ReplicaAction> {
+        let (code, signal) = exit;
+        let never_ready = self.current.as_ref().is_some_and(|p| p.epoch == epoch && p.state == ReplicaState::Starting);
+        let port = self.current.as_ref().map_or(0, |p| p.port);
+        if !never_ready || !self.wanted || self.port_retries >= PORT_RETRIES {
+            let mut out = self.exited(epoch, code, signal, at_ms, now);
+            for action in out.iter_mut().filter(|_| never_ready) {
+                if let ReplicaAction::Event { kind: EventKind::Exited, message } = action {
+                    message.push_str(&format!(" (port {port} was taken by {by})"));
+                }
+            }
+            return out;
+        }
+        if let Some(p) = self.current.as_mut() {
+            p.state = ReplicaState::Exited;
+            p.pid = None;
+        }
+        self.last_exit = Some((ExitInfo { code, signal, at: at_ms }, now));
+        self.port_retries += 1;
+        let why = format!("{}: port {port} was taken by {by} before it listened there; starting again on a fresh port", describe_exit(code, signal));
+        vec![event(EventKind::Exited, why), self.spawn_new(now)]
     }
 
     /// A backoff timer fired.

@@ -186,3 +186,28 @@ async fn kill_and_spawn_failure() {
     assert!(matches!(&out[0], ReplicaAction::Event { kind: EventKind::Failed, .. }));
     assert!(!s.wanted && s.current.is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_port_taken_before_the_first_ready_restarts_at_once_a_few_times_whatever_the_policy() {
+    let mut s = Slot::new(0, cfg(RestartPolicy::Never));
+    let mut e = spawn_epoch(&s.start(Instant::now()));
+    for _ in 0..PORT_RETRIES {
+        s.spawned(e, 4000, 0, Instant::now());
+        let out = s.exited_port_taken(e, (Some(2), None), "pid 7 (thief)", 0, Instant::now());
+        let why = "exited with code 2: port 4000 was taken by pid 7 (thief) before it listened there; starting again on a fresh port";
+        assert_eq!(out[0], ReplicaAction::Event { kind: EventKind::Exited, message: why.into() });
+        assert!(restart_after(&out).is_none(), "no backoff: {out:?}");
+        e = spawn_epoch(&out);
+    }
+    assert_eq!(s.restarts, 0, "not a crash of the program");
+    s.spawned(e, 4000, 0, Instant::now());
+    let out = s.exited_port_taken(e, (Some(2), None), "pid 7 (thief)", 0, Instant::now());
+    assert_eq!(out, vec![ReplicaAction::Event { kind: EventKind::Exited, message: "exited with code 2 (port 4000 was taken by pid 7 (thief))".into() }]);
+    // Ready once: the count starts over, and a ready replica's exit is its own.
+    let e = start_ready(&mut s);
+    let out = s.exited_port_taken(e, (Some(1), None), "pid 8 (x)", 0, Instant::now());
+    assert_eq!(out, vec![ReplicaAction::Event { kind: EventKind::Exited, message: "exited with code 1".into() }]);
+    let e = spawn_epoch(&s.start(Instant::now()));
+    s.spawned(e, 4001, 0, Instant::now());
+    assert!(s.exited_port_taken(e, (Some(2), None), "pid 7", 0, Instant::now()).iter().any(|a| matches!(a, ReplicaAction::Spawn { .. })));
+}

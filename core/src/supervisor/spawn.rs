@@ -130,7 +130,7 @@ pub fn launch_spec(service: &Service, senv: &ServiceEnv, index: u32, port: u16) 
         return Err(SpawnError::Missing(format!("working directory {} does not exist", cwd.display())));
     }
     let data = senv.data_dir.join(&service.name);
-    std::fs::create_dir_all(&data).map_err(|source| SpawnError::Io { program: data.display().to_string(), source })?;
+    crate::private_fs::create_dir(&data).map_err(|source| SpawnError::Io { program: data.display().to_string(), source })?;
     let mut env: Vec<(String, String)> =
         service.env.iter().map(|(k, v)| (k.clone(), placeholders::expand(v, &ctx))).collect();
     env.push(("PORT".into(), port.to_string()));
@@ -199,9 +199,21 @@ pub fn signal_group(pgid: i32, sig: Signal) {
     }
 }
 
-/// A port free right now on 127.0.0.1.
+/// A port free right now on 127.0.0.1. Released at once for the replica to bind: another
+/// process may take it first, which [`taken_by`] tells after the replica exits.
 pub fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+/// Who holds `port` on 127.0.0.1 now that the replica given it has exited ("another
+/// process" if the OS does not tell); `None` when it is free.
+pub async fn taken_by(port: u16) -> Option<String> {
+    match std::net::TcpListener::bind(("127.0.0.1", port)) {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {}
+        _ => return None,
+    }
+    let holder = tokio::task::spawn_blocking(move || crate::proxy::holder::port_holder(port)).await.ok().flatten();
+    Some(holder.unwrap_or_else(|| "another process".to_string()))
 }
 
 #[cfg(test)]

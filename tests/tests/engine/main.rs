@@ -7,6 +7,9 @@ mod lessons;
 mod members;
 mod polish;
 mod reload;
+mod replica_port;
+mod run_folder;
+mod stop_signal;
 mod util;
 
 use std::collections::BTreeSet;

@@ -85,6 +85,11 @@ impl Drop for Up {
 
 /// A cluster run in this process (for commands: scale, restart), with temp folders.
 pub async fn cluster(template: &str) -> (Cluster, tempfile::TempDir) {
+    cluster_with(template, |_| {}).await
+}
+
+/// The same, with its options adjusted first.
+pub async fn cluster_with(template: &str, adjust: impl FnOnce(&mut ClusterOptions)) -> (Cluster, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("cluster.toml");
     std::fs::write(&file, manifest_text(template)).expect("write manifest");
@@ -94,6 +99,7 @@ pub async fn cluster(template: &str) -> (Cluster, tempfile::TempDir) {
     options.data_dir = dir.path().join("data");
     options.program_dirs = vec![bins::bin_dir().to_path_buf()];
     options.shim = Some(bins::bin("microdeck"));
+    adjust(&mut options);
     let cluster = tokio::time::timeout(Duration::from_secs(10), Cluster::start(manifest, options))
         .await
         .expect("start in time")
