@@ -123,6 +123,9 @@ export const scenarios = [
     async run(browser, _out, session) {
       const page = await browser.execute(() => ({ cookie: document.cookie, href: location.href, kept: sessionStorage.getItem('microdeck.token') !== null }));
       if (page.cookie !== '') throw new Error(`document.cookie is ${JSON.stringify(page.cookie)}`);
+      // WebDriver sees HttpOnly cookies too, which document.cookie hides.
+      const cookies = await browser.getCookies();
+      if (cookies.length) throw new Error(`the browser holds cookies for the page: ${cookies.map((c) => c.name).join(', ')}`);
       if (page.href.includes('token')) throw new Error(`the address still holds the token: ${page.href}`);
       if (!page.kept) throw new Error('the tab did not keep the token');
       await waitFor('the feed to be live', async () => (await text(browser, 'connection')) === 'live', { timeoutMs: WAIT_MS });
