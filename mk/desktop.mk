@@ -20,7 +20,7 @@ run:
 	@if [ -z "$$DISPLAY" ] && [ -z "$$WAYLAND_DISPLAY" ]; then \
 	  echo "make run: no display (\$$DISPLAY and \$$WAYLAND_DISPLAY are empty), so the desktop app cannot open."; \
 	  echo "Run the cluster headless instead, with its dashboard in a browser (make ui builds the dashboard):"; \
-	  echo "  make build-optimized && $(OPT_DIR)/microdeck up    # prints http://127.0.0.1:PORT/?token=..."; \
+	  echo "  make build-optimized && $(OPT_DIR)/microdeck up    # prints http://127.0.0.1:PORT/#token=..."; \
 	  exit 1; \
 	fi
 	@$(MAKE) --no-print-directory desktop

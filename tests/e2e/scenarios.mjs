@@ -1,6 +1,8 @@
 // The dashboard's scenarios, written once against the UI's data-testid hooks and run on
 // every target. They run in order: later ones build on the cluster state earlier ones left.
 
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { waitFor } from './lib/procs.mjs';
 
 export const SERVICES = ['gateway', 'auth', 'users', 'media', 'analytics'];
@@ -113,6 +115,44 @@ export const scenarios = [
         const { ready, desired } = await readyDesired(browser, name);
         if (ready !== desired || desired < 1) throw new Error(`${name} is ready with ${ready}/${desired}`);
       }
+    },
+  },
+  {
+    name: 'web: no cookie and no token in the address; the live feed shows a restart made elsewhere; a tab without the right token says how to open the dashboard',
+    targets: ['web'],
+    async run(browser, _out, session) {
+      const page = await browser.execute(() => ({ cookie: document.cookie, href: location.href, kept: sessionStorage.getItem('microdeck.token') !== null }));
+      if (page.cookie !== '') throw new Error(`document.cookie is ${JSON.stringify(page.cookie)}`);
+      // WebDriver sees HttpOnly cookies too, which document.cookie hides.
+      const cookies = await browser.getCookies();
+      if (cookies.length) throw new Error(`the browser holds cookies for the page: ${cookies.map((c) => c.name).join(', ')}`);
+      if (page.href.includes('token')) throw new Error(`the address still holds the token: ${page.href}`);
+      if (!page.kept) throw new Error('the tab did not keep the token');
+      await waitFor('the feed to be live', async () => (await text(browser, 'connection')) === 'live', { timeoutMs: WAIT_MS });
+      const before = await newestEventSeq(browser);
+      const state = JSON.parse(readFileSync(path.join(session.root, 'runtime', 'microdeck', 'api.json'), 'utf8'));
+      const r = await fetch(`${state.url}/api/services/analytics/restart`, { method: 'POST', headers: { authorization: `Bearer ${state.token}` } });
+      if (!r.ok) throw new Error(`restart from outside the page: ${r.status} ${await r.text()}`);
+      await waitFor('the restart of analytics on the Events view', async () => {
+        const list = await events(browser);
+        return list.some((e) => e.seq > before && e.service === 'analytics' && e.kind === 'restarted');
+      }, { timeoutMs: WAIT_MS });
+      const origin = new URL(session.dashboardUrl).origin;
+      // A load of the page (not a move within it), so it reads its address again.
+      const open = async (url) => {
+        await browser.url(url);
+        await browser.refresh();
+      };
+      await browser.execute(() => sessionStorage.clear());
+      for (const url of [`${origin}/`, `${origin}/#token=wrong`]) {
+        await open(url);
+        await browser.$(sel('needs-token')).waitForExist({ timeout: WAIT_MS, timeoutMsg: `${url}: no message about the token` });
+        const said = await browser.$(sel('waiting')).getText();
+        if (!said.includes('microdeck up') || !said.includes('#token=')) throw new Error(`${url} says: ${said}`);
+      }
+      await open(session.dashboardUrl);
+      await go(browser, 'overview');
+      await waitFor('analytics ready again, through the page opened anew', async () => (await text(browser, 'state-analytics')) === 'ready', { timeoutMs: WAIT_MS });
     },
   },
   {

@@ -61,7 +61,7 @@ async fn start_with(name: &str, extra: &str) -> Result<Running> {
         cluster.clone(),
         WebOptions {
             port: 0,
-            ui_dir: Some(dir.join("no-ui")),
+            ui_dir: Some(dir.join("ui")),
             token_file: Some(dir.join("config/microdeck/token")),
             state_file: Some(dir.join("runtime/microdeck/api.json")),
         },
@@ -269,6 +269,51 @@ async fn the_guard_refuses_missing_token_foreign_host_and_origin() -> Result<()>
     // The refused stop-all did nothing.
     assert_ne!(sleeper(&snap_after)["desired"], 0, "{snap_after}");
     Ok(())
+}
+
+/// The dashboard as a browser meets it: files without a token, the API and the live feed only
+/// with the bearer header (the `microdeck_token` cookie alone is refused), no cookie set, and
+/// nothing that another page may frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_needs_no_cookie_and_cannot_be_framed() -> Result<()> {
+    let r = start("dashboard").await?;
+    let result = async {
+        let ui = r.dir.join("ui");
+        std::fs::create_dir_all(ui.join("assets"))?;
+        std::fs::write(ui.join("index.html"), "<!doctype html><title>deck</title>")?;
+        std::fs::write(ui.join("assets/app.js"), "console.log('deck')")?;
+        let client = reqwest::Client::new();
+        let get = |path: &str| client.get(format!("{}{path}", r.url));
+        let cookie = format!("{}={}", web::auth::COOKIE_NAME, r.token);
+        let cases = [
+            ("/", get("/"), 200, "<!doctype html><title>deck</title>"),
+            ("/assets/app.js", get("/assets/app.js"), 200, "console.log('deck')"),
+            ("a route of the app", get("/service/sleeper"), 200, "<!doctype html><title>deck</title>"),
+            ("snapshot with the cookie only", get("/api/snapshot").header("cookie", &cookie), 401, ""),
+            ("feed with the cookie only", get("/api/subscribe").header("cookie", &cookie), 401, ""),
+            ("metrics with the cookie only", get("/metrics").header("cookie", &cookie), 401, ""),
+            ("snapshot with the header", get("/api/snapshot").bearer_auth(&r.token), 200, ""),
+            ("feed with the header", get("/api/subscribe").bearer_auth(&r.token), 200, ""),
+        ];
+        for (what, request, status, body) in cases {
+            let resp = timeout(DEADLINE, request.send()).await??;
+            let headers = resp.headers().clone();
+            ensure!(resp.status().as_u16() == status, "{what}: status {}", resp.status());
+            ensure!(headers.get("set-cookie").is_none(), "{what}: sets a cookie: {headers:?}");
+            ensure!(headers.get("content-security-policy").is_some_and(|v| v == "frame-ancestors 'none'"), "{what}: {headers:?}");
+            ensure!(headers.get("x-frame-options").is_some_and(|v| v == "DENY"), "{what}: {headers:?}");
+            if what.starts_with("feed with the header") {
+                let kind = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                ensure!(kind.starts_with("text/event-stream"), "{what}: {kind}");
+            } else if !body.is_empty() {
+                ensure!(timeout(DEADLINE, resp.text()).await?? == body, "{what}: another body");
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    r.stop().await;
+    result
 }
 
 fn cli(state_dir: &Path, args: &[&str]) -> Result<(bool, String, String)> {

@@ -1,19 +1,22 @@
-//! The guard in front of every route: loopback `Host` only (DNS rebinding), no foreign
-//! `Origin` (CSRF), and the token as a bearer header or the `microdeck_token` cookie.
-//! `GET /?token=T` trades a right token for that cookie so a browser's SSE works.
+//! The guard in front of the server: loopback `Host` only (DNS rebinding) and no foreign
+//! `Origin` (CSRF) on every request, a bearer token on every API route, and no framing of any
+//! answer. The dashboard's files need no token: the page reads it from the address's fragment
+//! and sends it as a header. No cookie is ever set or read, since browsers send a cookie to
+//! every port of the host.
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, COOKIE, HOST, LOCATION, ORIGIN, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::header::{AUTHORIZATION, CONTENT_SECURITY_POLICY, HOST, ORIGIN, X_FRAME_OPTIONS};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
 use super::error::ApiError;
 
-/// The cookie a browser carries after opening the printed URL.
+/// The cookie a browser may still carry for this host: never a credential here (the proxy
+/// drops it before a request reaches a replica).
 pub const COOKIE_NAME: &str = "microdeck_token";
 
 /// What the guard checks requests against.
@@ -29,9 +32,15 @@ impl Guard {
         Guard { token: token.into(), port }
     }
 
-    /// Wraps every route of `router` (and its fallback) in the guard.
+    /// Makes every route of `router` so far need the token; a fallback added later does not.
+    pub fn require_token<S: Clone + Send + Sync + 'static>(&self, router: Router<S>) -> Router<S> {
+        router.route_layer(middleware::from_fn_with_state(self.clone(), check_token))
+    }
+
+    /// Wraps every route of `router` (and its fallback) in the Host and Origin checks and the
+    /// headers that forbid framing.
     pub fn protect<S: Clone + Send + Sync + 'static>(self, router: Router<S>) -> Router<S> {
-        router.layer(middleware::from_fn_with_state(self, check))
+        router.layer(middleware::from_fn_with_state(self, check_caller))
     }
 
     fn host_allowed(&self, host: &str) -> bool {
@@ -49,18 +58,26 @@ impl Guard {
         constant_time_eq(self.token.as_bytes(), candidate.as_bytes())
     }
 
-    fn presented_token_ok(&self, headers: &HeaderMap) -> bool {
-        let bearer = headers
+    fn bearer_ok(&self, headers: &HeaderMap) -> bool {
+        headers
             .get_all(AUTHORIZATION)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .filter_map(|v| v.strip_prefix("Bearer "))
-            .any(|t| self.token_matches(t.trim()));
-        bearer || cookie_values(headers, COOKIE_NAME).any(|t| self.token_matches(t))
+            .any(|t| self.token_matches(t.trim()))
     }
 }
 
-async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+async fn check_caller(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let mut response = match refusal(&guard, &request) {
+        Some(refused) => refused.into_response(),
+        None => next.run(request).await,
+    };
+    forbid_framing(response.headers_mut());
+    response
+}
+
+fn refusal(guard: &Guard, request: &Request) -> Option<ApiError> {
     // HTTP/1.1 sends `Host`; HTTP/2 puts it in the URI's authority.
     let host = request
         .headers()
@@ -70,64 +87,25 @@ async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Resp
         .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()));
     match host {
         Some(h) if guard.host_allowed(&h) => {}
-        Some(h) => return ApiError::forbidden(format!("host `{h}` is not this server")).into_response(),
-        None => return ApiError::forbidden("a Host header is required").into_response(),
+        Some(h) => return Some(ApiError::forbidden(format!("host `{h}` is not this server"))),
+        None => return Some(ApiError::forbidden("a Host header is required")),
     }
-    if let Some(origin) = request.headers().get(ORIGIN) {
-        let origin = origin.to_str().unwrap_or("");
-        if !guard.origin_allowed(origin) {
-            return ApiError::forbidden(format!("origin `{origin}` may not call this server")).into_response();
-        }
-    }
-    if let Some(token) = login_token(&request) {
-        if !guard.token_matches(&token) {
-            return ApiError::unauthorized().into_response();
-        }
-        return login_response(&token);
-    }
-    if !guard.presented_token_ok(request.headers()) {
+    let origin = request.headers().get(ORIGIN)?;
+    let origin = origin.to_str().unwrap_or("");
+    (!guard.origin_allowed(origin)).then(|| ApiError::forbidden(format!("origin `{origin}` may not call this server")))
+}
+
+/// A page of another local port could otherwise frame the dashboard and click through it.
+fn forbid_framing(headers: &mut HeaderMap) {
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static("frame-ancestors 'none'"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+}
+
+async fn check_token(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    if !guard.bearer_ok(request.headers()) {
         return ApiError::unauthorized().into_response();
     }
     next.run(request).await
-}
-
-/// The `token` query parameter of a `GET /`, if any.
-fn login_token(request: &Request) -> Option<String> {
-    if request.method() != Method::GET || request.uri().path() != "/" {
-        return None;
-    }
-    let query = request.uri().query()?;
-    form_urlencoded_pairs(query).find(|(k, _)| k == "token").map(|(_, v)| v)
-}
-
-fn login_response(token: &str) -> Response {
-    let cookie = format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/");
-    match HeaderValue::from_str(&cookie) {
-        Ok(cookie) => {
-            let mut response = StatusCode::SEE_OTHER.into_response();
-            response.headers_mut().insert(SET_COOKIE, cookie);
-            response.headers_mut().insert(LOCATION, HeaderValue::from_static("/"));
-            response
-        }
-        // A token that matched ours is plain hex, so this only guards against a future change.
-        Err(_) => ApiError::unauthorized().into_response(),
-    }
-}
-
-fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default().into_iter()
-}
-
-fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(move |pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name).then_some(v)
-        })
 }
 
 /// Compares without an early exit, so the time taken says nothing about the token.

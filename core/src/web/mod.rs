@@ -1,7 +1,7 @@
 //! `web`: the local HTTP API of docs/api.md — JSON routes and server-sent events over a
 //! `Cluster`, plus the built dashboard — on 127.0.0.1, behind a token, Host and Origin guard.
 //!
-//! - [`auth`]: the guard (token, cookie login, Host and Origin checks);
+//! - [`auth`]: the guard (the API's bearer token, Host and Origin checks, no framing);
 //! - [`api`]: the routes over `Cluster`; [`traffic`]: `/metrics`, series, topology, load, knobs;
 //!   [`lessons`]: list, start, stop and progress of lessons; [`error`]: `{ code, message }` answers;
 //! - [`ui`]: the built UI folder, found at run time; [`files`]: the token and state files.
@@ -62,10 +62,11 @@ impl Default for WebOptions {
     }
 }
 
-/// The whole app: API routes and UI, behind the guard.
+/// The whole app: API routes behind the token, the UI's files without it, all behind the guard.
 pub fn app(cluster: Cluster, token: &str, port: u16, ui_dir: Option<PathBuf>, shutdown: CancellationToken) -> Router {
-    let routes = ui::with_ui(api::routes(), ui_dir).with_state(api::ApiState { cluster, shutdown });
-    Guard::new(token, port).protect(routes)
+    let guard = Guard::new(token, port);
+    let routes = ui::with_ui(guard.require_token(api::routes()), ui_dir).with_state(api::ApiState { cluster, shutdown });
+    guard.protect(routes)
 }
 
 /// Serves the API for `cluster` on `listener` until `shutdown` completes; open SSE feeds end then.
@@ -97,9 +98,10 @@ pub struct WebHandle {
 }
 
 impl WebHandle {
-    /// The URL to open in a browser: it trades the token for a cookie.
+    /// The URL to open in a browser: the token rides in the fragment, which a browser never
+    /// sends to a server; the page keeps it for its tab and sends it as a bearer header.
     pub fn login_url(&self) -> String {
-        format!("{}/?token={}", self.url, self.token)
+        format!("{}/#token={}", self.url, self.token)
     }
 
     /// Stops serving, waits for open connections to end, and removes the state file.

@@ -45,6 +45,6 @@ const NOT_BUILT: &str = r#"<!doctype html>
 <h1>Microdeck</h1>
 <p>The API is running, but the dashboard is not built. In the source folder run
 <code>make ui</code>, then reload this page (or start with <code>microdeck up --ui-dir PATH</code>).</p>
-<p>The JSON API answers at <a href="/api/snapshot">/api/snapshot</a>.</p>
+<p>The JSON API answers at <code>/api/snapshot</code>, with the header <code>Authorization: Bearer TOKEN</code>.</p>
 </body></html>
 "#;

@@ -61,13 +61,13 @@ async function connect(port, capabilities) {
   });
 }
 
-/** The printed `http://127.0.0.1:PORT/?token=…`, or the same built from the state file. */
+/** The printed `http://127.0.0.1:PORT/#token=…`, or the same built from the state file. */
 function dashboardUrl(up, runtimeDir) {
-  const printed = /(http:\/\/(?:127\.0\.0\.1|localhost):\d+\/\?token=[^\s"']+)/.exec(up.output);
+  const printed = /(http:\/\/(?:127\.0\.0\.1|localhost):\d+\/#token=[^\s"']+)/.exec(up.output);
   if (printed) return printed[1];
   try {
     const state = JSON.parse(readFileSync(path.join(runtimeDir, 'microdeck', 'api.json'), 'utf8'));
-    if (state.url && state.token) return `${state.url.replace(/\/$/, '')}/?token=${encodeURIComponent(state.token)}`;
+    if (state.url && state.token) return `${state.url.replace(/\/$/, '')}/#token=${encodeURIComponent(state.token)}`;
   } catch {
     // Not written yet.
   }
@@ -105,7 +105,7 @@ export async function startWeb({ bin, portOffset, manifest, outputDir }) {
       'goog:chromeOptions': { binary: '/usr/bin/chromium', args: CHROMIUM_ARGS },
     });
     await browser.url(url);
-    return { name: 'web', browser, root, teardown, enginePid: up.pid, driverPid: driver.pid };
+    return { name: 'web', browser, root, teardown, enginePid: up.pid, driverPid: driver.pid, dashboardUrl: url };
   } catch (e) {
     await teardown();
     throw e;

@@ -75,9 +75,9 @@ function fakeFetch(status: number, body: string, calls: Call[]): typeof fetch {
 }
 
 describe('httpTransport', () => {
-  it('posts commands to the routes of docs/api.md with the cookie', async () => {
+  it('posts commands to the routes of docs/api.md with the bearer token, never a cookie', async () => {
     const calls: Call[] = [];
-    const t = httpTransport('', fakeFetch(200, '{}', calls));
+    const t = httpTransport('', fakeFetch(200, '{}', calls), 'f00d');
     await t.scale('media', 3);
     await t.killReplica('media', 1);
     await t.restartService('auth');
@@ -89,7 +89,17 @@ describe('httpTransport', () => {
       'POST /api/cluster/start-all',
     ]);
     expect(calls[0].init.body).toBe('{"replicas":3}');
-    expect(calls.every((c) => c.init.credentials === 'same-origin')).toBe(true);
+    expect(calls.every((c) => c.init.credentials === 'omit')).toBe(true);
+    expect(calls.map((c) => (c.init.headers as Record<string, string>).authorization)).toEqual(Array(4).fill('Bearer f00d'));
+  });
+  it('sends no authorization header when the page has no token', async () => {
+    const calls: Call[] = [];
+    await httpTransport('', fakeFetch(200, '{}', calls), null).snapshot();
+    expect(calls[0].init.headers).toEqual({ accept: 'application/json' });
+  });
+  it('rejects as unauthorized when the engine refuses the token', async () => {
+    const refused = '{"code":"unauthorized","message":"a token is required"}';
+    await expect(httpTransport('', fakeFetch(401, refused, []), 'wrong').snapshot()).rejects.toMatchObject({ code: 'unauthorized' });
   });
   it('reloads the manifest and returns what changed, or its errors', async () => {
     const calls: Call[] = [];
@@ -117,39 +127,28 @@ describe('httpTransport', () => {
     }) as typeof fetch;
     await expect(httpTransport('', failing).events()).rejects.toMatchObject({ code: 'unreachable' });
   });
-  it('reads `update` events of the SSE feed and closes on unsubscribe', () => {
-    const sources: FakeSource[] = [];
-    class FakeSource {
-      static CLOSED = 2;
-      readyState = 1;
-      closed = false;
-      listeners = new Map<string, (e: MessageEvent<string>) => void>();
-      onmessage: ((e: MessageEvent<string>) => void) | null = null;
-      onopen: (() => void) | null = null;
-      onerror: (() => void) | null = null;
-      constructor(readonly url: string) {
-        sources.push(this);
-      }
-      addEventListener(type: string, f: (e: MessageEvent<string>) => void) {
-        this.listeners.set(type, f);
-      }
-      close() {
-        this.closed = true;
-      }
-    }
+  it('reads `update` events of the live feed with the bearer token and stops on unsubscribe', async () => {
+    const requests: Call[] = [];
+    const feed = 'event: update\ndata: {"type":"logs","lines":[],"skipped":3}\n\nevent: update\ndata: not json\n\nevent: other\ndata: {}\n\n';
+    const fetchImpl = (async (url: string | URL | Request, init?: RequestInit) => {
+      requests.push({ url: String(url), init: init ?? {} });
+      const body = new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(new TextEncoder().encode(feed));
+          init?.signal?.addEventListener('abort', () => c.error(new DOMException('aborted', 'AbortError')));
+        },
+      });
+      return new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+    }) as typeof fetch;
     const got: Update[] = [];
     const states: string[] = [];
-    const t = httpTransport('', fakeFetch(200, '{}', []), FakeSource as unknown as typeof EventSource);
-    const stop = t.subscribe((u) => got.push(u), (c) => states.push(c));
-    const src = sources[0];
-    expect(src.url).toBe('/api/subscribe');
-    src.onopen?.();
-    src.listeners.get('update')?.({ data: '{"type":"logs","lines":[],"skipped":3}' } as MessageEvent<string>);
-    src.listeners.get('update')?.({ data: 'not json' } as MessageEvent<string>);
+    const stop = httpTransport('', fetchImpl, 'f00d').subscribe((u) => got.push(u), (c) => states.push(c));
+    await vi.waitFor(() => expect(got).toHaveLength(1));
     expect(got).toEqual([{ type: 'logs', lines: [], skipped: 3 }]);
+    expect(requests.map((r) => [r.url, (r.init.headers as Record<string, string>).authorization])).toEqual([['/api/subscribe', 'Bearer f00d']]);
     expect(states).toEqual(['connecting', 'live']);
     stop();
-    expect(src.closed).toBe(true);
+    expect(requests[0].init.signal?.aborted).toBe(true);
   });
 });
 

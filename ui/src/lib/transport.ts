@@ -5,9 +5,11 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import type { ClusterEvent, ClusterSnapshot, CommandError, LogLine, LogQuery, ReloadReport, Update } from './types';
 import type { LessonApi } from './lessons';
+import { takePageToken } from './pagetoken';
+import { followFeed } from './ssefeed';
 import type { TrafficApi } from './traffic';
 
-/** Whether the feed is live; a browser's EventSource reconnects by itself. */
+/** Whether the feed is live; the web feed reconnects by itself, `lost` when the engine refuses it. */
 export type Connection = 'connecting' | 'live' | 'lost';
 
 export interface Transport extends TrafficApi, LessonApi {
@@ -138,19 +140,16 @@ export function tauriTransport(): Transport {
   };
 }
 
-/** The web mode: the token is an HttpOnly cookie that `/?token=` set, so same-origin requests carry it. */
-export function httpTransport(
-  base = '',
-  fetchImpl: typeof fetch = (...a) => fetch(...a),
-  EventSourceImpl: typeof EventSource | undefined = globalThis.EventSource,
-): Transport {
+/** The web mode: every call carries the page's token as a bearer header, and never a cookie. */
+export function httpTransport(base = '', fetchImpl: typeof fetch = (...a) => fetch(...a), token: string | null = null): Transport {
+  const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await fetchImpl(base + path, {
         method,
-        credentials: 'same-origin',
-        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+        credentials: 'omit',
+        headers: body === undefined ? { ...auth, accept: 'application/json' } : { ...auth, accept: 'application/json', 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
@@ -202,29 +201,25 @@ export function httpTransport(
     advanceLesson: (rest) => request('POST', '/api/lessons/advance', { rest }),
     stopLesson: () => request('POST', '/api/lessons/stop'),
     subscribe(onUpdate, onConnection) {
-      if (!EventSourceImpl) {
-        onConnection?.('lost');
-        return () => {};
-      }
-      const source = new EventSourceImpl(`${base}/api/subscribe`);
-      onConnection?.('connecting');
-      const onMessage = (e: MessageEvent<string>) => {
-        try {
-          onUpdate(JSON.parse(e.data) as Update);
-        } catch {
-          // A malformed frame is skipped; the next snapshot repairs the view.
-        }
-      };
-      source.addEventListener('update', onMessage);
-      source.onmessage = onMessage;
-      source.onopen = () => onConnection?.('live');
-      source.onerror = () => onConnection?.(source.readyState === EventSourceImpl.CLOSED ? 'lost' : 'connecting');
-      return () => source.close();
+      return followFeed({
+        url: `${base}/api/subscribe`,
+        headers: auth,
+        fetchImpl,
+        onEvent(type, data) {
+          if (type !== 'update' && type !== 'message') return;
+          try {
+            onUpdate(JSON.parse(data) as Update);
+          } catch {
+            // A malformed frame is skipped; the next snapshot repairs the view.
+          }
+        },
+        onConnection: (c) => onConnection?.(c),
+      });
     },
   };
 }
 
-/** The transport for this page: Tauri IPC in the app, HTTP otherwise. */
+/** The transport for this page: Tauri IPC in the app, HTTP with the address's token otherwise. */
 export function detectTransport(): Transport {
-  return isTauri() ? tauriTransport() : httpTransport();
+  return isTauri() ? tauriTransport() : httpTransport('', undefined, takePageToken());
 }

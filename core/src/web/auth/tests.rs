@@ -1,10 +1,11 @@
-//! The guard over a trivial router, served on a real loopback listener.
+//! The guard over a trivial router (an API route, and a fallback standing for the dashboard's
+//! files), served on a real loopback listener.
 
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use reqwest::header::{AUTHORIZATION, COOKIE, HOST, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::header::{AUTHORIZATION, CONTENT_SECURITY_POLICY, COOKIE, HOST, ORIGIN, SET_COOKIE, X_FRAME_OPTIONS};
 use reqwest::StatusCode;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -29,9 +30,9 @@ impl Drop for Served {
 async fn serve_trivial() -> Served {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let app = Guard::new(TOKEN, port).protect(
-        Router::new().route("/", get(|| async { "home" })).route("/api/ping", get(|| async { "pong" })),
-    );
+    let guard = Guard::new(TOKEN, port);
+    let api = guard.require_token(Router::new().route("/api/ping", get(|| async { "pong" })));
+    let app = guard.protect(api.fallback(|| async { "home" }));
     let stop = CancellationToken::new();
     let until = stop.clone();
     tokio::spawn(async move {
@@ -73,9 +74,6 @@ async fn refuses_a_wrong_token() {
     let s = serve_trivial().await;
     let r = send(client().get(format!("{}/api/ping", s.base)).header(AUTHORIZATION, "Bearer nope")).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let r = send(client().get(format!("{}/?token=nope", s.base))).await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert!(r.headers().get(SET_COOKIE).is_none());
 }
 
 #[tokio::test]
@@ -87,11 +85,57 @@ async fn accepts_the_bearer_token() {
 }
 
 #[tokio::test]
-async fn accepts_the_cookie() {
+async fn refuses_the_cookie_as_a_credential() {
     let s = serve_trivial().await;
     let cookie = format!("theme=dark; {COOKIE_NAME}={TOKEN}");
     let r = send(client().get(format!("{}/api/ping", s.base)).header(COOKIE, cookie)).await;
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(r).await, "unauthorized");
+}
+
+#[tokio::test]
+async fn serves_the_files_without_a_token_and_never_sets_a_cookie() {
+    let s = serve_trivial().await;
+    for path in ["/", "/index.html", "/assets/app.js", &format!("/?token={TOKEN}")] {
+        let r = send(client().get(format!("{}{path}", s.base))).await;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert!(r.headers().get(SET_COOKIE).is_none(), "{path}");
+        assert_eq!(r.text().await.unwrap(), "home", "{path}");
+    }
+    let answers = [
+        client().get(format!("{}/api/ping", s.base)).bearer_auth(TOKEN),
+        client().get(format!("{}/api/ping", s.base)),
+        client().get(format!("{}/api/ping?token={TOKEN}", s.base)),
+    ];
+    for request in answers {
+        let r = send(request).await;
+        assert!(r.headers().get(SET_COOKIE).is_none(), "{} {}", r.url(), r.status());
+    }
+}
+
+#[tokio::test]
+async fn forbids_framing_of_files_api_and_refusals() {
+    let s = serve_trivial().await;
+    let requests = [
+        ("a file", client().get(format!("{}/", s.base))),
+        ("the API", client().get(format!("{}/api/ping", s.base)).bearer_auth(TOKEN)),
+        ("a refused token", client().get(format!("{}/api/ping", s.base))),
+        ("a refused host", client().get(format!("{}/", s.base)).header(HOST, "evil.example")),
+    ];
+    for (what, request) in requests {
+        let r = send(request).await;
+        assert_eq!(r.headers().get(CONTENT_SECURITY_POLICY).map(|v| v.to_str().unwrap()), Some("frame-ancestors 'none'"), "{what}");
+        assert_eq!(r.headers().get(X_FRAME_OPTIONS).map(|v| v.to_str().unwrap()), Some("DENY"), "{what}");
+    }
+}
+
+#[tokio::test]
+async fn files_still_need_a_loopback_host_and_origin() {
+    let s = serve_trivial().await;
+    let r = send(client().get(format!("{}/", s.base)).header(HOST, format!("evil.example:{}", s.port))).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = send(client().get(format!("{}/", s.base)).header(ORIGIN, "http://evil.example")).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -118,24 +162,6 @@ async fn refuses_a_foreign_origin_even_with_the_token() {
     let own = format!("http://127.0.0.1:{}", s.port);
     let r = send(client().get(format!("{}/api/ping", s.base)).bearer_auth(TOKEN).header(ORIGIN, own)).await;
     assert_eq!(r.status(), StatusCode::OK);
-}
-
-#[tokio::test]
-async fn login_url_sets_an_httponly_samesite_strict_cookie_and_redirects_home() {
-    let s = serve_trivial().await;
-    let r = send(client().get(format!("{}/?token={TOKEN}", s.base))).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(r.headers().get(LOCATION).unwrap(), "/");
-    let cookie = r.headers().get(SET_COOKIE).unwrap().to_str().unwrap().to_owned();
-    let parts: Vec<&str> = cookie.split(';').map(str::trim).collect();
-    assert_eq!(parts[0], format!("{COOKIE_NAME}={TOKEN}"));
-    assert!(parts.contains(&"HttpOnly"), "{cookie}");
-    assert!(parts.contains(&"SameSite=Strict"), "{cookie}");
-    assert!(parts.contains(&"Path=/"), "{cookie}");
-    // The cookie it set is what lets the browser in afterwards.
-    let r = send(client().get(format!("{}/", s.base)).header(COOKIE, parts[0])).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.text().await.unwrap(), "home");
 }
 
 #[test]
