@@ -284,7 +284,7 @@ async fn the_dashboard_needs_no_cookie_and_cannot_be_framed() -> Result<()> {
         std::fs::write(ui.join("assets/app.js"), "console.log('deck')")?;
         let client = reqwest::Client::new();
         let get = |path: &str| client.get(format!("{}{path}", r.url));
-        let cookie = format!("{}={}", web::auth::COOKIE_NAME, r.token);
+        let cookie = format!("{}={}", microdeck::proxy::DASHBOARD_COOKIE, r.token);
         let cases = [
             ("/", get("/"), 200, "<!doctype html><title>deck</title>"),
             ("/assets/app.js", get("/assets/app.js"), 200, "console.log('deck')"),

@@ -79,14 +79,14 @@ pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// The dashboard's token cookie. Browsers send a loopback cookie to every local port, so one
-/// a browser still holds must not reach a service.
-const DASHBOARD_COOKIE: &[u8] = b"microdeck_token";
+/// The cookie older dashboards kept their token in. Browsers send a loopback cookie to every
+/// local port, so one a browser still holds must not reach a service (nor count at the API).
+pub const DASHBOARD_COOKIE: &str = "microdeck_token";
 
 /// Removes the dashboard's cookie from the `Cookie` headers, keeping every other pair as sent
 /// (nothing is allocated when it is absent, the common case).
 fn drop_dashboard_cookie(headers: &mut HeaderMap) {
-    let is_dashboard = |pair: &[u8]| pair.split(|b| *b == b'=').next().is_some_and(|name| name.trim_ascii() == DASHBOARD_COOKIE);
+    let is_dashboard = |pair: &[u8]| pair.split(|b| *b == b'=').next().is_some_and(|name| name.trim_ascii() == DASHBOARD_COOKIE.as_bytes());
     let holds = |value: &HeaderValue| value.as_bytes().split(|b| *b == b';').any(is_dashboard);
     if !headers.get_all(COOKIE).iter().any(holds) {
         return;

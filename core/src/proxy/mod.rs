@@ -34,6 +34,7 @@ use crate::manifest::{Balance, Protocol, Service, DEFAULT_IDLE_TIMEOUT, DEFAULT_
 use crate::metrics::{self, Metrics, MetricsError, RequestSample};
 use balance::Balancer;
 pub use balance::{Backend, BackendStatus};
+pub use headers::DASHBOARD_COOKIE;
 pub use http::Exchange;
 
 /// How long open HTTP connections may finish their requests after a stop.

@@ -15,10 +15,6 @@ use axum::Router;
 
 use super::error::ApiError;
 
-/// The cookie a browser may still carry for this host: never a credential here (the proxy
-/// drops it before a request reaches a replica).
-pub const COOKIE_NAME: &str = "microdeck_token";
-
 /// What the guard checks requests against.
 #[derive(Clone)]
 pub struct Guard {

@@ -87,7 +87,8 @@ async fn accepts_the_bearer_token() {
 #[tokio::test]
 async fn refuses_the_cookie_as_a_credential() {
     let s = serve_trivial().await;
-    let cookie = format!("theme=dark; {COOKIE_NAME}={TOKEN}");
+    // A browser may still hold the cookie older dashboards set: never a credential.
+    let cookie = format!("theme=dark; {}={TOKEN}", crate::proxy::DASHBOARD_COOKIE);
     let r = send(client().get(format!("{}/api/ping", s.base)).header(COOKIE, cookie)).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(r).await, "unauthorized");
