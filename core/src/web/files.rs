@@ -3,10 +3,12 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::private_fs;
 
 /// A file of the local API could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -40,24 +42,19 @@ pub fn token_path() -> Result<PathBuf, FileError> {
 }
 
 /// `$XDG_RUNTIME_DIR/microdeck/api.json`, else `$XDG_STATE_HOME/microdeck/api.json`
-/// (`~/.local/state/…`), else `/tmp/microdeck-$USER/api.json`.
+/// (`~/.local/state/…`, with [`private_fs::home_fallback`] standing for an unset `$HOME`).
 pub fn state_path() -> PathBuf {
     let dir = env_dir("XDG_RUNTIME_DIR")
         .or_else(|| env_dir("XDG_STATE_HOME"))
-        .or_else(|| home().map(|h| h.join(".local").join("state")))
-        .map(|d| d.join("microdeck"))
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("microdeck-{}", std::env::var("USER").unwrap_or_default())));
-    dir.join("api.json")
-}
-
-fn create_private_dir(dir: &Path) -> Result<(), FileError> {
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))
+        .unwrap_or_else(|| home().unwrap_or_else(private_fs::home_fallback).join(".local").join("state"));
+    dir.join("microdeck").join("api.json")
 }
 
 /// Writes `contents` to `path` readable by the owner only, replacing it atomically.
 fn write_private(path: &Path, contents: &[u8]) -> Result<(), FileError> {
     if let Some(dir) = path.parent() {
-        create_private_dir(dir)?;
+        // The file holds the token: never in a folder another user chose.
+        private_fs::create_dir(dir).map_err(io(dir))?;
     }
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(io(&tmp))?;
@@ -164,6 +161,22 @@ mod tests {
         let other = load_or_create_token(&scratch("token2").join("t")).unwrap();
         assert_ne!(other, first);
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_state_file_is_never_written_through_a_folder_another_user_planted() {
+        // A folder like /tmp, where another user made the folder the state file would go in.
+        let shared = tempfile::tempdir().unwrap();
+        fs::set_permissions(shared.path(), fs::Permissions::from_mode(0o1777)).unwrap();
+        let planted = shared.path().join("microdeck-state");
+        fs::create_dir(&planted).unwrap();
+        fs::set_permissions(&planted, fs::Permissions::from_mode(0o777)).unwrap();
+        let state = StateFile { url: "http://127.0.0.1:1".into(), token: "secret".into(), pid: std::process::id() };
+        let e = state.write(&planted.join("api.json")).expect_err("the token went into a folder others can write");
+        assert!(e.to_string().contains("other users can write in it"), "{e}");
+        assert!(!planted.join("api.json").exists());
+        let e = load_or_create_token(&planted.join("token")).expect_err("the token went into a folder others can write");
+        assert!(e.to_string().contains("other users can write in it"), "{e}");
     }
 
     #[test]
