@@ -181,6 +181,7 @@ fn endless_and_oversized_files_are_refused_unread() {
         vec!["check", "/dev/zero"],
         vec!["check", big.as_str()],
         vec!["check", "--lesson", "/dev/zero"],
+        vec!["lesson", "run", "--file", "/dev/zero"],
         vec!["up", "--manifest", "/dev/zero"],
         vec!["up", "--procfile", "/dev/zero"],
         vec!["up", "--manifest", big.as_str()],

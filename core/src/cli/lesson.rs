@@ -98,17 +98,27 @@ fn list(json: bool) -> ExitCode {
 fn start_body(name: Option<String>, file: Option<PathBuf>) -> Result<serde_json::Value, (u8, String)> {
     match (name, file) {
         (Some(name), None) => Ok(json!({ "name": name })),
-        (None, Some(path)) => match lessons::load_lesson_file(&path) {
-            Ok(_) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| (exit::USAGE, format!("cannot read {}: {e}", path.display())))?;
-                Ok(json!({ "toml": text, "file": path.display().to_string() }))
-            }
-            Err(LessonError::Invalid { diagnostics, .. }) => {
-                Err((exit::INVALID_LESSON, diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")))
-            }
-            Err(e) => Err((exit::USAGE, format!("microdeck: {e}"))),
-        },
+        (None, Some(path)) => {
+            // Read once, within the size limit, and sent as it was checked.
+            let unreadable = |source| LessonError::Unreadable { path: path.clone(), source };
+            let bytes = crate::manifest::source::read_capped(&path).map_err(|e| (exit::USAGE, format!("microdeck: {}", unreadable(e))))?;
+            lesson_request(&bytes, &path)
+        }
         _ => Err((exit::USAGE, "microdeck: name a bundled lesson or give --file FILE".into())),
+    }
+}
+
+/// The request for a lesson file's text, checked first.
+fn lesson_request(bytes: &[u8], path: &std::path::Path) -> Result<serde_json::Value, (u8, String)> {
+    match lessons::parse_lesson(bytes, &path.display().to_string()) {
+        Ok(_) => {
+            let text = String::from_utf8_lossy(bytes);
+            Ok(json!({ "toml": text, "file": path.display().to_string() }))
+        }
+        Err(LessonError::Invalid { diagnostics, .. }) => {
+            Err((exit::INVALID_LESSON, diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")))
+        }
+        Err(e) => Err((exit::USAGE, format!("microdeck: {e}"))),
     }
 }
 
