@@ -210,10 +210,8 @@ async fn forward(
     let parts = &out.parts;
     let sending = async {
         match client_upgrade {
-            Some(_) => match upstream::connect_for_upgrade(backend, &shared.connections).await {
-                Ok(mut sender) => sender.send_request(upgrade_request(parts, body)).await.map(|r| r.map(Inner::Upgrade)).map_err(|e| error_chain(&e)),
-                Err(e) => Err(e.0),
-            },
+            // Boxed: hyper's client futures are large and upgrades rare; every request carries this.
+            Some(_) => Box::pin(send_upgrade(shared, backend, parts, body)).await,
             None => upstreams.send(backend, parts, body).await.map(|r| r.map(Inner::Replica)),
         }
     };
@@ -258,6 +256,12 @@ async fn forward(
             Err((UpstreamError { replica: backend.replica, detail, timed_out }, backend))
         }
     }
+}
+
+/// Sends an upgrade request over a connection of its own (hyper's client).
+async fn send_upgrade(shared: &ProxyShared, backend: Backend, parts: &request::Parts, body: Option<Incoming>) -> Result<Response<Inner>, String> {
+    let mut sender = upstream::connect_for_upgrade(backend, &shared.connections).await.map_err(|e| e.0)?;
+    sender.send_request(upgrade_request(parts, body)).await.map(|r| r.map(Inner::Upgrade)).map_err(|e| error_chain(&e))
 }
 
 /// The request for an upgrade, over hyper's client.

@@ -138,8 +138,9 @@ impl Upstreams {
 }
 
 impl Conn {
+    /// Boxed: a connect's future is large and rare next to a request's, which carries it.
     async fn open(backend: Backend) -> Result<Conn, String> {
-        let stream = connect(backend).await.map_err(|e| e.0)?;
+        let stream = Box::pin(connect(backend)).await.map_err(|e| e.0)?;
         Ok(Conn { stream, read: BytesMut::with_capacity(READ_ROOM) })
     }
 
