@@ -89,8 +89,6 @@ pub enum ClusterError {
 
     #[error("a load run is going (`{scenario}` at {rate} req/s); stop it first")]
     LoadRunning { scenario: String, rate: f64 },
-    #[error("duration {0} is not a number of seconds from 0")]
-    InvalidDuration(f64),
     #[error("no load scenario named `{0}`")]
     UnknownScenario(String),
     #[error("{0}")]
@@ -142,7 +140,6 @@ impl ClusterError {
             | E::NoReadyReplica { .. }
             | E::KnobsRefused { .. }
             | E::NoKnobs { .. }
-            | E::InvalidDuration(_)
             | E::UnknownScenario(_)
             | E::InvalidLoad(_)
             | E::NoLoadRun

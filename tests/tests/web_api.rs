@@ -224,6 +224,28 @@ async fn a_second_load_run_is_busy_until_the_first_stops() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_duration_past_the_limit_is_refused_and_the_next_start_works() -> Result<()> {
+    let r = start_with("load-huge", SCENARIOS).await?;
+    let result = async {
+        let huge = Some(json!({"scenario": "storm", "rate": 1, "duration": 1e19}));
+        let (status, err) = call(&r, "POST", "/api/load/start", huge).await?;
+        assert_eq!((status, err["code"].as_str()), (400, Some("invalid-argument")), "{err}");
+        let message = err["message"].as_str().unwrap_or_default();
+        assert!(message.contains("from 0 to 86400"), "the message names the limits: {message}");
+        let (status, err) = call(&r, "POST", "/api/load/start", Some(json!({"scenario": "storm", "rate": 1e9}))).await?;
+        assert_eq!((status, err["code"].as_str()), (400, Some("invalid-argument")), "{err}");
+        let (status, report) = call(&r, "POST", "/api/load/start", Some(json!({"scenario": "storm", "rate": 1, "duration": 60}))).await?;
+        assert_eq!(status, 200, "a refused start leaves room for the next: {report}");
+        let (status, report) = call(&r, "POST", "/api/load/stop", None).await?;
+        assert_eq!(status, 200, "{report}");
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    r.stop().await;
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribe_streams_update_events_starting_with_a_snapshot() -> Result<()> {
     let r = start("sse").await?;
     let result = async {

@@ -10,7 +10,7 @@ use crate::manifest::{Scenario, ScenarioOutline};
 
 /// A load run's length from the seconds a shell was sent.
 pub fn load_duration(seconds: f64) -> Result<Duration, ClusterError> {
-    Duration::try_from_secs_f64(seconds).map_err(|_| ClusterError::InvalidDuration(seconds))
+    crate::loadgen::duration_from_secs(seconds).map_err(ClusterError::InvalidLoad)
 }
 
 impl Cluster {

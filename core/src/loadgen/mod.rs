@@ -27,11 +27,13 @@ mod tests;
 mod worker;
 
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -56,6 +58,8 @@ pub const MAX_CONNECTIONS: usize = 64;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The highest rate accepted (requests per second).
 pub const MAX_RATE: f64 = 100_000.0;
+/// The longest run accepted; a longer one is a run with no duration, until stopped.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 /// How often the report is published while running.
 pub const REPORT_EVERY: Duration = Duration::from_secs(1);
 
@@ -65,6 +69,8 @@ pub(crate) type LoadClient = hyper_util::client::legacy::Client<HttpConnector, F
 pub enum LoadGenError {
     #[error("rate {0} is not a number of requests per second from 0 to {MAX_RATE}")]
     InvalidRate(f64),
+    #[error("duration {0} is not a number of seconds from 0 to {max} (a day); leave it out to run until stopped", max = MAX_DURATION.as_secs())]
+    InvalidDuration(f64),
     #[error("scenario `{0}` has no requests")]
     NoRequests(String),
     #[error("cannot build request {0}")]
@@ -87,6 +93,20 @@ fn check_rate(rate: f64) -> Result<f64, LoadGenError> {
     }
 }
 
+fn check_duration(duration: Duration) -> Result<Duration, LoadGenError> {
+    if duration <= MAX_DURATION {
+        Ok(duration)
+    } else {
+        Err(LoadGenError::InvalidDuration(duration.as_secs_f64()))
+    }
+}
+
+/// A run's length from the seconds a shell was sent, within the limits [`LoadGen::start`] holds to.
+pub fn duration_from_secs(seconds: f64) -> Result<Duration, LoadGenError> {
+    let duration = Duration::try_from_secs_f64(seconds).map_err(|_| LoadGenError::InvalidDuration(seconds))?;
+    check_duration(duration)
+}
+
 /// Starts load runs.
 pub struct LoadGen;
 
@@ -103,6 +123,7 @@ impl LoadGen {
         // A caller on a plain thread (a GUI's main thread) gets an error, not a panic.
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| LoadGenError::NoRuntime)?;
         let rate = check_rate(rate)?;
+        let duration = duration.map(check_duration).transpose()?;
         if scenario.requests.is_empty() {
             return Err(LoadGenError::NoRequests(scenario.name.clone()));
         }
@@ -111,10 +132,30 @@ impl LoadGen {
         let (report_tx, report) = watch::channel(stats.report(LoadState::Setup, rate, 0));
         let (rate_tx, rate_rx) = watch::channel(rate);
         let cancel = cancel.child_token();
-        let run = LoadRun { target, scenario: scenario.clone(), duration, stats, rate_rx, report_tx, cancel: cancel.clone() };
-        runtime.spawn(run.run());
+        let run = LoadRun { target, scenario: scenario.clone(), duration, stats, rate_rx, report_tx: report_tx.clone(), cancel: cancel.clone() };
+        runtime.spawn(async move {
+            if let Err(panic) = AssertUnwindSafe(run.run()).catch_unwind().await {
+                fail_unfinished(&report_tx, panic_message(panic.as_ref()));
+            }
+        });
         Ok(LoadHandle { rate: rate_tx, report, cancel })
     }
+}
+
+/// Puts a run whose task ended before a final state (it panicked) into `Failed`, so that
+/// the cluster sees it over and a new run can start.
+fn fail_unfinished(report: &watch::Sender<LoadReport>, why: String) {
+    tracing::error!("the load run ended unexpectedly: {why}");
+    report.send_modify(|r| {
+        if !r.state.is_over() {
+            r.state = LoadState::Failed { message: format!("the load run ended unexpectedly: {why}") };
+        }
+    });
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+    text.unwrap_or("a panic").to_string()
 }
 
 /// Controls one run. Drop the handle to stop the run.
@@ -188,6 +229,10 @@ impl LoadRun {
     }
 
     async fn run(mut self) {
+        #[cfg(test)]
+        if self.scenario.name == tests::PANICS {
+            panic!("a test's run task panics");
+        }
         let client = client();
         let vars = match &self.scenario.setup {
             None => Default::default(),
@@ -219,7 +264,7 @@ impl LoadRun {
         let mut workers = 0usize;
         self.stats.restart_clock();
         let t0 = self.stats.start;
-        let end = self.duration.map(|d| t0 + d);
+        let end = self.duration.and_then(|d| t0.checked_add(d));
         let mut ticks = tokio::time::interval_at(t0 + REPORT_EVERY, REPORT_EVERY);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // The schedule restarts at every rate change: `epoch + sent_in_epoch / rate`.
@@ -231,7 +276,9 @@ impl LoadRun {
             let now = Instant::now();
             // Hand out every request due by now (several per wake-up at high rates).
             let next = loop {
-                let next = (rate > 0.0).then(|| epoch + Duration::from_secs_f64(sent_in_epoch as f64 / rate));
+                // A time past what an `Instant` holds (a tiny rate) is no next request.
+                let after = |s: f64| Duration::try_from_secs_f64(s).ok().and_then(|d| epoch.checked_add(d));
+                let next = if rate > 0.0 { after(sent_in_epoch as f64 / rate) } else { None };
                 let Some(at) = next.filter(|at| *at <= now && end.is_none_or(|e| *at < e)) else { break next };
                 sent_in_epoch += 1;
                 let job = ScheduledRequest { scheduled: at, request: picker.next_index() };

@@ -200,6 +200,48 @@ async fn connection_refused_counts_as_connect_errors() {
     assert_eq!(r.latency.p99_ms, None);
 }
 
+/// The scenario name whose run task panics at its start (a hook of the unit tests only).
+pub(super) const PANICS: &str = "test-hook-run-panics";
+
+#[tokio::test]
+async fn a_run_whose_task_panics_ends_failed() {
+    let s = Scenario { name: PANICS.into(), ..scenario(vec![get("/", 1)]) };
+    let h = LoadGen::start("127.0.0.1:9".parse().expect("addr"), &s, 10.0, None, CancellationToken::new()).expect("start");
+    let r = timeout(T, h.finished()).await.expect("finishes");
+    match r.state {
+        LoadState::Failed { message } => assert!(message.contains("a test's run task panics"), "{message}"),
+        other => panic!("a panicked run should be failed, not {other:?}"),
+    }
+    assert!(h.report().state.is_over());
+}
+
+#[test]
+fn durations_past_a_day_are_refused_with_the_limit_in_the_message() {
+    for secs in [0.0, 0.5, 86_400.0] {
+        assert_eq!(duration_from_secs(secs), Ok(Duration::from_secs_f64(secs)));
+    }
+    for secs in [86_400.5, 1e19, 1e300, -1.0, f64::NAN, f64::INFINITY] {
+        let refused = duration_from_secs(secs).expect_err("refused");
+        assert!(matches!(refused, LoadGenError::InvalidDuration(_)), "{secs}: {refused:?}");
+        assert!(refused.to_string().contains("from 0 to 86400"), "{refused}");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let _on = runtime.enter();
+    let addr: SocketAddr = "127.0.0.1:9".parse().expect("addr");
+    let started = LoadGen::start(addr, &scenario(vec![get("/", 1)]), 1.0, Some(Duration::MAX), CancellationToken::new());
+    assert!(matches!(started, Err(LoadGenError::InvalidDuration(_))), "{started:?}");
+}
+
+#[tokio::test]
+async fn a_rate_too_small_to_schedule_a_second_request_sends_one_and_finishes() {
+    let counter = Counter::default();
+    let addr = serve(Router::new().fallback(any(count)).with_state(counter.clone())).await;
+    let h = LoadGen::start(addr, &scenario(vec![get("/", 1)]), 1e-300, Some(Duration::from_millis(300)), CancellationToken::new())
+        .expect("start");
+    let r = timeout(T, h.finished()).await.expect("finishes");
+    assert_eq!((r.state, r.sent, r.ok), (LoadState::Finished, 1, 1));
+}
+
 #[test]
 fn outside_a_runtime_start_is_an_error_not_a_panic() {
     let addr: SocketAddr = "127.0.0.1:9".parse().expect("addr");
