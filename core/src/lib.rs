@@ -34,6 +34,7 @@
 //!   errors like the manifest's, and each check's outcome;
 //! - [`bundled`]: the sample cluster's manifest and lessons, built in;
 //! - [`web`]: the local HTTP API + SSE + the built UI, on 127.0.0.1 behind a token;
+//! - [`loopback`]: the one HTTP client for calls to loopback addresses, never through a proxy;
 //! - [`shell`]: what both shells share around a `Cluster`: its arguments, a stop that
 //!   says what it waits for, and the signals that start it;
 //! - [`cli`]: the commands behind the `microdeck` binary (`up`, and the client verbs
@@ -58,6 +59,7 @@ pub mod metrics;
 pub mod loadgen;
 pub mod lessons;
 pub mod web;
+pub mod loopback;
 pub mod shell;
 pub mod cli;
 pub mod bundled;

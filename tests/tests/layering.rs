@@ -1,7 +1,7 @@
 //! The house rules a newcomer relies on, checked on the source itself: the desktop crate uses
 //! no CLI module (what the shells share is in `microdeck::shell`), the supervisor and the
-//! logs import nothing from `cluster` (it is built on them), and no Rust file passes 600
-//! lines.
+//! logs import nothing from `cluster` (it is built on them), every HTTP client of the engine
+//! and the desktop comes from `microdeck::loopback`, and no Rust file passes 600 lines.
 
 use std::path::{Path, PathBuf};
 
@@ -57,6 +57,20 @@ fn the_supervisor_and_the_logs_import_nothing_from_cluster() {
     let mut found = lines_with(&root.join("core/src/supervisor"), "crate::cluster");
     found.extend(lines_with(&root.join("core/src/logs"), "crate::cluster"));
     assert!(found.is_empty(), "`cluster` is built on these modules, not under them:\n{}", found.join("\n"));
+}
+
+#[test]
+fn every_http_client_of_the_engine_and_the_desktop_comes_from_the_loopback_builder() {
+    let root = workspace();
+    let mut found = Vec::new();
+    for dir in ["core/src", "src-tauri/src"] {
+        for needle in ["reqwest::Client::new", "reqwest::Client::builder", "ClientBuilder::new"] {
+            found.extend(lines_with(&root.join(dir), needle));
+        }
+    }
+    // Tests may build their own clients; the engine's go through the one without a proxy.
+    found.retain(|l| !l.contains("/tests/") && !l.contains("/tests.rs:") && !l.contains("core/src/loopback.rs:"));
+    assert!(found.is_empty(), "a client that may go through a proxy (use microdeck::loopback::client):\n{}", found.join("\n"));
 }
 
 #[test]

@@ -381,6 +381,52 @@ async fn cli_verbs_find_the_cluster_through_the_state_file() -> Result<()> {
     Ok(())
 }
 
+/// A listener standing for an HTTP proxy: it keeps what each connection sends, then closes it.
+fn proxy_listener() -> Result<(String, std::sync::mpsc::Receiver<Vec<u8>>)> {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut got = vec![0; 4096];
+            let _ = conn.set_read_timeout(Some(Duration::from_millis(500)));
+            let n = conn.read(&mut got).unwrap_or(0);
+            got.truncate(n);
+            let _ = tx.send(got);
+        }
+    });
+    Ok((url, rx))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_goes_to_the_local_api_directly_whatever_proxy_the_environment_names() -> Result<()> {
+    let r = start("no-proxy").await?;
+    let state_dir = r.state_dir();
+    let result = async {
+        let (proxy, seen) = proxy_listener()?;
+        let out = tokio::task::spawn_blocking(move || {
+            let mut cmd = Command::new(bins::bin("microdeck"));
+            cmd.arg("status").env("XDG_RUNTIME_DIR", &state_dir).env_remove("NO_PROXY").env_remove("no_proxy");
+            for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+                cmd.env(var, &proxy);
+            }
+            cmd.output()
+        })
+        .await??;
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        // A connection is kept before it is closed, so one made during the command shows here.
+        let sent: Vec<String> = seen.try_iter().map(|b| String::from_utf8_lossy(&b).into_owned()).collect();
+        ensure!(sent.is_empty(), "the proxy was sent: {sent:?}");
+        ensure!(out.status.success(), "status failed: {stderr}");
+        ensure!(stdout.contains("sleeper"), "{stdout}");
+        Ok(())
+    }
+    .await;
+    r.stop().await;
+    result
+}
+
 /// The one replica limit: a manifest asking for one more is refused at its position, and a
 /// scale to one more is refused by the API and the CLI with the same code and message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,7 +40,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: impl Into<String>, token: impl Into<String>) -> Client {
-        Client { base: base.into(), token: token.into(), http: reqwest::Client::new() }
+        Client { base: base.into(), token: token.into(), http: crate::loopback::client() }
     }
 
     /// The cluster named by the state file (`$XDG_RUNTIME_DIR/microdeck/api.json`).

@@ -21,7 +21,7 @@ impl Cluster {
         self.service(service)?;
         let url = format!("http://{}/admin/crash", self.address(service)?);
         // The replica may die before it answers: a reset is the expected outcome.
-        let _answer = reqwest::Client::new().post(&url).timeout(CRASH_TIMEOUT).send().await;
+        let _answer = crate::loopback::client().post(&url).timeout(CRASH_TIMEOUT).send().await;
         Ok(())
     }
 }

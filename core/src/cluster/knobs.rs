@@ -24,7 +24,7 @@ impl Cluster {
         if ports.is_empty() {
             return Err(ClusterError::NoReadyReplica { service: service.to_string() });
         }
-        let client = reqwest::Client::new();
+        let client = crate::loopback::client();
         let mut done = 0;
         for port in ports {
             let url = format!("http://127.0.0.1:{port}/admin/knobs");
@@ -55,7 +55,7 @@ impl Cluster {
         let port = port.ok_or_else(|| ClusterError::NoReadyReplica { service: service.to_string() })?;
         let url = format!("http://127.0.0.1:{port}/admin/knobs");
         let unreadable = |e| ClusterError::KnobsUnreadable { service: service.to_string(), port, source: Arc::new(e) };
-        let answer = reqwest::Client::new().get(&url).timeout(KNOB_TIMEOUT).send().await.map_err(unreadable)?;
+        let answer = crate::loopback::client().get(&url).timeout(KNOB_TIMEOUT).send().await.map_err(unreadable)?;
         if !answer.status().is_success() {
             return Err(ClusterError::NoKnobs { service: service.to_string(), status: answer.status() });
         }
