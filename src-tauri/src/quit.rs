@@ -62,10 +62,12 @@ fn report<R: Runtime>(app: &AppHandle<R>, waiting: &str) {
     }
 }
 
-/// From now on, SIGTERM and SIGINT (caught since start-up) quit like a closed window does.
+/// From now on, SIGTERM and SIGINT (caught since start-up) quit like a closed window does;
+/// a second one exits at once.
 pub fn quit_on_signal<R: Runtime>(mut signals: Signals, app: AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
         signals.recv().await;
         begin(&app);
+        signals.exit_on_next().await;
     });
 }

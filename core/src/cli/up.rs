@@ -5,7 +5,7 @@
 //! replaced atomically on change; CPU and memory figures refreshed every
 //! [`FIGURES_EVERY`], so an idle cluster does not rewrite it every second), so scripts and
 //! tests can follow it beside the engine's `<run-dir>/events.jsonl`. Ctrl-C or SIGTERM
-//! stops every service, showing what it waits for, and exits 0.
+//! stops every service, showing what it waits for, and exits 0; a second one exits at once.
 
 use std::io::Write;
 use std::path::Path;
@@ -24,7 +24,7 @@ use crate::snapshot::{ClusterSnapshot, ServiceState};
 /// Run a cluster headless until Ctrl-C or SIGTERM.
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "Files: <run-dir>/logs/<service>.log, <run-dir>/snapshot.json (latest status), <run-dir>/events.jsonl.\n\
-Exit codes: 0 stopped on request; 2 bad arguments or unreadable file; 3 invalid manifest; 4 a port is already in use; 5 the cluster could not start.")]
+Exit codes: 0 stopped on request; 2 bad arguments or unreadable file; 3 invalid manifest; 4 a port is already in use; 5 the cluster could not start; 130 a second Ctrl-C or SIGTERM ended the stop at once.")]
 pub struct UpArgs {
     #[command(flatten)]
     pub cluster: crate::shell::ClusterArgs,
@@ -100,14 +100,17 @@ async fn run(args: UpArgs) -> u8 {
             return exit::START_FAILED;
         }
     };
-    follow(&cluster, &run_dir).await;
+    if let Some(signals) = follow(&cluster, &run_dir).await {
+        tokio::spawn(signals.exit_on_next());
+    }
     stop(&cluster).await;
     web.shutdown().await;
     exit::OK
 }
 
-/// Prints updates and keeps `snapshot.json` until Ctrl-C or SIGTERM.
-async fn follow(cluster: &Cluster, run_dir: &Path) {
+/// Prints updates and keeps `snapshot.json` until Ctrl-C or SIGTERM; gives back the signals
+/// that ended it.
+async fn follow(cluster: &Cluster, run_dir: &Path) -> Option<Signals> {
     // Headless: the lines go to the files; a log feed here would copy each one for nothing.
     let mut sub = cluster.subscribe_status(FIGURES_EVERY);
     let mut printed = String::new();
@@ -117,13 +120,13 @@ async fn follow(cluster: &Cluster, run_dir: &Path) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("microdeck: cannot watch signals: {e}");
-            return;
+            return None;
         }
     };
     loop {
         let update = tokio::select! {
-            () = signals.recv() => return,
-            u = sub.recv() => match u { Some(u) => u, None => return },
+            () = signals.recv() => return Some(signals),
+            u = sub.recv() => match u { Some(u) => u, None => return None },
         };
         match update {
             Update::Snapshot(snap) => {
@@ -170,8 +173,8 @@ async fn stop(cluster: &Cluster) {
     let mut first = true;
     stop_reporting(cluster, cluster.shutdown(), |waiting| {
         match (first, waiting.is_empty()) {
-            (true, true) => println!("\nstopping…"),
-            (true, false) => println!("\nstopping: {waiting}…"),
+            (true, true) => println!("\nstopping… (Ctrl-C again to exit now)"),
+            (true, false) => println!("\nstopping: {waiting}… (Ctrl-C again to exit now)"),
             (false, false) => println!("waiting for: {waiting}…"),
             (false, true) => {}
         }

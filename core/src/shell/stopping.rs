@@ -11,6 +11,8 @@ use crate::snapshot::{ClusterSnapshot, ReplicaState};
 
 /// How often a stop looks again at what it still waits for.
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+/// The exit status when a second signal cuts a stop short (128 + SIGINT, as shells report it).
+pub const EXIT_AT_ONCE: i32 = 130;
 
 /// `users (2 replicas), media (1 replica)`: the services with a process still running.
 pub fn still_running(snap: &ClusterSnapshot) -> String {
@@ -64,5 +66,14 @@ impl Signals {
             _ = self.term.recv() => {}
             _ = self.int.recv() => {}
         }
+    }
+
+    /// Waits for one more signal, then ends the process at once with [`EXIT_AT_ONCE`]: a user
+    /// who asks twice does not want to wait, and each replica's shim kills its process group
+    /// once the engine is gone (after the service's stop grace), so nothing is left running.
+    pub async fn exit_on_next(mut self) {
+        self.recv().await;
+        eprintln!("microdeck: exiting now; each service still running is killed at the end of its stop grace");
+        std::process::exit(EXIT_AT_ONCE);
     }
 }

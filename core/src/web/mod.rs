@@ -4,7 +4,9 @@
 //! - [`auth`]: the guard (the API's bearer token, Host and Origin checks, no framing);
 //! - [`api`]: the routes over `Cluster`; [`traffic`]: `/metrics`, series, topology, load, knobs;
 //!   [`lessons`]: list, start, stop and progress of lessons; [`error`]: `{ code, message }` answers;
-//! - [`ui`]: the built UI folder, found at run time; [`files`]: the token and state files.
+//! - [`ui`]: the built UI folder, found at run time; [`files`]: the token and state files;
+//! - [`server`]: the connections: a cap on how many are open, a time limit on a request's
+//!   head, and a stop that waits for them only so long.
 //!
 //! [`serve`] takes an already-bound listener and a shutdown future (so tests bind port 0);
 //! [`serve_for`] is what `microdeck up` and the desktop app call.
@@ -14,6 +16,7 @@ pub mod auth;
 pub mod error;
 pub mod files;
 pub mod lessons;
+pub mod server;
 pub mod traffic;
 pub mod ui;
 
@@ -69,7 +72,8 @@ pub fn app(cluster: Cluster, token: &str, port: u16, ui_dir: Option<PathBuf>, sh
     guard.protect(routes)
 }
 
-/// Serves the API for `cluster` on `listener` until `shutdown` completes; open SSE feeds end then.
+/// Serves the API for `cluster` on `listener` until `shutdown` completes; open SSE feeds end
+/// then, and other open connections get [`server::DRAIN_TIMEOUT`] to finish.
 pub async fn serve(
     listener: TcpListener,
     cluster: Cluster,
@@ -84,7 +88,8 @@ pub async fn serve(
         shutdown.await;
         stop.cancel();
     };
-    axum::serve(listener, router).with_graceful_shutdown(signal).await
+    server::serve(listener, router, server::ConnectionLimits::default(), signal).await;
+    Ok(())
 }
 
 /// A running server of [`serve_for`]. Drop it (or call [`WebHandle::shutdown`]) to stop it.
@@ -104,7 +109,8 @@ impl WebHandle {
         format!("{}/#token={}", self.url, self.token)
     }
 
-    /// Stops serving, waits for open connections to end, and removes the state file.
+    /// Stops serving, waits for open connections to end (closing those still open after
+    /// [`server::DRAIN_TIMEOUT`]), and removes the state file.
     pub async fn shutdown(mut self) {
         self.stop.cancel();
         if let Some(task) = self.task.take() {

@@ -4,6 +4,7 @@
 
 mod feed;
 mod lessons;
+mod local_api;
 mod members;
 mod polish;
 mod reload;
