@@ -427,6 +427,38 @@ async fn the_cli_goes_to_the_local_api_directly_whatever_proxy_the_environment_n
     result
 }
 
+const PAINTER: &str = r#"
+[services.painter]
+shell = "printf 'painted \\033[31mred\\033]0;retitled\\007 and\\ttabbed\\n'; exec sleep 1000"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_show_a_services_terminal_control_sequences_escaped_unless_raw() -> Result<()> {
+    let r = start_with("logs-escape", PAINTER).await?;
+    let state_dir = r.state_dir();
+    let result = tokio::task::spawn_blocking(move || {
+        let start = Instant::now();
+        let escaped = loop {
+            let (ok, out, err) = cli(&state_dir, &["logs", "painter"])?;
+            ensure!(ok, "logs failed: {err}");
+            if out.contains("painted") {
+                break out;
+            }
+            ensure!(start.elapsed() < DEADLINE, "no `painted` line in time: {out}");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        ensure!(!escaped.contains('\u{1b}') && !escaped.contains('\u{7}'), "control characters reached the terminal: {escaped:?}");
+        ensure!(escaped.contains("painted \\x1b[31mred\\x1b]0;retitled\\x07 and\ttabbed"), "{escaped:?}");
+        let (ok, raw, err) = cli(&state_dir, &["logs", "painter", "--raw"])?;
+        ensure!(ok, "logs --raw failed: {err}");
+        ensure!(raw.contains("painted \u{1b}[31mred\u{1b}]0;retitled\u{7} and\ttabbed"), "{raw:?}");
+        Ok(())
+    })
+    .await;
+    r.stop().await;
+    result?
+}
+
 /// The one replica limit: a manifest asking for one more is refused at its position, and a
 /// scale to one more is refused by the API and the CLI with the same code and message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

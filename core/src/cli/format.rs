@@ -1,6 +1,8 @@
 //! Text the CLI prints: the status table (`up` and `status`), what a shutdown waits for,
 //! log lines, and what a reload did.
 
+use std::borrow::Cow;
+
 use crate::cluster::ReloadReport;
 use crate::events::now_ms;
 use crate::snapshot::{level_word, ClusterSnapshot, LogLine, ServiceState, ServiceView};
@@ -97,9 +99,29 @@ pub fn clock(at_ms: u64) -> String {
     format!("{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
 }
 
-/// `12:00:01.250 users/0 INFO  the text`
-pub fn log_line(line: &LogLine) -> String {
-    format!("{} {}/{} {:<5} {}", clock(line.at), line.service, line.replica, level_word(line.level), line.text)
+/// `12:00:01.250 users/0 INFO  the text`; unless `raw`, the text's control characters are
+/// shown escaped ([`escape_controls`]).
+pub fn log_line(line: &LogLine, raw: bool) -> String {
+    let text = if raw { Cow::Borrowed(line.text.as_str()) } else { escape_controls(&line.text) };
+    format!("{} {}/{} {:<5} {}", clock(line.at), line.service, line.replica, level_word(line.level), text)
+}
+
+/// The text with each control character but tab written as `\x1b` and the like: a service's
+/// output must not move the cursor, retitle the window or answer for the user in their terminal.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    let escaped = |c: char| c.is_control() && c != '\t';
+    if !text.contains(escaped) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if escaped(c) {
+            out.push_str(&format!("\\x{:02x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -131,8 +153,25 @@ mod tests {
     #[test]
     fn log_lines_show_time_source_and_level() {
         let line = LogLine { seq: 1, at: 3_600_000 + 61_250, service: "auth".into(), replica: 1, stream: Stream::Stdout, level: Some(Level::Warn), text: "slow".into() };
-        assert_eq!(log_line(&line), "01:01:01.250 auth/1 WARN  slow");
+        assert_eq!(log_line(&line, false), "01:01:01.250 auth/1 WARN  slow");
         assert_eq!(bytes(512), "512 B");
+    }
+
+    #[test]
+    fn control_characters_but_tab_are_escaped_unless_raw() {
+        let cases = [
+            ("plain text, tab\tand ünïcode", "plain text, tab\tand ünïcode"),
+            ("\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m"),
+            ("\x1b]0;retitled\x07", "\\x1b]0;retitled\\x07"),
+            ("carriage\rreturn, back\x08space, nul\0", "carriage\\x0dreturn, back\\x08space, nul\\x00"),
+            ("del\x7f and C1 CSI \u{9b}2J", "del\\x7f and C1 CSI \\x9b2J"),
+        ];
+        for (text, shown) in cases {
+            assert_eq!(escape_controls(text), shown, "{text:?}");
+        }
+        let line = LogLine { seq: 1, at: 0, service: "web".into(), replica: 0, stream: Stream::Stdout, level: None, text: "\x1b[2Jgone".into() };
+        assert_eq!(log_line(&line, false), "00:00:00.000 web/0 -     \\x1b[2Jgone");
+        assert_eq!(log_line(&line, true), "00:00:00.000 web/0 -     \x1b[2Jgone");
     }
 
     #[test]

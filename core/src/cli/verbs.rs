@@ -35,6 +35,10 @@ pub enum ClientCommand {
         /// How many recent lines to print first.
         #[arg(short = 'n', long = "lines", default_value_t = 100)]
         n: usize,
+        /// Print the lines as the services wrote them, terminal control sequences included
+        /// (by default each control character is shown escaped, e.g. ESC as `\x1b`).
+        #[arg(long)]
+        raw: bool,
     },
     /// Set a service's replica count.
     Scale { service: String, replicas: u32 },
@@ -90,9 +94,9 @@ pub async fn execute(client: &Client, command: ClientCommand) -> Result<(), Clie
                 print!("{}\n{}", snapshot.name, format::status_table(&snapshot, format::Columns::WithResources));
             }
         }
-        ClientCommand::Logs { service, follow, level, grep, n } => {
+        ClientCommand::Logs { service, follow, level, grep, n, raw } => {
             let query = LogQuery { service, replica: None, level, text: grep, limit: Some(n) };
-            follow_logs(client, query, follow).await?;
+            follow_logs(client, query, follow, raw).await?;
         }
         ClientCommand::Scale { service, replicas } => {
             client.scale(&service, replicas).await?;
@@ -127,13 +131,13 @@ fn matches(query: &LogQuery, line: &LogLine) -> bool {
         && query.text.as_ref().is_none_or(|t| line.text.to_lowercase().contains(&t.to_lowercase()))
 }
 
-async fn follow_logs(client: &Client, query: LogQuery, follow: bool) -> Result<(), ClientError> {
+async fn follow_logs(client: &Client, query: LogQuery, follow: bool, raw: bool) -> Result<(), ClientError> {
     // Subscribe first so no line falls between the backlog and the feed; `seq` drops repeats.
     let mut feed = if follow { Some(client.subscribe().await?) } else { None };
     let mut last_seq: HashMap<String, u64> = HashMap::new();
     for line in client.logs(&query).await? {
         last_seq.insert(line.service.clone(), line.seq);
-        println!("{}", format::log_line(&line));
+        println!("{}", format::log_line(&line, raw));
     }
     let Some(feed) = feed.as_mut() else { return Ok(()) };
     while let Some(update) = feed.next().await? {
@@ -145,7 +149,7 @@ async fn follow_logs(client: &Client, query: LogQuery, follow: bool) -> Result<(
             let seen = last_seq.get(&line.service).is_some_and(|&s| line.seq <= s);
             if !seen {
                 last_seq.insert(line.service.clone(), line.seq);
-                println!("{}", format::log_line(line));
+                println!("{}", format::log_line(line, raw));
             }
         }
     }
