@@ -353,6 +353,28 @@ export const scenarios = [
     },
   },
   {
+    name: 'desktop: the window may call its own commands, and no core command it does not use',
+    targets: ['desktop'],
+    async run(browser) {
+      const tries = await browser.executeAsync((done) => {
+        const ipc = window.__TAURI_INTERNALS__;
+        const attempt = (cmd, args) => ipc.invoke(cmd, args).then(() => 'allowed', (e) => `refused: ${e}`);
+        const calls = [
+          ['snapshot', {}],
+          ['plugin:window|title', { label: 'main' }],
+          ['plugin:app|version', {}],
+          ['plugin:path|resolve_directory', { directory: 11 }],
+        ];
+        Promise.all(calls.map(([cmd, args]) => attempt(cmd, args).then((got) => [cmd, got]))).then(done);
+      });
+      const got = Object.fromEntries(tries);
+      if (got.snapshot !== 'allowed') throw new Error(`its own command: ${got.snapshot}`);
+      for (const cmd of ['plugin:window|title', 'plugin:app|version', 'plugin:path|resolve_directory']) {
+        if (!/not allowed/.test(got[cmd])) throw new Error(`${cmd} should be refused by the capability: ${got[cmd]}`);
+      }
+    },
+  },
+  {
     name: "under load, the overview shows the gateway's traffic: its sparkline moves on with non-zero req/s",
     async run(browser, out) {
       await go(browser, 'overview');
