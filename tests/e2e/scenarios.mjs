@@ -361,6 +361,7 @@ export const scenarios = [
         const attempt = (cmd, args) => ipc.invoke(cmd, args).then(() => 'allowed', (e) => `refused: ${e}`);
         const calls = [
           ['snapshot', {}],
+          ['plugin:event|listen', { event: 'quitting', target: { kind: 'Any' }, handler: ipc.transformCallback(() => {}) }],
           ['plugin:window|title', { label: 'main' }],
           ['plugin:app|version', {}],
           ['plugin:path|resolve_directory', { directory: 11 }],
@@ -368,7 +369,9 @@ export const scenarios = [
         Promise.all(calls.map(([cmd, args]) => attempt(cmd, args).then((got) => [cmd, got]))).then(done);
       });
       const got = Object.fromEntries(tries);
-      if (got.snapshot !== 'allowed') throw new Error(`its own command: ${got.snapshot}`);
+      for (const cmd of ['snapshot', 'plugin:event|listen']) {
+        if (got[cmd] !== 'allowed') throw new Error(`${cmd}, which the page uses: ${got[cmd]}`);
+      }
       for (const cmd of ['plugin:window|title', 'plugin:app|version', 'plugin:path|resolve_directory']) {
         if (!/not allowed/.test(got[cmd])) throw new Error(`${cmd} should be refused by the capability: ${got[cmd]}`);
       }
