@@ -22,7 +22,7 @@ fn api_of(up: &Up) -> (String, String) {
     poll_until("the dashboard's address", LONG, || {
         let out = up.stdout();
         let rest = out.lines().find_map(|l| l.strip_prefix("microdeck: dashboard at http://"))?;
-        let (addr, token) = rest.split_once("/?token=")?;
+        let (addr, token) = rest.split_once("/#token=")?;
         Some((addr.to_string(), token.trim().to_string()))
     })
 }
