@@ -24,6 +24,7 @@
 //!   log files and the batched feed for viewers;
 //! - `http1`: HTTP/1.1 request encoding and response framing on the wire, for the load
 //!   workers and the proxy's connections to replicas;
+//! - `conn_cap`: the cap on a listener's open connections (service addresses, local API);
 //! - [`proxy`]: each service's stable address, forwarding HTTP or TCP to its ready
 //!   replicas;
 //! - [`cluster`]: `Cluster`, the one API of every shell;
@@ -53,6 +54,7 @@ pub mod events;
 pub mod private_fs;
 pub mod logs;
 mod http1;
+mod conn_cap;
 pub mod proxy;
 pub mod cluster;
 pub mod metrics;

@@ -30,6 +30,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::conn_cap::ConnectionCap;
 use crate::manifest::{Balance, Protocol, Service, DEFAULT_IDLE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT};
 use crate::metrics::{self, Metrics, MetricsError, RequestSample};
 use balance::Balancer;
@@ -44,11 +45,9 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// How long a client connection may take to send a request's head, idle keep-alive time
 /// included: a half-sent request or a forgotten connection does not hold a slot for ever.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Open connections per address: past it new ones wait in the listen backlog, so a flood of
-/// idle clients cannot take every file descriptor of the engine.
+/// Open connections per address (see [`ConnectionCap`]), so a flood of idle clients cannot
+/// take every file descriptor of the engine.
 pub const MAX_CONNECTIONS: usize = 512;
-/// At most one "connections full" line per address in this time.
-const FULL_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 /// What an address carries, how it balances, and how long it waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -359,28 +358,11 @@ impl AcceptLoop {
             .header_read_timeout(options.header_read_timeout)
             .keep_alive(true);
         let (stop, connections) = (&self.shared.stop, &self.shared.connections);
-        let slots = Arc::new(tokio::sync::Semaphore::new(options.max_connections));
-        let mut warned: Option<std::time::Instant> = None;
+        let mut cap = ConnectionCap::new(options.max_connections, format!("the address of {}", self.shared.service));
         loop {
-            let slot = match slots.clone().try_acquire_owned() {
-                Ok(slot) => slot,
-                Err(_) => {
-                    if warned.is_none_or(|at| at.elapsed() >= FULL_WARNING_EVERY) {
-                        tracing::warn!(
-                            service = %self.shared.service,
-                            "the address holds {} connections, its most: new ones wait until one closes",
-                            options.max_connections
-                        );
-                        warned = Some(std::time::Instant::now());
-                    }
-                    tokio::select! {
-                        _ = stop.cancelled() => break,
-                        slot = slots.clone().acquire_owned() => match slot {
-                            Ok(slot) => slot,
-                            Err(_) => break,
-                        },
-                    }
-                }
+            let slot = tokio::select! {
+                _ = stop.cancelled() => break,
+                slot = cap.slot() => slot,
             };
             let accepted = tokio::select! {
                 _ = stop.cancelled() => break,

@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use std::io::ErrorKind;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -13,9 +12,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tokio::time::Instant;
+
+use crate::conn_cap::ConnectionCap;
 
 /// Open connections at most, by default.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -23,8 +22,6 @@ pub const MAX_CONNECTIONS: usize = 256;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a stop waits for open connections, by default.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
-/// The line saying the cap is reached is written at most this often.
-const CAP_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// How the server treats its connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,32 +45,16 @@ impl Default for ConnectionLimits {
 /// Serves `router` on `listener` until `shutdown` completes, then waits up to `limits.drain`
 /// for the open connections and closes the rest.
 pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimits, shutdown: impl Future<Output = ()>) {
-    let permits = Arc::new(Semaphore::new(limits.max_open));
+    let mut cap = ConnectionCap::new(limits.max_open, "the local API");
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_read);
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
-    let mut cap_logged: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {
-        let permit = match permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                if cap_logged.is_none_or(|at| at.elapsed() >= CAP_LOG_EVERY) {
-                    tracing::error!(
-                        "the local API has {} connections open, its most: new ones wait until one closes",
-                        limits.max_open
-                    );
-                    cap_logged = Some(Instant::now());
-                }
-                tokio::select! {
-                    permit = permits.clone().acquire_owned() => match permit {
-                        Ok(permit) => permit,
-                        Err(_closed) => break,
-                    },
-                    () = &mut shutdown => break,
-                }
-            }
+        let permit = tokio::select! {
+            permit = cap.slot() => permit,
+            () = &mut shutdown => break,
         };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
