@@ -207,7 +207,7 @@ pub(crate) mod causes {
     }
     /// A request that never leaves: its URL does not parse.
     pub fn unreachable() -> Arc<reqwest::Error> {
-        match crate::loopback::client().get("http://[not-a-host/admin/knobs").build() {
+        match crate::loopback::client().and_then(|c| c.get("http://[not-a-host/admin/knobs").build()) {
             Err(e) => Arc::new(e),
             Ok(_) => panic!("the URL parsed"),
         }

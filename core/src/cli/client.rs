@@ -39,8 +39,12 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(base: impl Into<String>, token: impl Into<String>) -> Client {
-        Client { base: base.into(), token: token.into(), http: crate::loopback::client() }
+    pub fn new(base: impl Into<String>, token: impl Into<String>) -> Result<Client, ClientError> {
+        let base = base.into();
+        match crate::loopback::client() {
+            Ok(http) => Ok(Client { base, token: token.into(), http }),
+            Err(source) => Err(ClientError::Unreachable { url: base, source }),
+        }
     }
 
     /// The cluster named by the state file (`$XDG_RUNTIME_DIR/microdeck/api.json`).
@@ -50,7 +54,7 @@ impl Client {
         if !state.owner_alive() {
             return Err(ClientError::Stale { path, pid: state.pid });
         }
-        Ok(Client::new(state.url, state.token))
+        Client::new(state.url, state.token)
     }
 
     pub fn base(&self) -> &str {

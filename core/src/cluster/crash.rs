@@ -2,6 +2,7 @@
 //! end itself, so a user sees the restart policy and the other replicas at work.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Cluster, ClusterError};
@@ -19,9 +20,11 @@ impl Cluster {
     /// Asks one replica of the service (through its address) to crash itself.
     pub async fn crash(&self, service: &str) -> Result<(), ClusterError> {
         self.service(service)?;
-        let url = format!("http://{}/admin/crash", self.address(service)?);
+        let address = self.address(service)?;
+        let url = format!("http://{address}/admin/crash");
+        let unreachable = |e| ClusterError::KitUnreachable { service: service.to_string(), port: address.port(), source: Arc::new(e) };
         // The replica may die before it answers: a reset is the expected outcome.
-        let _answer = crate::loopback::client().post(&url).timeout(CRASH_TIMEOUT).send().await;
+        let _answer = crate::loopback::client().map_err(unreachable)?.post(&url).timeout(CRASH_TIMEOUT).send().await;
         Ok(())
     }
 }

@@ -24,7 +24,8 @@ impl Cluster {
         if ports.is_empty() {
             return Err(ClusterError::NoReadyReplica { service: service.to_string() });
         }
-        let client = crate::loopback::client();
+        let unreachable = |port, e| ClusterError::KitUnreachable { service: service.to_string(), port, source: Arc::new(e) };
+        let client = crate::loopback::client().map_err(|e| unreachable(ports[0], e))?;
         let mut done = 0;
         for port in ports {
             let url = format!("http://127.0.0.1:{port}/admin/knobs");
@@ -36,7 +37,7 @@ impl Cluster {
                     let body = r.text().await.unwrap_or_default();
                     return Err(ClusterError::KnobsRefused { service: service.to_string(), status, body });
                 }
-                Err(e) => return Err(ClusterError::KitUnreachable { service: service.to_string(), port, source: Arc::new(e) }),
+                Err(e) => return Err(unreachable(port, e)),
             }
         }
         // After the replicas accepted them (the kit validates): a replica started between the
@@ -55,7 +56,7 @@ impl Cluster {
         let port = port.ok_or_else(|| ClusterError::NoReadyReplica { service: service.to_string() })?;
         let url = format!("http://127.0.0.1:{port}/admin/knobs");
         let unreadable = |e| ClusterError::KnobsUnreadable { service: service.to_string(), port, source: Arc::new(e) };
-        let answer = crate::loopback::client().get(&url).timeout(KNOB_TIMEOUT).send().await.map_err(unreadable)?;
+        let answer = crate::loopback::client().map_err(unreadable)?.get(&url).timeout(KNOB_TIMEOUT).send().await.map_err(unreadable)?;
         if !answer.status().is_success() {
             return Err(ClusterError::NoKnobs { service: service.to_string(), status: answer.status() });
         }
