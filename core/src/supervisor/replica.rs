@@ -209,7 +209,27 @@ impl Slot {
             return vec![];
         }
         p.pid = Some(pid);
-        vec![event(EventKind::Started, format!("started (pid {pid}, port {})", p.port))]
+        let mut out = vec![event(EventKind::Started, format!("started (pid {pid}, port {})", p.port))];
+        // Probes run from the spawn on and may pass before the pid arrives: ready comes after started.
+        if p.state == ReplicaState::Starting && p.successes >= self.cfg.success_threshold {
+            out.extend(self.become_ready(epoch, Instant::now()));
+        }
+        out
+    }
+
+    /// The probes passed and the program's start is known: the process takes traffic.
+    fn become_ready(&mut self, epoch: u64, now: Instant) -> Vec<ReplicaAction> {
+        let is_current = self.current.as_ref().is_some_and(|p| p.epoch == epoch);
+        let Some(p) = self.proc_mut(epoch) else { return vec![] };
+        p.state = ReplicaState::Ready;
+        p.ready_since = Some(now);
+        p.last_probe_error = None;
+        self.port_retries = 0;
+        let mut out = vec![event(EventKind::Ready, "ready")];
+        if is_current {
+            out.extend(self.retire_outgoing());
+        }
+        out
     }
 
     /// The program could not be started at all: no restart, the service shows why.
@@ -224,7 +244,6 @@ impl Slot {
 
     pub fn probe(&mut self, epoch: u64, result: Result<(), String>, now: Instant) -> Vec<ReplicaAction> {
         let cfg = self.cfg.clone();
-        let is_current = self.current.as_ref().is_some_and(|p| p.epoch == epoch);
         let Some(p) = self.proc_mut(epoch) else { return vec![] };
         if !matches!(p.state, ReplicaState::Starting | ReplicaState::Ready | ReplicaState::Unhealthy) {
             return vec![];
@@ -234,14 +253,8 @@ impl Slot {
             Ok(()) => {
                 p.failures = 0;
                 p.successes += 1;
-                if p.state != ReplicaState::Ready && p.successes >= cfg.success_threshold {
-                    p.state = ReplicaState::Ready;
-                    p.ready_since = Some(now);
-                    p.last_probe_error = None;
-                    out.push(event(EventKind::Ready, "ready"));
-                    if is_current {
-                        out.extend(self.retire_outgoing());
-                    }
+                if p.state != ReplicaState::Ready && p.successes >= cfg.success_threshold && p.pid.is_some() {
+                    return self.become_ready(epoch, now);
                 }
             }
             Err(e) => {
@@ -263,9 +276,6 @@ impl Slot {
                     out.push(ReplicaAction::Terminate { epoch });
                 }
             }
-        }
-        if out.iter().any(|a| matches!(a, ReplicaAction::Event { kind: EventKind::Ready, .. })) {
-            self.port_retries = 0;
         }
         out
     }

@@ -32,11 +32,16 @@ fn state(s: &Slot) -> ReplicaState {
     s.current.as_ref().expect("a process").state
 }
 
+/// The process of `epoch` is running and its pid known, as the actor reports it.
+fn launched(s: &mut Slot, epoch: u64) {
+    s.spawned(epoch, 4000, 0, Instant::now());
+    s.program_pid(epoch, 100 + epoch as u32);
+}
+
 /// Starts a slot and makes its process ready; returns its epoch.
 fn start_ready(s: &mut Slot) -> u64 {
     let e = spawn_epoch(&s.start(Instant::now()));
-    s.spawned(e, 4000, 0, Instant::now());
-    s.program_pid(e, 100);
+    launched(s, e);
     s.probe(e, Ok(()), Instant::now());
     e
 }
@@ -53,6 +58,25 @@ async fn start_probe_ready() {
     let out = s.probe(e, Ok(()), Instant::now());
     assert_eq!(state(&s), ReplicaState::Ready);
     assert!(out.contains(&ReplicaAction::Event { kind: EventKind::Ready, message: "ready".into() }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_that_passes_before_the_pid_is_known_makes_the_replica_ready_right_after_started() {
+    let mut s = Slot::new(0, cfg(RestartPolicy::Always));
+    let e = spawn_epoch(&s.start(Instant::now()));
+    s.spawned(e, 5000, 0, Instant::now());
+    assert!(s.probe(e, Ok(()), Instant::now()).is_empty(), "no ready before started");
+    assert_eq!(state(&s), ReplicaState::Starting);
+    let out = s.program_pid(e, 42);
+    let kinds: Vec<_> = out
+        .iter()
+        .filter_map(|a| match a {
+            ReplicaAction::Event { kind, .. } => Some(*kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, vec![EventKind::Started, EventKind::Ready]);
+    assert_eq!(state(&s), ReplicaState::Ready);
 }
 
 #[tokio::test(start_paused = true)]
@@ -82,6 +106,7 @@ async fn crash_series_backs_off_and_stale_timers_do_nothing() {
     assert!(s.restart_due(t2, Instant::now()).is_empty());
     assert_eq!(s.restarts, 3);
     let e = s.current.as_ref().map(|p| p.epoch).expect("current");
+    launched(&mut s, e);
     s.probe(e, Ok(()), Instant::now());
     assert!(!s.crash_looping(), "ready again");
 }
@@ -91,6 +116,7 @@ async fn a_long_healthy_spell_resets_the_backoff() {
     let mut s = Slot::new(0, cfg(RestartPolicy::Always));
     let e = start_ready(&mut s);
     let e = spawn_epoch(&s.exited(e, Some(1), None, 0, Instant::now()));
+    launched(&mut s, e);
     s.probe(e, Ok(()), Instant::now());
     advance(BACKOFF_RESET).await;
     // Ready for a minute: this crash counts as the first again.
@@ -167,6 +193,7 @@ async fn rolling_replace_keeps_the_old_one_until_the_new_one_is_ready() {
     let new = spawn_epoch(&s.replace(Instant::now()));
     assert_eq!(s.ready_count(), 1, "the old one still serves");
     assert!(!s.settled());
+    launched(&mut s, new);
     let out = s.probe(new, Ok(()), Instant::now());
     assert!(out.contains(&ReplicaAction::Terminate { epoch: old }));
     assert_eq!(s.ready_count(), 1, "the new one is ready, the old one stopping");
