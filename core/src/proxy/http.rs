@@ -4,7 +4,7 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -44,14 +44,16 @@ pub struct Exchange {
     pub failed: bool,
 }
 
-/// What a request carries from its arrival to its record.
-#[derive(Clone)]
+/// What a request carries from its arrival to its record: first in [`Abandoned`], then in
+/// the answer's [`Tracker`].
 struct Meta {
     started: Instant,
     caller: Arc<str>,
     request_bytes: u64,
-    /// The service's in-flight gauge, held until the last tracker of the request is gone.
-    _gauge: Option<Arc<crate::metrics::InFlightGuard>>,
+    /// The service's in-flight gauge, held until the request is recorded.
+    _gauge: Option<crate::metrics::InFlightGuard>,
+    /// Marks the client connection busy until the request is recorded.
+    _busy: Busy,
 }
 
 /// Serves one request, and records it however it ends.
@@ -60,6 +62,7 @@ pub async fn handle(
     req: Request<Incoming>,
     peer: Option<Peer>,
     upstreams: Upstreams,
+    activity: Arc<Activity>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let caller = req
         .headers()
@@ -79,13 +82,44 @@ pub async fn handle(
         started: Instant::now(),
         caller,
         request_bytes,
-        _gauge: shared.gauge.get().map(|g| Arc::new(g.enter())),
+        _gauge: shared.gauge.get().map(|g| g.enter()),
+        _busy: Busy::enter(activity),
     };
-    let mut abandoned = Abandoned { shared: &shared, meta: &meta, replica: None, answered: false };
-    let response = respond(&shared, &upstreams, req, peer, &meta, &mut abandoned.replica).await;
+    let mut abandoned = Abandoned { shared: &shared, meta: Some(meta), replica: None };
+    let mut response = respond(&shared, &upstreams, req, peer, &mut abandoned.replica).await;
     // From here the response's tracker records the request.
-    abandoned.answered = true;
+    if let Some(tracker) = response.body_mut().tracker.as_mut() {
+        tracker.meta = abandoned.meta.take();
+    }
     Ok(response)
+}
+
+/// What a client connection is doing, for its idle watch (`super::idle_watch`): requests
+/// are counted as they come and as they end, with no timer per request.
+#[derive(Default)]
+pub struct Activity {
+    /// Request arrivals and ends, since the connection opened.
+    pub changes: AtomicU64,
+    /// Requests not yet recorded.
+    pub open: AtomicU64,
+}
+
+/// One request of a connection, open until dropped.
+struct Busy(Arc<Activity>);
+
+impl Busy {
+    fn enter(activity: Arc<Activity>) -> Busy {
+        activity.changes.fetch_add(1, Ordering::Relaxed);
+        activity.open.fetch_add(1, Ordering::Relaxed);
+        Busy(activity)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.changes.fetch_add(1, Ordering::Relaxed);
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Records a request its caller gave up on before any answer came (status 499, as nginx
@@ -93,24 +127,22 @@ pub async fn handle(
 /// the service looking idle.
 struct Abandoned<'a> {
     shared: &'a Arc<ProxyShared>,
-    meta: &'a Meta,
+    /// Taken by the answer's tracker once there is one.
+    meta: Option<Meta>,
     /// The replica it was sent to, once picked.
     replica: Option<u32>,
-    answered: bool,
 }
 
 impl Drop for Abandoned<'_> {
     fn drop(&mut self) {
-        if self.answered {
-            return;
-        }
+        let Some(meta) = self.meta.take() else { return };
         let outcome = Exchange {
             replica: self.replica,
             status: CLIENT_CLOSED,
-            latency: self.meta.started.elapsed(),
+            latency: meta.started.elapsed(),
             response_bytes: 0,
-            caller: self.meta.caller.clone(),
-            request_bytes: self.meta.request_bytes,
+            caller: meta.caller,
+            request_bytes: meta.request_bytes,
             failed: false,
         };
         self.shared.record(&outcome);
@@ -127,12 +159,11 @@ async fn respond(
     upstreams: &Upstreams,
     req: Request<Incoming>,
     peer: Option<Peer>,
-    started: &Meta,
     sent_to: &mut Option<u32>,
 ) -> Response<ProxyBody> {
     let Some(first) = shared.balancer.pick(None) else {
         let body = serde_json::json!({ "error": "no ready replica", "service": &*shared.service });
-        return shared.answer(StatusCode::SERVICE_UNAVAILABLE, body, None, started);
+        return shared.answer(StatusCode::SERVICE_UNAVAILABLE, body, None);
     };
     let (mut parts, body) = req.into_parts();
     let upgrade = upgrade_protocol(&parts.headers);
@@ -159,7 +190,7 @@ async fn respond(
     // Sent again only when nothing of it is consumed: idempotent and bodiless.
     let replayable = is_idempotent(&out.parts.method) && body.is_none() && client_upgrade.is_none();
     *sent_to = Some(first.backend.replica);
-    let (error, failed) = match forward(shared, upstreams, &mut out, body, first, started, client_upgrade).await {
+    let (error, failed) = match forward(shared, upstreams, &mut out, body, first, client_upgrade).await {
         Ok(response) => return response,
         Err(failure) => failure,
     };
@@ -167,13 +198,13 @@ async fn respond(
     if replayable && !error.timed_out {
         if let Some(second) = shared.balancer.pick(Some(failed)) {
             *sent_to = Some(second.backend.replica);
-            match forward(shared, upstreams, &mut out, None, second, started, None).await {
+            match forward(shared, upstreams, &mut out, None, second, None).await {
                 Ok(response) => return response,
-                Err((e, _)) => return shared.upstream_failed(&e, started),
+                Err((e, _)) => return shared.upstream_failed(&e),
             }
         }
     }
-    shared.upstream_failed(&error, started)
+    shared.upstream_failed(&error)
 }
 
 /// A request's line and headers, ready for any replica.
@@ -200,7 +231,6 @@ async fn forward(
     out: &mut Outgoing,
     body: Option<Incoming>,
     slot: InFlight,
-    started: &Meta,
     client_upgrade: Option<OnUpgrade>,
 ) -> Result<Response<ProxyBody>, UpstreamFailure> {
     let backend = slot.backend;
@@ -245,7 +275,7 @@ async fn forward(
                 replica: Some(backend.replica),
                 _in_flight: slot,
                 status: parts.status.as_u16(),
-                meta: started.clone(),
+                meta: None,
                 failed: false,
                 bytes: 0,
             };
@@ -284,7 +314,6 @@ impl ProxyShared {
         status: StatusCode,
         body: serde_json::Value,
         replica: Option<u32>,
-        started: &Meta,
     ) -> Response<ProxyBody> {
         let bytes = Bytes::from(body.to_string());
         let tracker = Tracker {
@@ -292,7 +321,7 @@ impl ProxyShared {
             replica,
             _in_flight: None,
             status: status.as_u16(),
-            meta: started.clone(),
+            meta: None,
             failed: false,
             bytes: 0,
         };
@@ -307,7 +336,6 @@ impl ProxyShared {
     fn upstream_failed(
         self: &Arc<Self>,
         error: &UpstreamError,
-        started: &Meta,
     ) -> Response<ProxyBody> {
         tracing::debug!(service = %self.service, replica = error.replica, "upstream failed: {}", error.detail);
         let (status, what) = match error.timed_out {
@@ -320,7 +348,7 @@ impl ProxyShared {
             "replica": error.replica,
             "detail": error.detail,
         });
-        let mut response = self.answer(status, body, Some(error.replica), started);
+        let mut response = self.answer(status, body, Some(error.replica));
         if let Some(tracker) = response.body_mut().tracker.as_mut() {
             tracker.failed = true;
         }
@@ -371,20 +399,22 @@ struct Tracker {
     /// Holds the backend's in-flight count until the body is done.
     _in_flight: Option<InFlight>,
     status: u16,
-    meta: Meta,
+    /// Given by the request's handler as it returns the answer.
+    meta: Option<Meta>,
     failed: bool,
     bytes: u64,
 }
 
 impl Drop for Tracker {
     fn drop(&mut self) {
+        let Some(meta) = self.meta.take() else { return };
         let outcome = Exchange {
             replica: self.replica,
             status: self.status,
-            latency: self.meta.started.elapsed(),
+            latency: meta.started.elapsed(),
             response_bytes: self.bytes,
-            caller: self.meta.caller.clone(),
-            request_bytes: self.meta.request_bytes,
+            caller: meta.caller,
+            request_bytes: meta.request_bytes,
             failed: self.failed,
         };
         self.shared.record(&outcome);

@@ -42,8 +42,9 @@ pub use http::Exchange;
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Pause after a failed accept (e.g. out of file descriptors) before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-/// How long a client connection may take to send a request's head, idle keep-alive time
-/// included: a half-sent request or a forgotten connection does not hold a slot for ever.
+/// How long a client connection may go without a request's head arriving, idle keep-alive
+/// time included: a half-sent request or a forgotten connection does not hold a slot for
+/// ever. It is closed between this and half as long again after its last request.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Open connections per address (see [`ConnectionCap`]), so a flood of idle clients cannot
 /// take every file descriptor of the engine.
@@ -354,9 +355,8 @@ impl AcceptLoop {
         };
         let options = self.shared.options;
         let mut http = http1::Builder::new();
-        http.timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(options.header_read_timeout)
-            .keep_alive(true);
+        // No header-read timer per request: `idle_watch` checks each connection instead.
+        http.keep_alive(true);
         let (stop, connections) = (&self.shared.stop, &self.shared.connections);
         let mut cap = ConnectionCap::new(options.max_connections, format!("the address of {}", self.shared.service));
         loop {
@@ -411,9 +411,12 @@ async fn serve_http(
     shared: Arc<ProxyShared>,
 ) {
     let stop = shared.stop.clone();
+    let idle_limit = shared.options.header_read_timeout;
     let peer = headers::Peer::new(peer);
     let upstreams = upstream::Upstreams::default();
-    let service = service_fn(move |req| http::handle(shared.clone(), req, peer.clone(), upstreams.clone()));
+    let activity = Arc::new(http::Activity::default());
+    let watched = activity.clone();
+    let service = service_fn(move |req| http::handle(shared.clone(), req, peer.clone(), upstreams.clone(), watched.clone()));
     let connection = http
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
@@ -421,10 +424,30 @@ async fn serve_http(
     tokio::select! {
         // A broken client connection is the client's business.
         _served = connection.as_mut() => {}
+        () = idle_watch(&activity, idle_limit) => {}
         _ = stop.cancelled() => {
             connection.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(STOP_GRACE, connection).await;
         }
+    }
+}
+
+/// Ends once a connection has had no request arrive or end, and none open, for `limit`:
+/// a half-sent request or a forgotten kept connection. Looked at every half `limit`, so it
+/// ends between one and one and a half `limit`s after the last change.
+async fn idle_watch(activity: &http::Activity, limit: Duration) {
+    let period = limit / 2;
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut seen, mut quiet) = (activity.changes.load(Ordering::Relaxed), 0);
+    loop {
+        tick.tick().await;
+        let changes = activity.changes.load(Ordering::Relaxed);
+        quiet = if changes == seen && activity.open.load(Ordering::Relaxed) == 0 { quiet + 1 } else { 0 };
+        if quiet >= 2 {
+            return;
+        }
+        seen = changes;
     }
 }
 
