@@ -205,9 +205,10 @@ impl ResponseReader {
     /// Parses the status line and headers once they are all in (copying them into `keep`
     /// when given); false while more are needed.
     fn head(&mut self, buf: &mut BytesMut, keep: Option<&mut ResponseHead>) -> Result<bool, WireError> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
-        let used = match response.parse(buf) {
+        // Left uninitialised: the parser fills only as many as the head has.
+        let mut headers = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut []);
+        let used = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut response, buf, &mut headers) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => return Err(WireError::Bad("head too large")),
             Ok(httparse::Status::Partial) => return Ok(false),
@@ -247,19 +248,22 @@ impl ResponseReader {
         match keep {
             Some(keep) => {
                 keep.status = StatusCode::from_u16(status).map_err(|_| WireError::Bad("status"))?;
-                // Values stay where they were read: each is a slice of the head's bytes.
+                // Values stay where they were read: each is a slice of the head's bytes. Where
+                // each name and value lies is noted on the stack while `buf` is borrowed.
                 let start = buf.as_ptr() as usize;
-                let mut spans = Vec::with_capacity(response.headers.len());
-                for h in response.headers.iter() {
-                    let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| WireError::Bad("header name"))?;
-                    let at = h.value.as_ptr() as usize - start;
-                    spans.push((name, at..at + h.value.len()));
+                let count = response.headers.len();
+                let mut spans = [[0u32; 4]; MAX_HEADERS];
+                for (span, h) in spans.iter_mut().zip(response.headers.iter()) {
+                    // A head is parsed from at most `MAX_HEAD` and one read more: offsets fit in 32 bits.
+                    let (name, value) = (h.name.as_ptr() as usize - start, h.value.as_ptr() as usize - start);
+                    *span = [name, h.name.len(), value, h.value.len()].map(|n| n as u32);
                 }
                 let bytes = buf.split_to(used).freeze();
                 keep.headers.clear();
-                keep.headers.reserve(spans.len());
-                for (name, span) in spans {
-                    let value = HeaderValue::from_maybe_shared(bytes.slice(span)).map_err(|_| WireError::Bad("header value"))?;
+                keep.headers.reserve(count);
+                for [name, name_len, value, value_len] in spans.into_iter().take(count).map(|s| s.map(|n| n as usize)) {
+                    let name = HeaderName::from_bytes(&bytes[name..name + name_len]).map_err(|_| WireError::Bad("header name"))?;
+                    let value = HeaderValue::from_maybe_shared(bytes.slice(value..value + value_len)).map_err(|_| WireError::Bad("header value"))?;
                     keep.headers.append(name, value);
                 }
             }

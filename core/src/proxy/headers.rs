@@ -4,11 +4,13 @@
 use std::net::SocketAddr;
 
 use hyper::header::{
-    HeaderMap, HeaderName, HeaderValue, CONNECTION, COOKIE, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING,
-    UPGRADE,
+    HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, COOKIE, HOST, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER,
+    TRANSFER_ENCODING, UPGRADE,
 };
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// Names the calling service, for the caller→callee edges of the topology.
+const X_MICRODECK_CALLER: HeaderName = HeaderName::from_static("x-microdeck-caller");
 /// Headers of one hop only (RFC 9110 §7.6.1); hyper frames the bodies itself.
 const HOP_BY_HOP: [HeaderName; 9] = [
     CONNECTION,
@@ -21,6 +23,46 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     TRANSFER_ENCODING,
     UPGRADE,
 ];
+
+/// What a request's headers hold that the address acts on, found in one pass over them
+/// (most requests carry a few headers and none of these but `host`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Survey {
+    /// `x-microdeck-caller`, when given.
+    pub caller: Option<HeaderValue>,
+    /// The body's declared length (`content-length`), 0 without one.
+    pub content_length: u64,
+    pub host: bool,
+    /// A `Connection` header: the request may ask for an upgrade, and may name more hop-by-hop headers.
+    pub connection: bool,
+    hop_by_hop: bool,
+    cookie: bool,
+    forwarded: bool,
+}
+
+impl Survey {
+    pub(super) fn of(headers: &HeaderMap) -> Survey {
+        let mut found = Survey::default();
+        for (name, value) in headers {
+            if *name == HOST {
+                found.host = true;
+            } else if *name == CONTENT_LENGTH {
+                found.content_length = value.to_str().ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+            } else if *name == COOKIE {
+                found.cookie = true;
+            } else if *name == X_MICRODECK_CALLER {
+                // The first one counts, as a lookup by name would find it.
+                found.caller.get_or_insert_with(|| value.clone());
+            } else if *name == X_FORWARDED_FOR {
+                found.forwarded = true;
+            } else if HOP_BY_HOP.contains(name) {
+                found.hop_by_hop = true;
+                found.connection |= *name == CONNECTION;
+            }
+        }
+        found
+    }
+}
 
 /// The protocol asked for when the request is an upgrade (`Connection: upgrade` + `Upgrade`).
 pub(super) fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
@@ -43,10 +85,20 @@ impl Peer {
     }
 }
 
-pub(super) fn prepare_headers(headers: &mut HeaderMap, peer: &Option<Peer>) {
-    strip_hop_by_hop(headers);
-    drop_dashboard_cookie(headers);
+/// The headers a replica gets: this hop's own dropped, the dashboard's cookie dropped, the
+/// client added to `x-forwarded-for`. `survey` says what is there to do.
+pub(super) fn prepare_headers(headers: &mut HeaderMap, peer: &Option<Peer>, survey: &Survey) {
+    if survey.hop_by_hop {
+        strip_hop_by_hop(headers);
+    }
+    if survey.cookie {
+        drop_dashboard_cookie(headers);
+    }
     let Some(Peer(ip)) = peer else { return };
+    if !survey.forwarded {
+        headers.insert(X_FORWARDED_FOR, ip.clone());
+        return;
+    }
     let forwarded = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(before) => HeaderValue::from_str(&format!("{before}, {}", ip.to_str().unwrap_or_default())).ok(),
         None => Some(ip.clone()),
@@ -131,6 +183,28 @@ mod tests {
             let mut left: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
             left.sort_unstable();
             assert_eq!(left, *kept, "{given:?}");
+        }
+    }
+
+    #[test]
+    fn the_survey_finds_what_the_address_acts_on_in_any_case_of_name() {
+        // (headers sent, what the survey says)
+        let default = Survey::default;
+        let cases: Vec<(&[(&str, &str)], Survey)> = vec![
+            (&[("Host", "a"), ("x-bar", "1")], Survey { host: true, ..default() }),
+            (&[("content-length", "12"), ("X-Microdeck-Caller", "gateway")], Survey { content_length: 12, caller: Some(HeaderValue::from_static("gateway")), ..default() }),
+            (&[("content-length", "twelve")], default()),
+            (&[("Cookie", "a=1"), ("X-Forwarded-For", "10.0.0.1")], Survey { cookie: true, forwarded: true, ..default() }),
+            (&[("Connection", "upgrade"), ("upgrade", "websocket")], Survey { connection: true, hop_by_hop: true, ..default() }),
+            (&[("keep-alive", "timeout=5")], Survey { hop_by_hop: true, ..default() }),
+            (&[("proxy-authorization", "Basic eDp5")], Survey { hop_by_hop: true, ..default() }),
+        ];
+        for (given, expected) in cases {
+            let mut headers = HeaderMap::new();
+            for (k, v) in given.iter() {
+                headers.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_static(v));
+            }
+            assert_eq!(Survey::of(&headers), expected, "{given:?}");
         }
     }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE, HOST, UPGRADE};
+use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, HOST, UPGRADE};
 use hyper::upgrade::OnUpgrade;
 use hyper::http::request;
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
@@ -20,12 +20,9 @@ use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
 use super::balance::{Backend, InFlight};
-use super::headers::{prepare_headers, strip_hop_by_hop, upgrade_protocol, Peer};
+use super::headers::{prepare_headers, strip_hop_by_hop, upgrade_protocol, Peer, Survey};
 use super::upstream::{self, ReplicaBody, UpgradeBody, Upstreams};
 use super::ProxyShared;
-
-/// Names the calling service, for the caller→callee edges of the topology.
-const X_MICRODECK_CALLER: HeaderName = HeaderName::from_static("x-microdeck-caller");
 
 /// How one request ended: the hook where traffic is measured.
 #[derive(Debug, Clone)]
@@ -64,29 +61,24 @@ pub async fn handle(
     upstreams: Upstreams,
     activity: Arc<Activity>,
 ) -> Result<Response<ProxyBody>, Infallible> {
-    let caller = req
-        .headers()
-        .get(X_MICRODECK_CALLER)
+    let survey = Survey::of(req.headers());
+    let caller = survey
+        .caller
+        .as_ref()
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty())
         .unwrap_or(crate::metrics::EXTERNAL);
     // The common caller shares one name; only a named caller costs an allocation.
     let caller = if caller == crate::metrics::EXTERNAL { shared.external.clone() } else { Arc::from(caller) };
-    let request_bytes = req
-        .headers()
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
     let meta = Meta {
         started: Instant::now(),
         caller,
-        request_bytes,
+        request_bytes: survey.content_length,
         _gauge: shared.gauge.get().map(|g| g.enter()),
         _busy: Busy::enter(activity),
     };
     let mut abandoned = Abandoned { shared: &shared, meta: Some(meta), replica: None };
-    let mut response = respond(&shared, &upstreams, req, peer, &mut abandoned.replica).await;
+    let mut response = respond(&shared, &upstreams, req, peer, &survey, &mut abandoned.replica).await;
     // From here the response's tracker records the request.
     if let Some(tracker) = response.body_mut().tracker.as_mut() {
         tracker.meta = abandoned.meta.take();
@@ -159,6 +151,7 @@ async fn respond(
     upstreams: &Upstreams,
     req: Request<Incoming>,
     peer: Option<Peer>,
+    survey: &Survey,
     sent_to: &mut Option<u32>,
 ) -> Response<ProxyBody> {
     let Some(first) = shared.balancer.pick(None) else {
@@ -166,8 +159,8 @@ async fn respond(
         return shared.answer(StatusCode::SERVICE_UNAVAILABLE, body, None);
     };
     let (mut parts, body) = req.into_parts();
-    let upgrade = upgrade_protocol(&parts.headers);
-    prepare_headers(&mut parts.headers, &peer);
+    let upgrade = if survey.connection { upgrade_protocol(&parts.headers) } else { None };
+    prepare_headers(&mut parts.headers, &peer, survey);
     parts.version = Version::HTTP_11;
     // An upgrade (WebSocket…) asks the replica for one too; the two are joined on 101.
     let client_upgrade = match upgrade {
@@ -185,7 +178,7 @@ async fn respond(
             parts.uri = origin;
         }
     }
-    let mut out = Outgoing { hostless: !parts.headers.contains_key(HOST), parts };
+    let mut out = Outgoing { hostless: !survey.host, parts };
     let body = (!body.is_end_stream()).then_some(body);
     // Sent again only when nothing of it is consumed: idempotent and bodiless.
     let replayable = is_idempotent(&out.parts.method) && body.is_none() && client_upgrade.is_none();

@@ -410,26 +410,48 @@ async fn serve_http(
     peer: SocketAddr,
     shared: Arc<ProxyShared>,
 ) {
-    let stop = shared.stop.clone();
-    let idle_limit = shared.options.header_read_timeout;
     let peer = headers::Peer::new(peer);
     let upstreams = upstream::Upstreams::default();
     let activity = Arc::new(http::Activity::default());
-    let watched = activity.clone();
-    let service = service_fn(move |req| http::handle(shared.clone(), req, peer.clone(), upstreams.clone(), watched.clone()));
+    let (close, closing) = tokio::sync::oneshot::channel();
+    // Watched by a task of its own, so that a request's wake-ups poll only the connection.
+    let watch = watch_connection(activity.clone(), shared.options.header_read_timeout, shared.stop.clone(), close);
+    shared.connections.spawn(watch);
+    let service = service_fn(move |req| http::handle(shared.clone(), req, peer.clone(), upstreams.clone(), activity.clone()));
     let connection = http
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(connection);
     tokio::select! {
+        biased;
         // A broken client connection is the client's business.
         _served = connection.as_mut() => {}
-        () = idle_watch(&activity, idle_limit) => {}
-        _ = stop.cancelled() => {
-            connection.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(STOP_GRACE, connection).await;
+        why = closing => {
+            if let Ok(Close::Stop) = why {
+                connection.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(STOP_GRACE, connection).await;
+            }
         }
     }
+}
+
+/// Why a connection's watch ends it.
+enum Close {
+    /// Nothing came for too long: closed at once.
+    Idle,
+    /// The address stops: the request under way may finish.
+    Stop,
+}
+
+/// Tells its connection to close when it has been idle too long or the address stops; ends
+/// with the connection.
+async fn watch_connection(activity: Arc<http::Activity>, idle_limit: Duration, stop: CancellationToken, mut close: tokio::sync::oneshot::Sender<Close>) {
+    let why = tokio::select! {
+        () = idle_watch(&activity, idle_limit) => Close::Idle,
+        _ = stop.cancelled() => Close::Stop,
+        () = close.closed() => return,
+    };
+    let _gone = close.send(why);
 }
 
 /// Ends once a connection has had no request arrive or end, and none open, for `limit`:

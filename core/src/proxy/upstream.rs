@@ -37,6 +37,8 @@ pub type UpgradeBody = BoxBody<Bytes, hyper::Error>;
 pub type UpgradeSender = SendRequest<UpgradeBody>;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// What a connection sets aside at a time for the heads of its requests.
+const HEAD_ROOM: usize = 4 * 1024;
 /// Read at least this much room at a time: an answer rarely fills it, and a short read tells
 /// tokio the socket is drained (so a kept connection's readiness means its replica spoke).
 const READ_ROOM: usize = 16 * 1024;
@@ -53,10 +55,12 @@ pub struct Upstreams {
     kept: Arc<Mutex<Vec<(Backend, Conn)>>>,
 }
 
-/// One HTTP/1.1 connection to a replica and what has been read from it.
+/// One HTTP/1.1 connection to a replica, what has been read from it, and the room its
+/// requests' heads are written into (reused once each head is sent).
 pub struct Conn {
     stream: TcpStream,
     read: BytesMut,
+    heads: BytesMut,
 }
 
 /// How a request's body goes out.
@@ -84,7 +88,7 @@ impl Upstreams {
             None => (Conn::open(backend).await?, false),
         };
         let mut upload = Upload {
-            head: encode_head(head, framing),
+            head: encode_head(head, framing, &mut conn.heads),
             pieces: VecDeque::new(),
             body,
             framing,
@@ -107,7 +111,7 @@ impl Upstreams {
             }
             Err(e) => return Err(e),
         }
-        let mut body = ReplicaBody { flight: Some(Flight { conn, upload, reader, ready: 0 }), home: (self.clone(), backend) };
+        let mut body = ReplicaBody { flight: Some(Box::new(Flight { conn, upload, reader, ready: 0 })), home: (self.clone(), backend) };
         // An answer with no body (HEAD, 204, 304, a length of 0) is done: its connection
         // goes back now, as nothing will poll the body.
         if body.flight.as_ref().is_some_and(|f| f.reader.body_left() == Some(0)) {
@@ -141,7 +145,7 @@ impl Conn {
     /// Boxed: a connect's future is large and rare next to a request's, which carries it.
     async fn open(backend: Backend) -> Result<Conn, String> {
         let stream = Box::pin(connect(backend)).await.map_err(|e| e.0)?;
-        Ok(Conn { stream, read: BytesMut::with_capacity(READ_ROOM) })
+        Ok(Conn { stream, read: BytesMut::with_capacity(READ_ROOM), heads: BytesMut::new() })
     }
 
     /// Readable while idle: the replica closed it (or broke the protocol).
@@ -273,10 +277,11 @@ async fn read_head(conn: &mut Conn, upload: &mut Upload, reader: &mut ResponseRe
     .await
 }
 
-/// The request line and headers, and the framing header the body needs.
-fn encode_head(head: &request::Parts, framing: Framing) -> Bytes {
+/// The request line and headers, and the framing header the body needs, written into `out`.
+fn encode_head(head: &request::Parts, framing: Framing, out: &mut BytesMut) -> Bytes {
     let target = head.uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut out = BytesMut::with_capacity(256);
+    // Room for several heads: once the heads sent before are dropped, it is used again.
+    out.reserve(HEAD_ROOM);
     out.extend_from_slice(head.method.as_str().as_bytes());
     out.put_u8(b' ');
     out.extend_from_slice(target.as_bytes());
@@ -291,7 +296,7 @@ fn encode_head(head: &request::Parts, framing: Framing) -> Bytes {
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    out.freeze()
+    out.split().freeze()
 }
 
 /// A request under way on a connection: what is still to be written, and the answer's reader.
@@ -306,7 +311,8 @@ struct Flight {
 /// A replica's answer body, read from its connection as it is polled; the connection goes
 /// back to its client connection's [`Upstreams`] once the answer is whole.
 pub struct ReplicaBody {
-    flight: Option<Flight>,
+    /// Boxed: the answer's body is moved several times on its way into hyper.
+    flight: Option<Box<Flight>>,
     home: (Upstreams, Backend),
 }
 
