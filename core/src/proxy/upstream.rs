@@ -42,6 +42,9 @@ const HEAD_ROOM: usize = 4 * 1024;
 /// Read at least this much room at a time: an answer rarely fills it, and a short read tells
 /// tokio the socket is drained (so a kept connection's readiness means its replica spoke).
 const READ_ROOM: usize = 16 * 1024;
+/// A connection's read buffer: twice the room, so that it is made room in again (its read
+/// answers long gone) once every many small answers rather than before each read.
+const READ_BUFFER: usize = 2 * READ_ROOM;
 
 /// Why no answer could be had from a replica.
 #[derive(Debug)]
@@ -145,7 +148,7 @@ impl Conn {
     /// Boxed: a connect's future is large and rare next to a request's, which carries it.
     async fn open(backend: Backend) -> Result<Conn, String> {
         let stream = Box::pin(connect(backend)).await.map_err(|e| e.0)?;
-        Ok(Conn { stream, read: BytesMut::with_capacity(READ_ROOM), heads: BytesMut::new() })
+        Ok(Conn { stream, read: BytesMut::with_capacity(READ_BUFFER), heads: BytesMut::new() })
     }
 
     /// Readable while idle: the replica closed it (or broke the protocol).
@@ -156,7 +159,9 @@ impl Conn {
 
     /// Reads what has arrived; `Ok(0)` at the close.
     fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        self.read.reserve(READ_ROOM);
+        if self.read.capacity() - self.read.len() < READ_ROOM {
+            self.read.reserve(READ_ROOM);
+        }
         let room = self.read.spare_capacity_mut();
         let mut buf = ReadBuf::uninit(room);
         std::task::ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf))?;
