@@ -4,7 +4,7 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::balance::{Backend, InFlight};
 use super::headers::{prepare_headers, strip_hop_by_hop, upgrade_protocol, Peer, Survey};
 use super::upstream::{self, ReplicaBody, UpgradeBody, Upstreams};
+use super::watch::{Activity, Busy};
 use super::ProxyShared;
 
 /// How one request ended: the hook where traffic is measured.
@@ -75,43 +76,17 @@ pub async fn handle(
         caller,
         request_bytes: survey.content_length,
         _gauge: shared.gauge.get().map(|g| g.enter()),
-        _busy: Busy::enter(activity),
+        _busy: activity.enter(),
     };
+    let started = meta.started;
     let mut abandoned = Abandoned { shared: &shared, meta: Some(meta), replica: None };
-    let mut response = respond(&shared, &upstreams, req, peer, &survey, &mut abandoned.replica).await;
+    let waiting = Waiting { activity: &activity, since: started };
+    let mut response = respond(&shared, &upstreams, req, peer, &survey, waiting, &mut abandoned.replica).await;
     // From here the response's tracker records the request.
     if let Some(tracker) = response.body_mut().tracker.as_mut() {
         tracker.meta = abandoned.meta.take();
     }
     Ok(response)
-}
-
-/// What a client connection is doing, for its idle watch (`super::idle_watch`): requests
-/// are counted as they come and as they end, with no timer per request.
-#[derive(Default)]
-pub struct Activity {
-    /// Request arrivals and ends, since the connection opened.
-    pub changes: AtomicU64,
-    /// Requests not yet recorded.
-    pub open: AtomicU64,
-}
-
-/// One request of a connection, open until dropped.
-struct Busy(Arc<Activity>);
-
-impl Busy {
-    fn enter(activity: Arc<Activity>) -> Busy {
-        activity.changes.fetch_add(1, Ordering::Relaxed);
-        activity.open.fetch_add(1, Ordering::Relaxed);
-        Busy(activity)
-    }
-}
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        self.0.changes.fetch_add(1, Ordering::Relaxed);
-        self.0.open.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// Records a request its caller gave up on before any answer came (status 499, as nginx
@@ -152,6 +127,7 @@ async fn respond(
     req: Request<Incoming>,
     peer: Option<Peer>,
     survey: &Survey,
+    waiting: Waiting<'_>,
     sent_to: &mut Option<u32>,
 ) -> Response<ProxyBody> {
     let Some(first) = shared.balancer.pick(None) else {
@@ -183,7 +159,7 @@ async fn respond(
     // Sent again only when nothing of it is consumed: idempotent and bodiless.
     let replayable = is_idempotent(&out.parts.method) && body.is_none() && client_upgrade.is_none();
     *sent_to = Some(first.backend.replica);
-    let (error, failed) = match forward(shared, upstreams, &mut out, body, first, client_upgrade).await {
+    let (error, failed) = match forward(shared, upstreams, &mut out, body, first, waiting, client_upgrade).await {
         Ok(response) => return response,
         Err(failure) => failure,
     };
@@ -191,13 +167,20 @@ async fn respond(
     if replayable && !error.timed_out {
         if let Some(second) = shared.balancer.pick(Some(failed)) {
             *sent_to = Some(second.backend.replica);
-            match forward(shared, upstreams, &mut out, None, second, None).await {
+            match forward(shared, upstreams, &mut out, None, second, waiting, None).await {
                 Ok(response) => return response,
                 Err((e, _)) => return shared.upstream_failed(&e),
             }
         }
     }
     shared.upstream_failed(&error)
+}
+
+/// How a request waits for its answers: on its connection's watch, from its arrival.
+#[derive(Clone, Copy)]
+struct Waiting<'a> {
+    activity: &'a Activity,
+    since: Instant,
 }
 
 /// A request's line and headers, ready for any replica.
@@ -224,6 +207,7 @@ async fn forward(
     out: &mut Outgoing,
     body: Option<Incoming>,
     slot: InFlight,
+    waiting: Waiting<'_>,
     client_upgrade: Option<OnUpgrade>,
 ) -> Result<Response<ProxyBody>, UpstreamFailure> {
     let backend = slot.backend;
@@ -239,9 +223,12 @@ async fn forward(
         }
     };
     let limit = shared.options.response_timeout;
-    let (sent, timed_out) = match tokio::time::timeout(limit, sending).await {
-        Ok(sent) => (sent, false),
-        Err(_) => (Err(format!("no answer within {limit:?}")), true),
+    let (sent, timed_out) = {
+        let sending = std::pin::pin!(sending);
+        match waiting.activity.answer_within(waiting.since, sending).await {
+            Some(sent) => (sent, false),
+            None => (Err(format!("no answer within {limit:?}")), true),
+        }
     };
     match sent {
         Ok(mut response) => {

@@ -5,6 +5,7 @@
 //! - `http`: HTTP forwarding, the 503/502/504 answers, the per-request record hook;
 //! - `headers`: hop-by-hop headers, `x-forwarded-for`, the dashboard's cookie, upgrades;
 //! - `upstream`: each client connection's own connections to the replicas, written and read in its task;
+//! - `watch`: each client connection's idle limit, stop and response timeout, one timer per connection;
 //! - `tcp`: TCP forwarding;
 //! - `conn`: accepted sockets that reset on stop, so the port frees at once;
 //! - [`holder`]: who holds a port, for a clear "port in use" error.
@@ -16,6 +17,7 @@ pub mod holder;
 mod http;
 mod tcp;
 mod upstream;
+mod watch;
 
 use std::io;
 use std::net::SocketAddr;
@@ -355,7 +357,7 @@ impl AcceptLoop {
         };
         let options = self.shared.options;
         let mut http = http1::Builder::new();
-        // No header-read timer per request: `idle_watch` checks each connection instead.
+        // No header-read timer per request: each connection's `watch` keeps the limit.
         http.keep_alive(true);
         let (stop, connections) = (&self.shared.stop, &self.shared.connections);
         let mut cap = ConnectionCap::new(options.max_connections, format!("the address of {}", self.shared.service));
@@ -412,12 +414,14 @@ async fn serve_http(
 ) {
     let peer = headers::Peer::new(peer);
     let upstreams = upstream::Upstreams::default();
-    let activity = Arc::new(http::Activity::default());
-    let (close, closing) = tokio::sync::oneshot::channel();
+    let activity = Arc::new(watch::Activity::default());
+    let ended = CancellationToken::new();
+    let _ended = ended.clone().drop_guard();
     // Watched by a task of its own, so that a request's wake-ups poll only the connection.
-    let watch = watch_connection(activity.clone(), shared.options.header_read_timeout, shared.stop.clone(), close);
-    shared.connections.spawn(watch);
-    let service = service_fn(move |req| http::handle(shared.clone(), req, peer.clone(), upstreams.clone(), activity.clone()));
+    let limits = watch::Limits { idle: shared.options.header_read_timeout, response: shared.options.response_timeout };
+    shared.connections.spawn(watch::watch(activity.clone(), limits, shared.stop.clone(), ended));
+    let watched = activity.clone();
+    let service = service_fn(move |req| http::handle(shared.clone(), req, peer.clone(), upstreams.clone(), watched.clone()));
     let connection = http
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
@@ -426,50 +430,12 @@ async fn serve_http(
         biased;
         // A broken client connection is the client's business.
         _served = connection.as_mut() => {}
-        why = closing => {
-            if let Ok(Close::Stop) = why {
+        why = activity.closing() => {
+            if why == watch::Close::Stop {
                 connection.as_mut().graceful_shutdown();
                 let _ = tokio::time::timeout(STOP_GRACE, connection).await;
             }
         }
-    }
-}
-
-/// Why a connection's watch ends it.
-enum Close {
-    /// Nothing came for too long: closed at once.
-    Idle,
-    /// The address stops: the request under way may finish.
-    Stop,
-}
-
-/// Tells its connection to close when it has been idle too long or the address stops; ends
-/// with the connection.
-async fn watch_connection(activity: Arc<http::Activity>, idle_limit: Duration, stop: CancellationToken, mut close: tokio::sync::oneshot::Sender<Close>) {
-    let why = tokio::select! {
-        () = idle_watch(&activity, idle_limit) => Close::Idle,
-        _ = stop.cancelled() => Close::Stop,
-        () = close.closed() => return,
-    };
-    let _gone = close.send(why);
-}
-
-/// Ends once a connection has had no request arrive or end, and none open, for `limit`:
-/// a half-sent request or a forgotten kept connection. Looked at every half `limit`, so it
-/// ends between one and one and a half `limit`s after the last change.
-async fn idle_watch(activity: &http::Activity, limit: Duration) {
-    let period = limit / 2;
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let (mut seen, mut quiet) = (activity.changes.load(Ordering::Relaxed), 0);
-    loop {
-        tick.tick().await;
-        let changes = activity.changes.load(Ordering::Relaxed);
-        quiet = if changes == seen && activity.open.load(Ordering::Relaxed) == 0 { quiet + 1 } else { 0 };
-        if quiet >= 2 {
-            return;
-        }
-        seen = changes;
     }
 }
 
