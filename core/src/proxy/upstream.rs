@@ -37,6 +37,8 @@ pub type UpgradeBody = BoxBody<Bytes, hyper::Error>;
 pub type UpgradeSender = SendRequest<UpgradeBody>;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Kept connections a client connection holds before those its replicas closed are let go.
+const KEPT_BEFORE_SWEEP: usize = 4;
 /// What a connection sets aside at a time for the heads of its requests.
 const HEAD_ROOM: usize = 4 * 1024;
 /// Read at least this much room at a time: an answer rarely fills it, and a short read tells
@@ -139,7 +141,10 @@ impl Upstreams {
 
     fn keep(&self, backend: Backend, conn: Conn) {
         let mut kept = self.kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        kept.retain(|(_, c)| !c.spoke());
+        // Connections to replicas since gone are let go now and then, not looked at every time.
+        if kept.len() >= KEPT_BEFORE_SWEEP {
+            kept.retain(|(_, c)| !c.spoke());
+        }
         kept.push((backend, conn));
     }
 }
