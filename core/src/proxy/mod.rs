@@ -307,11 +307,8 @@ fn listen(addr: SocketAddr) -> Result<TcpListener, ProxyError> {
 /// The proxies' own thread: one current-thread runtime serves every address and its
 /// connections, as nginx's one worker does, so a request and its answer are handled on one
 /// thread that sleeps only in `epoll_wait`. (On the engine's multi-thread runtime each
-/// request parked and woke the other worker about four times.)
-///
-/// The thread also ticks once a second. tokio wakes its driver (a write to an eventfd and
-/// one more turn) whenever a new timer is due before every other; with the tick always due
-/// sooner, the per-request timers (header read, response) never are.
+/// request parked and woke the other worker about four times.) No request arms a timer:
+/// each connection's `watch` keeps its limits with one timer of its own.
 fn proxy_runtime() -> io::Result<&'static tokio::runtime::Handle> {
     static RUNTIME: OnceLock<Result<tokio::runtime::Handle, String>> = OnceLock::new();
     let started = RUNTIME.get_or_init(|| {
@@ -324,12 +321,7 @@ fn proxy_runtime() -> io::Result<&'static tokio::runtime::Handle> {
             .name("microdeck-proxy".into())
             // Runs for the life of the process; the addresses on it stop on their own tokens.
             .spawn(move || {
-                runtime.block_on(async {
-                    let mut tick = tokio::time::interval(Duration::from_secs(1));
-                    loop {
-                        tick.tick().await;
-                    }
-                })
+                runtime.block_on(std::future::pending::<()>())
             })
             .map_err(|e| e.to_string())?;
         Ok(handle)
