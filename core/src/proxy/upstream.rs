@@ -290,8 +290,12 @@ async fn read_head(conn: &mut Conn, upload: &mut Upload, reader: &mut ResponseRe
 /// The request line and headers, and the framing header the body needs, written into `out`.
 fn encode_head(head: &request::Parts, framing: Framing, out: &mut BytesMut) -> Bytes {
     let target = head.uri.path_and_query().map_or("/", |p| p.as_str());
-    // Room for several heads: once the heads sent before are dropped, it is used again.
-    out.reserve(HEAD_ROOM);
+    let length = head.method.as_str().len() + target.len() + 48 + head.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>();
+    // Room for several heads, made when this one does not fit: once the heads sent before are
+    // dropped, the same room is used again.
+    if out.capacity() - out.len() < length {
+        out.reserve(length.max(HEAD_ROOM));
+    }
     out.extend_from_slice(head.method.as_str().as_bytes());
     out.put_u8(b' ');
     out.extend_from_slice(target.as_bytes());
