@@ -18,10 +18,11 @@ pub fn manifest() -> Result<Manifest, LoadError> {
 }
 
 /// `services/lessons/*.toml`, as built into this binary: (file name, text), in teaching order.
-pub const BUNDLED_LESSONS: [(&str, &str); 3] = [
+pub const BUNDLED_LESSONS: [(&str, &str); 4] = [
     ("fault-isolation.toml", include_str!("../../services/lessons/fault-isolation.toml")),
     ("independent-scaling.toml", include_str!("../../services/lessons/independent-scaling.toml")),
     ("freedom-of-technology.toml", include_str!("../../services/lessons/freedom-of-technology.toml")),
+    ("autoscaling.toml", include_str!("../../services/lessons/autoscaling.toml")),
 ];
 
 /// The bundled lessons, parsed (a test keeps them valid; one that is not is left out).

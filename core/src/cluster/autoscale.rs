@@ -110,6 +110,11 @@ impl Cluster {
         set.services.iter().filter_map(|r| all.get(&r.handle.name).map(|h| h.view.borrow().clone())).collect()
     }
 
+    /// A service's autoscaler state.
+    pub fn autoscaler_view(&self, service: &str) -> Result<AutoscalerView, ClusterError> {
+        Ok(self.autoscaler(service)?.view.borrow().clone())
+    }
+
     /// Switches a service's autoscaler on or off; its state after.
     pub async fn set_autoscale(&self, service: &str, on: bool) -> Result<AutoscalerView, ClusterError> {
         let h = self.autoscaler(service)?;
