@@ -150,7 +150,7 @@ impl<P: Plant> Loop<P> {
         let bounds = Bounds { min: self.config.min, max: self.config.max, target: self.config.target.value() };
         let d = rule::decide(bounds, Input { current: desired, ready, measured }, &recent);
         self.window.push(now, d.recommended);
-        let message = describe(&self.service, self.config.target, measured, ready, &d);
+        let message = describe(&self.service, self.config.target, self.config.min, measured, ready, &d);
         if d.to != d.from {
             self.plant.event(&self.service, message.clone());
             if let Err(e) = self.plant.scale(&self.service, d.to).await {

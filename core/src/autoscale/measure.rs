@@ -67,10 +67,13 @@ fn replicas(n: u32) -> String {
 
 /// The decision as one sentence with its numbers, e.g.
 /// "auth p95 412 ms over target 100 ms with 1 replica → 5".
-pub fn describe(service: &str, target: AutoscaleTarget, measured: Option<f64>, ready: u32, d: &Decision) -> String {
+pub fn describe(service: &str, target: AutoscaleTarget, min: u32, measured: Option<f64>, ready: u32, d: &Decision) -> String {
     let goal = target.value();
     let head = match measured {
         None => format!("{service} {}: nothing to measure with {} ready", metric(target), replicas(ready)),
+        Some(m) if m == 0.0 && matches!(target, AutoscaleTarget::P95Ms(_)) => {
+            format!("{service} idle (no request) under target {} with {} ready", quantity(target, goal), replicas(ready))
+        }
         Some(m) => {
             let side = if m > goal * (1.0 + TOLERANCE) {
                 "over"
@@ -87,8 +90,9 @@ pub fn describe(service: &str, target: AutoscaleTarget, measured: Option<f64>, r
     let tail = match d.why {
         Why::Ratio | Why::Tolerance | Why::Missing | Why::Starting => String::new(),
         Why::UpLimit => format!(" (at most {} a period; it wants {})", d.to, d.recommended),
-        Why::Window => format!(" (held: it recommended {} within the window)", d.to),
-        Why::Bounds => format!(" (kept within min..max; the measurement alone says {})", d.recommended),
+        Why::Window => " (the largest recommendation within its window)".to_string(),
+        Why::Bounds if d.to == min => " (its min)".to_string(),
+        Why::Bounds => " (its max)".to_string(),
     };
     let held = match d.why {
         Why::Missing => " → holds",
@@ -146,11 +150,15 @@ mod tests {
     #[test]
     fn a_decision_reads_with_its_numbers() {
         let d = Decision { from: 1, to: 5, recommended: 5, why: Why::Ratio };
-        assert_eq!(describe("auth", AutoscaleTarget::P95Ms(100.0), Some(412.0), 1, &d), "auth p95 412 ms over target 100 ms with 1 replica ready → 5");
+        assert_eq!(describe("auth", AutoscaleTarget::P95Ms(100.0), 1, Some(412.0), 1, &d), "auth p95 412 ms over target 100 ms with 1 replica ready → 5");
         let d = Decision { from: 4, to: 4, recommended: 1, why: Why::Window };
-        let s = describe("auth", AutoscaleTarget::RpsPerReplica(10.0), Some(0.0), 4, &d);
-        assert_eq!(s, "auth rate 0.0 rps per replica under target 10.0 rps with 4 replicas ready → 4 (held: it recommended 4 within the window)");
+        let s = describe("auth", AutoscaleTarget::RpsPerReplica(10.0), 1, Some(0.0), 4, &d);
+        assert_eq!(s, "auth rate 0.0 rps per replica under target 10.0 rps with 4 replicas ready → 4 (the largest recommendation within its window)");
+        let d = Decision { from: 2, to: 1, recommended: 1, why: Why::Bounds };
+        assert_eq!(describe("auth", AutoscaleTarget::P95Ms(100.0), 1, Some(0.0), 2, &d), "auth idle (no request) under target 100 ms with 2 replicas ready → 1 (its min)");
+        let d = Decision { from: 1, to: 4, recommended: 4, why: Why::Bounds };
+        assert!(describe("auth", AutoscaleTarget::P95Ms(100.0), 1, Some(900.0), 1, &d).ends_with("→ 4 (its max)"));
         let d = Decision { from: 2, to: 2, recommended: 2, why: Why::Missing };
-        assert_eq!(describe("auth", AutoscaleTarget::P95Ms(100.0), None, 2, &d), "auth p95: nothing to measure with 2 replicas ready → holds at 2");
+        assert_eq!(describe("auth", AutoscaleTarget::P95Ms(100.0), 1, None, 2, &d), "auth p95: nothing to measure with 2 replicas ready → holds at 2");
     }
 }
