@@ -21,8 +21,8 @@ pub fn manifest() -> Result<Manifest, LoadError> {
 pub const BUNDLED_LESSONS: [(&str, &str); 4] = [
     ("fault-isolation.toml", include_str!("../../services/lessons/fault-isolation.toml")),
     ("independent-scaling.toml", include_str!("../../services/lessons/independent-scaling.toml")),
-    ("freedom-of-technology.toml", include_str!("../../services/lessons/freedom-of-technology.toml")),
     ("autoscaling.toml", include_str!("../../services/lessons/autoscaling.toml")),
+    ("freedom-of-technology.toml", include_str!("../../services/lessons/freedom-of-technology.toml")),
 ];
 
 /// The bundled lessons, parsed (a test keeps them valid; one that is not is left out).
