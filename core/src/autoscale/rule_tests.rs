@@ -4,14 +4,16 @@ use super::*;
 
 const B: Bounds = Bounds { min: 1, max: 10, target: 100.0 };
 
+/// (what, bounds, input, recent recommendations, expected to, expected why)
+type Case = (&'static str, Bounds, Input, &'static [u32], u32, Why);
+
 fn input(current: u32, ready: u32, measured: Option<f64>) -> Input {
     Input { current, ready, measured }
 }
 
 #[test]
 fn the_rule_table() {
-    // (what, bounds, input, recent recommendations, expected to, expected why)
-    let cases: &[(&str, Bounds, Input, &[u32], u32, Why)] = &[
+    let cases: &[Case] = &[
         ("at target: no change", B, input(2, 2, Some(100.0)), &[], 2, Why::Tolerance),
         ("9 % over: within the tolerance", B, input(2, 2, Some(109.0)), &[], 2, Why::Tolerance),
         ("9 % under: within the tolerance", B, input(4, 4, Some(91.0)), &[], 4, Why::Tolerance),

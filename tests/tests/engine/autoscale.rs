@@ -126,3 +126,77 @@ async fn a_manual_scale_switches_the_autoscaler_off_with_the_event() {
     assert_eq!(cluster.set_autoscale("other", true).await.map(|_| ()), Err(microdeck::cluster::ClusterError::NoAutoscaler("other".into())));
     cluster.shutdown().await;
 }
+
+/// `microdeck up` with its own state folder, so the CLI verbs find this one; SIGTERM on drop.
+struct UpWithState {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for UpWithState {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let end = Instant::now() + LONG;
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl UpWithState {
+    fn microdeck(&self, args: &[&str]) -> (bool, String, String) {
+        let out = std::process::Command::new(microdeck_tests::bins::bin("microdeck"))
+            .args(args)
+            .env("XDG_RUNTIME_DIR", self.dir.path().join("xdg"))
+            .output()
+            .expect("run microdeck");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn the_cli_switches_and_shows_the_autoscaler_and_its_scale_says_when_it_switched_it_off() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("xdg")).expect("state folder");
+    let file = dir.path().join("cluster.toml");
+    std::fs::write(&file, manifest_text(MANIFEST)).expect("manifest");
+    let path = format!("{}:{}", microdeck_tests::bins::bin_dir().display(), std::env::var("PATH").unwrap_or_default());
+    let child = std::process::Command::new(microdeck_tests::bins::bin("microdeck"))
+        .arg("up")
+        .arg("--manifest")
+        .arg(&file)
+        .args(["--web-port", "0", "--run-dir"])
+        .arg(dir.path().join("run"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("XDG_RUNTIME_DIR", dir.path().join("xdg"))
+        .env("PATH", path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start microdeck up");
+    let up = UpWithState { child, dir };
+    poll_until("web ready and the CLI finding the cluster", LONG, || {
+        let (ok, out, _) = up.microdeck(&["status"]);
+        (ok && out.lines().any(|l| l.starts_with("web") && l.contains("1/1"))).then_some(())
+    });
+
+    let (ok, out, err) = up.microdeck(&["autoscale", "web", "status"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("web: autoscaler on · target 300 ms · 1..=4 replicas · every 2 s · scale-down window 20 s"), "{out}");
+    let (ok, out, err) = up.microdeck(&["autoscale", "web", "off"]);
+    assert!(ok && out.starts_with("web: autoscaler off"), "{out}{err}");
+    let (ok, out, err) = up.microdeck(&["scale", "web", "2"]);
+    assert!(ok && !out.contains("switched off"), "off already, so nothing to say: {out}{err}");
+    let (ok, out, err) = up.microdeck(&["autoscale", "web", "on"]);
+    assert!(ok && out.starts_with("web: autoscaler on"), "{out}{err}");
+    let (ok, out, err) = up.microdeck(&["scale", "web", "3"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("web's autoscaler switched off: a manual scale to 3 wins") && out.contains("microdeck autoscale web on"), "{out}");
+    let (ok, out, _) = up.microdeck(&["autoscale", "web"]);
+    assert!(ok && out.starts_with("web: autoscaler off") && out.contains("a manual scale to 3 wins"), "status is the default: {out}");
+    let (ok, _, err) = up.microdeck(&["autoscale", "other", "on"]);
+    assert!(!ok && err.contains("other has no autoscaler"), "{err}");
+}
