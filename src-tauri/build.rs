@@ -34,7 +34,7 @@ fn main() {
 }
 
 /// The commands of `src/commands.rs` (docs/api.md).
-const COMMANDS: [&str; 28] = [
+const COMMANDS: [&str; 29] = [
     "snapshot",
     "events",
     "logs",
@@ -42,6 +42,7 @@ const COMMANDS: [&str; 28] = [
     "stop_service",
     "restart_service",
     "scale",
+    "set_autoscale",
     "kill_replica",
     "start_all",
     "stop_all",

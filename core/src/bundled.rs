@@ -18,9 +18,10 @@ pub fn manifest() -> Result<Manifest, LoadError> {
 }
 
 /// `services/lessons/*.toml`, as built into this binary: (file name, text), in teaching order.
-pub const BUNDLED_LESSONS: [(&str, &str); 3] = [
+pub const BUNDLED_LESSONS: [(&str, &str); 4] = [
     ("fault-isolation.toml", include_str!("../../services/lessons/fault-isolation.toml")),
     ("independent-scaling.toml", include_str!("../../services/lessons/independent-scaling.toml")),
+    ("autoscaling.toml", include_str!("../../services/lessons/autoscaling.toml")),
     ("freedom-of-technology.toml", include_str!("../../services/lessons/freedom-of-technology.toml")),
 ];
 

@@ -17,8 +17,11 @@
 //! - `load`: the load generator, one run at a time over the manifest's scenarios;
 //! - `knobs`: the sample kit's demo knobs, on the ready replicas and for later ones;
 //! - `crash`: a replica asked to crash itself, through the service's address;
-//! - `lesson`: one lesson at a time, run by `lessons::runner` as a client of this API.
+//! - `lesson`: one lesson at a time, run by `lessons::runner` as a client of this API;
+//! - `autoscale`: each autoscaled service's loop (`crate::autoscale`), its switch, and the
+//!   user's scale that switches it off.
 
+mod autoscale;
 mod crash;
 pub mod feed;
 mod folders;
@@ -126,6 +129,8 @@ struct Inner {
     load: arc_swap::ArcSwapOption<crate::loadgen::LoadHandle>,
     /// The current or last lesson run.
     lesson: arc_swap::ArcSwapOption<lesson::LessonRun>,
+    /// The autoscalers of the services running now.
+    autoscalers: ArcSwap<autoscale::Autoscalers>,
     /// Every task but the log hub's, which outlives the children to keep their last lines.
     cancel: CancellationToken,
     logs_cancel: CancellationToken,
@@ -199,6 +204,7 @@ impl Cluster {
             metrics,
             load: arc_swap::ArcSwapOption::empty(),
             lesson: arc_swap::ArcSwapOption::empty(),
+            autoscalers: ArcSwap::from_pointee(autoscale::Autoscalers::new()),
             cancel,
             logs_cancel,
             tracker,
@@ -246,8 +252,9 @@ impl Cluster {
     pub async fn restart_service(&self, service: &str) -> Result<(), ClusterError> {
         self.service(service)?.restart().await
     }
+    /// A user's scale; an autoscaled service's autoscaler switches off (see [`Cluster::scale_and_say`]).
     pub async fn scale(&self, service: &str, replicas: u32) -> Result<(), ClusterError> {
-        self.service(service)?.scale(replicas).await
+        self.scale_and_say(service, replicas).await.map(drop)
     }
     /// SIGKILL one replica (a demo of a crash); the restart policy brings it back.
     pub async fn kill_replica(&self, service: &str, index: u32) -> Result<(), ClusterError> {
@@ -287,6 +294,7 @@ impl Cluster {
             logs_dir,
             run_dir: self.inner.options.run_dir.display().to_string(),
             lesson: self.lesson_progress().map(Box::new),
+            autoscalers: self.autoscalers(),
         }
     }
 

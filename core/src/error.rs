@@ -125,6 +125,9 @@ pub enum ClusterError {
     /// The task reading the manifest again panicked or was cancelled.
     #[error("reading the manifest failed: {0}")]
     ManifestRead(#[source] Arc<tokio::task::JoinError>),
+
+    #[error("{0} has no autoscaler; give it an `[services.{0}.autoscale]` block in the manifest")]
+    NoAutoscaler(String),
 }
 
 impl ClusterError {
@@ -146,7 +149,8 @@ impl ClusterError {
             | E::LessonRequest
             | E::LessonNeedsServices { .. }
             | E::NoLesson
-            | E::NoManifestFile => "invalid-argument",
+            | E::NoManifestFile
+            | E::NoAutoscaler(_) => "invalid-argument",
             E::PortInUse { .. } => "port-in-use",
             E::ShuttingDown => "shutting-down",
             E::InvalidManifest(_) => "invalid-manifest",

@@ -1,6 +1,6 @@
 //! The cluster's event log: a small actor keeping the newest [`EVENTS_KEPT`] events
 //! (started, ready, unhealthy, exited, restart-scheduled, scaled, stopped, killed,
-//! failed, reloaded), broadcasting each one to subscribers and appending it, one JSON
+//! failed, reloaded, lesson, autoscale), broadcasting each one to subscribers and appending it, one JSON
 //! line each, to a file rotated like the logs (`<run-dir>/events.jsonl`).
 
 use std::collections::VecDeque;

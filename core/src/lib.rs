@@ -31,6 +31,8 @@
 //! - [`metrics`]: traffic per service, replica and caller→callee edge; 1-second series
 //!   kept 15 minutes; Prometheus text;
 //! - [`loadgen`]: the open-loop load generator over the manifest's scenarios;
+//! - [`autoscale`]: the HPA rule (pure) and the control loop per autoscaled service, a
+//!   client of `cluster` that scales like a user;
 //! - [`lessons`]: lessons as data (a claim, steps of actions and checks), validated with
 //!   errors like the manifest's, and each check's outcome;
 //! - [`bundled`]: the sample cluster's manifest and lessons, built in;
@@ -59,6 +61,7 @@ pub mod proxy;
 pub mod cluster;
 pub mod metrics;
 pub mod loadgen;
+pub mod autoscale;
 pub mod lessons;
 pub mod web;
 pub mod loopback;

@@ -18,6 +18,9 @@ pub struct ClusterSnapshot {
     /// The lesson running, or the last one run (its results stay until the next starts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lesson: Option<Box<crate::lessons::progress::LessonProgress>>,
+    /// The autoscalers of the services that have an `autoscale` block, in manifest order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub autoscalers: Vec<crate::autoscale::AutoscalerView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,6 +162,8 @@ pub enum EventKind {
     Reloaded,
     /// A lesson's step, check or end (`service` is the lesson's name).
     Lesson,
+    /// An autoscaler's decision that changes the replicas, or its switch going on or off.
+    Autoscale,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@ use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{Runtime, State, Webview};
 
+use microdeck::autoscale::AutoscalerView;
 use microdeck::cluster::{load_duration, Cluster, ClusterError, LessonStart, LogQuery, ReloadReport, Update};
 use microdeck::lessons::progress::LessonProgress;
 use microdeck::lessons::LessonOutline;
@@ -66,9 +67,15 @@ pub async fn restart_service(session: State<'_, SessionHandle>, name: String) ->
     Ok(cluster(&session).restart_service(&name).await?)
 }
 
+/// `Some(note)` when the scale switched the service's autoscaler off (the note says how to switch it on).
 #[tauri::command]
-pub async fn scale(session: State<'_, SessionHandle>, name: String, replicas: u32) -> Answer<()> {
-    Ok(cluster(&session).scale(&name, replicas).await?)
+pub async fn scale(session: State<'_, SessionHandle>, name: String, replicas: u32) -> Answer<Option<String>> {
+    Ok(cluster(&session).scale_and_say(&name, replicas).await?)
+}
+
+#[tauri::command]
+pub async fn set_autoscale(session: State<'_, SessionHandle>, name: String, on: bool) -> Answer<AutoscalerView> {
+    Ok(cluster(&session).set_autoscale(&name, on).await?)
 }
 
 #[tauri::command]

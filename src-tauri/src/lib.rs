@@ -37,6 +37,7 @@ pub fn register<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::stop_service,
         commands::restart_service,
         commands::scale,
+        commands::set_autoscale,
         commands::kill_replica,
         commands::start_all,
         commands::stop_all,

@@ -122,7 +122,8 @@ impl Up {
         }
         let load = self.api("GET", "/api/load", None);
         let load_running = !load.is_null() && !["finished", "stopped", "failed"].contains(&load["state"].as_str().unwrap_or(""));
-        Some(ClusterState { services, knobs, load_running })
+        let autoscale = snapshot.autoscalers.iter().map(|a| (a.service.clone(), a.on)).collect();
+        Some(ClusterState { services, knobs, autoscale, load_running })
     }
 
     fn load_running(&self) -> bool {
@@ -147,6 +148,8 @@ struct ClusterState {
     services: BTreeMap<String, (u32, u32)>,
     /// `GET /admin/knobs` of each replica that has them.
     knobs: BTreeMap<String, String>,
+    /// Each autoscaler: on or off.
+    autoscale: BTreeMap<String, bool>,
     load_running: bool,
 }
 
@@ -208,7 +211,7 @@ fn every_bundled_lesson_passes_on_the_sample_cluster_and_leaves_it_as_it_found_i
     let list = up.run(&["lesson", "list", "--json"]);
     let list: Value = serde_json::from_slice(&list.stdout).expect("list json");
     let names: Vec<&str> = list.as_array().expect("a list").iter().filter_map(|l| l["name"].as_str()).collect();
-    assert_eq!(names, ["fault-isolation", "independent-scaling", "freedom-of-technology"]);
+    assert_eq!(names, ["fault-isolation", "independent-scaling", "autoscaling", "freedom-of-technology"]);
     for name in names {
         let before = up.state();
         let out = up.run(&["lesson", "run", name, "--json"]);
@@ -233,6 +236,12 @@ fn every_bundled_lesson_passes_on_the_sample_cluster_and_leaves_it_as_it_found_i
     for said in ["lesson started: Fault isolation", "step 2 of 3: auth-down", "passed: media answered", "lesson passed: 10 of 10 checks passed"] {
         assert!(lesson_events.iter().any(|m| m.starts_with(said)), "an event `{said}…` among {lesson_events:#?}");
     }
+    // The autoscaling lesson's decisions are events with their numbers, like a user's scale.
+    let autoscale: Vec<&str> = events.as_array().expect("events").iter().filter(|e| e["kind"] == "autoscale").filter_map(|e| e["message"].as_str()).collect();
+    for said in ["auth's autoscaler on: target 300 ms", "auth p95 ", "auth idle (no request) under target 300 ms", "auth's autoscaler off"] {
+        assert!(autoscale.iter().any(|m| m.starts_with(said)), "an autoscale event `{said}…` among {autoscale:#?}");
+    }
+    assert!(autoscale.iter().any(|m| m.starts_with("auth p95 ") && m.contains("over target 300 ms with 1 replica ready → ")), "{autoscale:#?}");
 }
 
 #[test]

@@ -56,7 +56,7 @@ fn the_readme_says_how_to_run_and_write_a_lesson() {
     }
     let out = Command::new(bin("microdeck")).args(["lesson", "list"]).output().expect("run microdeck lesson list");
     let listed = String::from_utf8_lossy(&out.stdout);
-    for name in ["fault-isolation", "independent-scaling", "freedom-of-technology"] {
+    for name in ["fault-isolation", "independent-scaling", "autoscaling", "freedom-of-technology"] {
         assert!(section.contains(&format!("`{name}`")) && listed.contains(name), "{name} in the README and in `microdeck lesson list`");
     }
 }

@@ -142,6 +142,7 @@ fn good_fixtures_are_ok_with_one_line_per_service() {
     }
     let full = check(&dir, &["full.toml"]).stdout;
     assert!(full.contains("gateway") && full.contains("2 replicas · port 18080/http · health GET /health every 500ms"), "{full}");
+    assert!(full.contains("3 replicas · port auto/http · health process alive · autoscale 1..=4 on 250 ms (on)"), "{full}");
 }
 
 #[test]

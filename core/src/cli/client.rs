@@ -123,8 +123,19 @@ impl Client {
     pub async fn restart_service(&self, name: &str) -> Result<(), ClientError> {
         self.command(&format!("/api/services/{}/restart", segment(name)), None).await
     }
-    pub async fn scale(&self, name: &str, replicas: u32) -> Result<(), ClientError> {
-        self.command(&format!("/api/services/{}/scale", segment(name)), Some(json!({ "replicas": replicas }))).await
+    /// Scales; an autoscaled service's autoscaler switches off, and the answer says so.
+    pub async fn scale(&self, name: &str, replicas: u32) -> Result<Option<String>, ClientError> {
+        let path = format!("/api/services/{}/scale", segment(name));
+        let answer: Value = self.json(Method::POST, &path, Some(json!({ "replicas": replicas }))).await?;
+        Ok(answer.get("autoscaler_off").and_then(Value::as_str).map(str::to_string))
+    }
+    /// Switches a service's autoscaler on or off (`Some`), or reads it (`None`).
+    pub async fn autoscale(&self, name: &str, on: Option<bool>) -> Result<crate::autoscale::AutoscalerView, ClientError> {
+        let path = format!("/api/services/{}/autoscale", segment(name));
+        match on {
+            Some(on) => self.json(Method::POST, &path, Some(json!({ "on": on }))).await,
+            None => self.json(Method::GET, &path, None).await,
+        }
     }
     pub async fn kill_replica(&self, name: &str, index: u32) -> Result<(), ClientError> {
         self.command(&format!("/api/services/{}/replicas/{index}/kill", segment(name)), None).await

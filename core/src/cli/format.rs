@@ -66,7 +66,8 @@ pub enum Columns {
     WithResources,
 }
 
-/// One row a service: name, state, ready/desired, restarts, address, [CPU, memory,] note.
+/// One row a service: name, state, ready/desired, restarts, address, [CPU, memory,] note (or
+/// "autoscaler on", so that a manual scale that switches it off shows).
 pub fn status_table(snapshot: &ClusterSnapshot, columns: Columns) -> String {
     let resources = columns == Columns::WithResources;
     let mut header = vec!["SERVICE", "STATE", "READY", "RESTARTS", "ADDRESS"];
@@ -80,7 +81,9 @@ pub fn status_table(snapshot: &ClusterSnapshot, columns: Columns) -> String {
         if resources {
             row.extend([format!("{:.1}%", s.cpu_percent), bytes(s.rss_bytes)]);
         }
-        row.push(note(s));
+        let autoscaled = snapshot.autoscalers.iter().any(|a| a.service == s.name && a.on);
+        let why = note(s);
+        row.push(if why.is_empty() && autoscaled { "autoscaler on".to_string() } else { why });
         rows.push(row);
     }
     let widths: Vec<usize> = (0..rows[0].len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
@@ -140,6 +143,7 @@ mod tests {
             name: "demo".into(), taken_at: 0,
             services: vec![service("users", ServiceState::Ready, 2, 2), service("analytics", ServiceState::CrashLooping, 0, 1)],
             engine: EngineStats { pid: 1, cpu_percent: 0.0, rss_bytes: 0 }, logs_dir: String::new(), run_dir: String::new(), lesson: None,
+            autoscalers: vec![],
         };
         let table = status_table(&snap, Columns::WithResources);
         let lines: Vec<&str> = table.lines().collect();
@@ -148,6 +152,15 @@ mod tests {
         assert!(lines[2].starts_with("analytics  crash-looping  0/1"), "{table}");
         let short = status_table(&snap, Columns::States);
         assert_eq!(short.lines().next(), Some("SERVICE    STATE          READY  RESTARTS  ADDRESS         NOTE"), "{short}");
+        // An autoscaler that is on says so where nothing else is to be said.
+        let mut snap = snap;
+        let on = crate::autoscale::AutoscalerView {
+            service: "users".into(), on: true, min: 1, max: 4, target: crate::manifest::AutoscaleTarget::P95Ms(300.0),
+            period_ms: 5000, window_ms: 30000, last: None, window: vec![], note: None,
+        };
+        snap.autoscalers = vec![on];
+        let table = status_table(&snap, Columns::States);
+        assert!(table.lines().nth(1).is_some_and(|l| l.starts_with("users") && l.ends_with("autoscaler on")), "{table}");
     }
 
     #[test]

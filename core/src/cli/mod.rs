@@ -6,8 +6,10 @@
 //!   `format`: what they and `up` print;
 //! - `web_args`: the local API options of `up` (`--ui-dir`, `--web-port`);
 //! - `load`: open-loop load from a manifest scenario, a line a second and a summary;
-//! - `lesson`: the bundled lessons, and a lesson run in the running cluster, watched.
+//! - `lesson`: the bundled lessons, and a lesson run in the running cluster, watched;
+//! - `autoscale`: `microdeck autoscale SERVICE on|off|status`.
 
+pub mod autoscale;
 pub mod client;
 pub mod format;
 pub mod lesson;

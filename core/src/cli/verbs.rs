@@ -1,5 +1,5 @@
-//! The client verbs — `status`, `logs`, `scale`, `restart`, `stop`, `start`, `kill`,
-//! `reload` — against a running cluster (headless or desktop) found through its state file.
+//! The client verbs — `status`, `logs`, `scale`, `autoscale`, `restart`, `stop`, `start`,
+//! `kill`, `reload` — against a running cluster (headless or desktop) found through its state file.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -42,6 +42,8 @@ pub enum ClientCommand {
     },
     /// Set a service's replica count.
     Scale { service: String, replicas: u32 },
+    /// Switch a service's autoscaler on or off, or show it (`status`).
+    Autoscale(super::autoscale::AutoscaleArgs),
     /// Restart a service, one replica at a time.
     Restart { service: String },
     /// Stop a service.
@@ -99,8 +101,11 @@ pub async fn execute(client: &Client, command: ClientCommand) -> Result<(), Clie
             follow_logs(client, query, follow, raw).await?;
         }
         ClientCommand::Scale { service, replicas } => {
-            client.scale(&service, replicas).await?;
+            let note = client.scale(&service, replicas).await?;
             println!("{service}: scaling to {replicas}");
+            if let Some(note) = note {
+                println!("{note}");
+            }
         }
         ClientCommand::Restart { service } => {
             client.restart_service(&service).await?;
@@ -118,6 +123,7 @@ pub async fn execute(client: &Client, command: ClientCommand) -> Result<(), Clie
             client.kill_replica(&service, index).await?;
             println!("{service}/{index}: killed");
         }
+        ClientCommand::Autoscale(args) => super::autoscale::run(client, args).await?,
         ClientCommand::Reload => print!("{}", format::reload_report(&client.reload().await?)),
     }
     Ok(())

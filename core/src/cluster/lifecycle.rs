@@ -126,6 +126,7 @@ impl Cluster {
             .filter_map(|(n, roll)| Some((manifest.service(n)?.clone(), roll)))
             .collect();
         inner.set.store(Arc::new(ServiceSet { manifest, services }));
+        self.sync_autoscalers(&inner.set.load().manifest);
         if why == Applying::Reload {
             inner.events.record(EventDraft {
                 service: name,

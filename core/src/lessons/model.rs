@@ -42,6 +42,8 @@ pub enum Action {
     Wait(Duration),
     /// Waits until every replica of the service is ready, failing the step after `within`.
     WaitReady { service: String, within: Duration },
+    /// Switches the service's autoscaler on or off.
+    Autoscale { service: String, on: bool },
 }
 
 impl Action {
@@ -54,7 +56,8 @@ impl Action {
             | Action::Restart { service }
             | Action::Kill { service, .. }
             | Action::Knobs { service, .. }
-            | Action::WaitReady { service, .. } => Some(service),
+            | Action::WaitReady { service, .. }
+            | Action::Autoscale { service, .. } => Some(service),
             Action::StartLoad { .. } | Action::SetLoadRate { .. } | Action::StopLoad | Action::Wait(_) => None,
         }
     }

@@ -90,6 +90,7 @@ pub fn describe_action(a: &Action) -> String {
         }
         Action::Wait(d) => format!("wait {}", seconds(*d)),
         Action::WaitReady { service, within } => format!("wait until {service} is ready ({} at most)", seconds(*within)),
+        Action::Autoscale { service, on } => format!("switch {service}'s autoscaler {}", if *on { "on" } else { "off" }),
     }
 }
 

@@ -30,6 +30,7 @@ pub(crate) const ACTIONS: &[(&str, &[&str])] = &[
     ("knobs", &["work_ms", "max_inflight", "error_rate"]),
     ("wait", &[]),
     ("wait_ready", &["within"]),
+    ("autoscale", &["on"]),
 ];
 /// Measurements over less than this say nothing (the series are per second).
 pub(crate) const MIN_WINDOW: Duration = Duration::from_secs(1);
@@ -230,6 +231,17 @@ fn action(r: &mut Report<'_>, item: &Item<'_>, key: &str) -> Option<Action> {
             let service = service(r)?;
             let within = field(t, key, "within").map_or(Some(DEFAULT_WITHIN), |(i, k)| walk::duration(r, i, &k, MIN_WINDOW))?;
             Action::WaitReady { service, within }
+        }
+        "autoscale" => {
+            let service = service(r)?;
+            let on = match field(t, key, "on") {
+                Some((i, k)) => walk::boolean(r, i, &k)?,
+                None => {
+                    r.error(&at, &join(key, "on"), "`on` is missing", Some("`on = true` switches it on, `on = false` off".into()));
+                    return None;
+                }
+            };
+            Action::Autoscale { service, on }
         }
         _ => return None,
     })

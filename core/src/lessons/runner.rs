@@ -31,6 +31,8 @@ struct Before {
     services: BTreeMap<String, ServiceBefore>,
     /// Each service's knobs as read before the lesson first set them.
     knobs: BTreeMap<String, serde_json::Value>,
+    /// Each autoscaler: on or off.
+    autoscale: BTreeMap<String, bool>,
 }
 
 /// A service as the lesson found it.
@@ -51,7 +53,8 @@ impl Before {
                 (s.name.clone(), was)
             })
             .collect();
-        Before { services, knobs: BTreeMap::new() }
+        let autoscale = snapshot.autoscalers.iter().map(|a| (a.service.clone(), a.on)).collect();
+        Before { services, knobs: BTreeMap::new(), autoscale }
     }
 }
 
@@ -193,6 +196,7 @@ async fn act(cluster: &Cluster, actions: &[Action], before: &mut Before, done: &
                 cluster.set_knobs(service, &serde_json::Value::Object(patch)).await.map(drop).map_err(said)?;
             }
             Action::Wait(d) => tokio::time::sleep(*d).await,
+            Action::Autoscale { service, on } => cluster.set_autoscale(service, *on).await.map(drop).map_err(said)?,
             Action::WaitReady { service, within } => {
                 if !wait_ready(cluster, &[service.as_str()], *within).await {
                     return Err(format!("{service} was not ready within {} s", within.as_secs()));
@@ -300,7 +304,13 @@ async fn restore(cluster: &Cluster, before: &Before) -> Vec<String> {
             tokio::time::sleep(POLL).await;
         }
     }
+    // Off while the replicas are put back, so none scales against it; on again after, if it was.
     let now = cluster.snapshot();
+    for a in now.autoscalers.iter().filter(|a| a.on) {
+        if let Err(e) = cluster.set_autoscale(&a.service, false).await {
+            problems.push(format!("{}'s autoscaler could not be switched off: {e}", a.service));
+        }
+    }
     for view in &now.services {
         let Some(was) = before.services.get(&view.name) else { continue };
         if !was.stopped && view.state == ServiceState::Stopped {
@@ -323,6 +333,11 @@ async fn restore(cluster: &Cluster, before: &Before) -> Vec<String> {
     for (service, knobs) in &before.knobs {
         if let Err(e) = cluster.set_knobs(service, knobs).await {
             problems.push(format!("{service}'s knobs could not be set back: {e}"));
+        }
+    }
+    for (service, _) in before.autoscale.iter().filter(|(_, on)| **on) {
+        if let Err(e) = cluster.set_autoscale(service, true).await {
+            problems.push(format!("{service}'s autoscaler could not be switched on again: {e}"));
         }
     }
     for (service, was) in &before.services {

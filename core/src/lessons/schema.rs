@@ -25,7 +25,7 @@ const EDGE_PATTERN: &str = r"\S\s*->\s*\S";
 /// The parser's `text`: a string with something besides white space.
 const TEXT_PATTERN: &str = r"\S";
 /// The keys besides its verb that an action cannot do without.
-const REQUIRED_PARAMS: &[(&str, &str)] = &[("start_load", "rate"), ("scale", "replicas")];
+const REQUIRED_PARAMS: &[(&str, &str)] = &[("start_load", "rate"), ("scale", "replicas"), ("autoscale", "on")];
 /// Actions whose keys are each optional but which need at least one of them.
 const SOME_PARAM: &[&str] = &["knobs"];
 /// What a measure can be taken on: one `if`/`then` rule each in a check.
@@ -235,6 +235,7 @@ fn verb_value(verb: &str) -> Value {
         "knobs" => service("Sets the sample kit's knobs on the service: any of work_ms, max_inflight, error_rate."),
         "wait" => duration_of("Waits this long, e.g. \"5s\"."),
         "wait_ready" => service("Waits until every replica of the service is ready."),
+        "autoscale" => service("Switches the service's autoscaler on (`on = true`) or off."),
         _ => untyped(),
     }
 }
@@ -253,6 +254,7 @@ fn param(key: &str) -> Value {
         "work_ms" => integer("Milliseconds of work a request.", 0, 60_000),
         "max_inflight" => integer("Requests a replica serves at once.", 1, 10_000),
         "error_rate" => number("The share of requests that fail, 0 to 1.", 0.0, 1.0),
+        "on" => json!({ "description": "On (true) or off (false).", "type": "boolean" }),
         "within" => {
             let mut w = duration_of("How long to wait at most.");
             w["default"] = json!(duration::format(DEFAULT_WITHIN));

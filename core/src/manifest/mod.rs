@@ -6,11 +6,13 @@
 //! - `source`: bytes → text (empty and binary files refused), positions, the report;
 //! - `walk`: typed reads from the span-carrying TOML tree;
 //! - `validate`: services and the cross-service checks; `scenario`: `[[load.scenario]]`;
+//!   `autoscale`: `[services.NAME.autoscale]`;
 //! - `graph`: `depends_on` cycles and start order; `suggest`: "did you mean …?";
 //! - `procfile`: `name: command` lines; `origin`: where a manifest was read from (to read it again);
 //! - `duration`: "250ms", "2s", "1m30s"; `placeholders`: `{{NAME.url}}`, `$PORT`…;
 //! - `summary`: what `microdeck check` prints.
 
+mod autoscale;
 pub mod duration;
 pub mod graph;
 pub mod model;
@@ -34,6 +36,7 @@ mod tests;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use autoscale::{DEFAULT_PERIOD as AUTOSCALE_PERIOD, DEFAULT_WINDOW as AUTOSCALE_WINDOW};
 pub use model::*;
 pub use origin::Origin;
 pub use scenario::{MAX_WEIGHT, METHODS};

@@ -57,6 +57,47 @@ pub struct Service {
     pub response_timeout: Duration,
     /// TCP: a connection with no byte either way for this long is closed.
     pub idle_timeout: Duration,
+    /// `[services.NAME.autoscale]`, when given.
+    pub autoscale: Option<Autoscale>,
+}
+
+/// An autoscaler's settings: the HPA rule (`crate::autoscale`) between `min` and `max`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Autoscale {
+    /// On when the cluster starts (the bundled sample ships it off).
+    pub enabled: bool,
+    pub min: u32,
+    pub max: u32,
+    pub target: AutoscaleTarget,
+    /// How often it measures and decides.
+    pub period: Duration,
+    /// A scale-down goes no lower than the largest recommendation of this long.
+    pub window: Duration,
+}
+
+/// The one number an autoscaler keeps at its target.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+#[serde(tag = "metric", content = "value", rename_all = "kebab-case")]
+pub enum AutoscaleTarget {
+    /// The service's p95 latency, in milliseconds.
+    P95Ms(f64),
+    /// Requests a second per ready replica.
+    RpsPerReplica(f64),
+    /// Requests in flight per ready replica.
+    InFlightPerReplica(f64),
+    /// CPU % per ready replica (100 = one core).
+    CpuPercentPerReplica(f64),
+}
+
+impl AutoscaleTarget {
+    pub fn value(self) -> f64 {
+        match self {
+            AutoscaleTarget::P95Ms(v)
+            | AutoscaleTarget::RpsPerReplica(v)
+            | AutoscaleTarget::InFlightPerReplica(v)
+            | AutoscaleTarget::CpuPercentPerReplica(v) => v,
+        }
+    }
 }
 
 /// How a replica is launched. Arguments and the shell line are templates.

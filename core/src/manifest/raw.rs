@@ -74,6 +74,50 @@ pub struct RawService {
     /// TCP: how long a connection may carry no byte either way before the address closes it (default "10m").
     #[schemars(regex(pattern = DURATION_PATTERN))]
     pub idle_timeout: Option<String>,
+    /// Scale the replicas to follow one measured number (the Kubernetes HPA rule).
+    pub autoscale: Option<RawAutoscale>,
+}
+
+/// An autoscaler: between `min` and `max` replicas, keeping one `target`. Switched on and
+/// off at run time too (`microdeck autoscale NAME on|off`); a manual scale switches it off.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAutoscale {
+    /// On when the cluster starts (default false).
+    pub enabled: Option<bool>,
+    /// The fewest replicas, 1 to 16 (default 1).
+    #[schemars(range(min = 1, max = super::MAX_REPLICAS))]
+    pub min: Option<u32>,
+    /// The most replicas, 1 to 16, at least `min`.
+    #[schemars(range(min = 1, max = super::MAX_REPLICAS))]
+    pub max: u32,
+    /// The one number kept at its value.
+    pub target: RawAutoscaleTarget,
+    /// How often it measures and decides, at least "1s" (default "5s").
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub period: Option<String>,
+    /// A scale-down waits until every recommendation of this long agrees (default "30s").
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub window: Option<String>,
+}
+
+/// Exactly one of the four.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
+pub struct RawAutoscaleTarget {
+    /// The service's p95 latency, e.g. "200ms".
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub p95: Option<String>,
+    /// Requests a second per ready replica.
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub rps_per_replica: Option<f64>,
+    /// Requests in flight per ready replica.
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub in_flight_per_replica: Option<f64>,
+    /// CPU % per ready replica (100 = one core).
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub cpu_percent_per_replica: Option<f64>,
 }
 
 /// A number and a unit (ms, s, m/min, h), possibly repeated: "250ms", "2s", "1m30s".

@@ -104,6 +104,8 @@ mod tests {
         assert_eq!(properties(&s, None), sorted(validate::TOP_KEYS));
         assert_eq!(properties(&s, Some("RawService")), sorted(validate::SERVICE_KEYS));
         assert_eq!(properties(&s, Some("RawHealth")), sorted(validate::HEALTH_KEYS));
+        assert_eq!(properties(&s, Some("RawAutoscale")), sorted(super::super::autoscale::AUTOSCALE_KEYS));
+        assert_eq!(properties(&s, Some("RawAutoscaleTarget")), sorted(super::super::autoscale::TARGET_KEYS));
         assert_eq!(properties(&s, Some("RawLoad")), sorted(scenario::LOAD_KEYS));
         assert_eq!(properties(&s, Some("RawScenario")), sorted(scenario::SCENARIO_KEYS));
         assert_eq!(properties(&s, Some("RawRequest")), sorted(scenario::REQUEST_KEYS));

@@ -74,6 +74,11 @@ pub fn service_line(s: &Service) -> String {
     if s.optional {
         line.push_str(" · optional");
     }
+    if let Some(a) = &s.autoscale {
+        let target = crate::autoscale::measure::quantity(a.target, a.target.value());
+        let on = if a.enabled { "on" } else { "off at start" };
+        line.push_str(&format!(" · autoscale {}..={} on {target} ({on})", a.min, a.max));
+    }
     line
 }
 

@@ -20,7 +20,7 @@ use super::{Balance, Diagnostic, Health, HealthCheck, LoadConfig, Manifest, Prot
 pub(crate) const TOP_KEYS: &[&str] = &["name", "services", "load"];
 pub(crate) const SERVICE_KEYS: &[&str] = &[
     "command", "args", "shell", "cwd", "env", "port", "protocol", "replicas", "health", "restart", "depends_on",
-    "stop_grace", "optional", "balance", "response_timeout", "idle_timeout",
+    "stop_grace", "optional", "balance", "response_timeout", "idle_timeout", "autoscale",
 ];
 pub(crate) const HEALTH_KEYS: &[&str] =
     &["http", "tcp", "interval", "timeout", "failure_threshold", "success_threshold", "start_period"];
@@ -74,6 +74,7 @@ pub(crate) fn default_service(name: &str, run: Run, base_dir: &Path) -> Service 
         balance: Balance::default(),
         response_timeout: DEFAULT_RESPONSE_TIMEOUT,
         idle_timeout: DEFAULT_IDLE_TIMEOUT,
+        autoscale: None,
     }
 }
 
@@ -214,6 +215,9 @@ fn service(r: &mut Report<'_>, name: &str, name_span: Range<usize>, item: &Item<
         s.balance = walk::choice(r, item, &k, BALANCES).unwrap_or_default();
     }
     read_timeouts(r, t, &key, s);
+    if let Some((item, k)) = field(t, &key, "autoscale") {
+        s.autoscale = super::autoscale::read(r, item, &k, s.protocol);
+    }
     if let Some((item, k)) = field(t, &key, "depends_on") {
         let list = walk::strings(r, item, &k, "write depends_on = [\"db\"]").unwrap_or_default();
         for (dep, span) in list {

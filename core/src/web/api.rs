@@ -43,6 +43,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/api/reload", post(reload))
         .merge(super::traffic::routes())
         .merge(super::lessons::routes())
+        .merge(super::autoscale::routes())
         // Anything else under /api is a mistake, not a page of the app.
         .route("/api", get(unknown_route).post(unknown_route))
         .route("/api/{*rest}", get(unknown_route).post(unknown_route))
@@ -157,8 +158,11 @@ async fn scale(
 ) -> ApiResult<Value> {
     let name = name_of(name)?;
     let Json(body) = body.map_err(|e| ApiError::invalid_argument(e.body_text()))?;
-    s.cluster.scale(&name, body.replicas).await?;
-    Ok(done())
+    // An autoscaled service's autoscaler switches off: the answer says so, and how to switch it on.
+    match s.cluster.scale_and_say(&name, body.replicas).await? {
+        Some(note) => Ok(Json(json!({ "autoscaler_off": note }))),
+        None => Ok(done()),
+    }
 }
 
 async fn kill_replica(

@@ -120,6 +120,7 @@ mod tests {
             E::NoManifestFile => 33,
             E::InvalidManifest(_) => 34,
             E::ManifestRead(_) => 35,
+            E::NoAutoscaler(_) => 36,
         }
     }
 
@@ -163,6 +164,7 @@ mod tests {
             (E::NoManifestFile, 400, "invalid-argument"),
             (E::InvalidManifest(causes::invalid_manifest()), 422, "invalid-manifest"),
             (E::ManifestRead(causes::join()), 500, "io"),
+            (E::NoAutoscaler(web()), 400, "invalid-argument"),
         ];
         for (i, (e, status, code)) in cases.into_iter().enumerate() {
             assert_eq!(row(&e), i, "{e:?} is out of place");

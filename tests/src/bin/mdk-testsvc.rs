@@ -7,11 +7,34 @@
 //! `--crash` exit 1 at once; `--flood N` print N numbered lines first;
 //! `--tcp` a TCP service that greets each connection with `replica R pid P`;
 //! `--start-delay-ms N` wait before listening; `--grandchild` start `sleep 1000` first;
-//! `--log-rate N` once listening, print N numbered lines a second, in 10 ms batches.
+//! `--log-rate N` once listening, print N numbered lines a second, in 10 ms batches;
+//! `--max-inflight N` at most N `/sleep/MS` requests at once, the others wait their turn (so
+//! a replica's capacity is N × 1000 / MS requests a second).
 
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Duration;
+
+/// The `/sleep/` slots left, and the most there are (`--max-inflight`; unset: no limit).
+static SLOTS: OnceLock<(Mutex<u64>, Condvar)> = OnceLock::new();
+
+/// Sleeps `ms` in one of the slots, waiting for one first.
+fn work(ms: u64) {
+    let Some((free, turn)) = SLOTS.get() else {
+        std::thread::sleep(Duration::from_millis(ms));
+        return;
+    };
+    let mut left = free.lock().unwrap_or_else(|e| e.into_inner());
+    while *left == 0 {
+        left = turn.wait(left).unwrap_or_else(|e| e.into_inner());
+    }
+    *left -= 1;
+    drop(left);
+    std::thread::sleep(Duration::from_millis(ms));
+    *free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    turn.notify_one();
+}
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_default()
@@ -38,6 +61,9 @@ fn main() {
             }
         }
         let _unsent = out.flush();
+    }
+    if let Some(n) = value("--max-inflight") {
+        let _set = SLOTS.set((Mutex::new(n.max(1)), Condvar::new()));
     }
     if let Some(ms) = value("--start-delay-ms") {
         std::thread::sleep(Duration::from_millis(ms));
@@ -132,7 +158,7 @@ fn serve(conn: TcpStream) {
         };
         let status = path.strip_prefix("/status/").and_then(|n| n.parse::<u16>().ok()).unwrap_or(200);
         if let Some(ms) = path.strip_prefix("/sleep/").and_then(|n| n.parse::<u64>().ok()) {
-            std::thread::sleep(Duration::from_millis(ms));
+            work(ms);
         }
         let response = format!(
             "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",

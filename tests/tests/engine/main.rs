@@ -2,6 +2,7 @@
 //! commands) over `mdk-testsvc`. Timing matters here: run with `--test-threads=1`
 //! (`make test` does).
 
+mod autoscale;
 mod feed;
 mod lessons;
 mod local_api;

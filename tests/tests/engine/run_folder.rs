@@ -88,6 +88,8 @@ async fn the_event_file_rotates_like_the_logs_and_loses_no_event() {
         cluster.scale("web", 0).await.expect("scale down");
         poll_until_async("0 ready", LONG, ready(0)).await;
     }
+    // A replica's `stopped` event comes after the scale-down's: the newest is read once all are gone.
+    poll_until_async("every replica stopped", LONG, || c.snapshot().services[0].replicas.is_empty().then_some(())).await;
     let run = dir.path().join("run");
     let newest = cluster.events().await.last().map(|e| e.seq).expect("events");
     // Later events (a replica's exit after its scale-down) may follow it onto the disk.

@@ -64,7 +64,7 @@ export interface Marker {
   /** Unix seconds. */
   t: number;
   /** `lesson`: an action a lesson took (it may name no service, e.g. starting a load). */
-  kind: 'scaled' | 'restarted' | 'killed' | 'lesson';
+  kind: 'scaled' | 'restarted' | 'killed' | 'lesson' | 'autoscale';
   text: string;
 }
 
@@ -75,7 +75,8 @@ export function markersFrom(events: ClusterEvent[], service: string, from: numbe
     if (e.service !== service) continue;
     const t = e.at / 1000;
     if (t < from || t > to) continue;
-    const kind: Marker['kind'] | null = e.kind === 'scaled' ? 'scaled' : e.kind === 'killed' ? 'killed' : e.kind === 'restarted' ? 'restarted' : null;
+    const kinds: Partial<Record<ClusterEvent['kind'], Marker['kind']>> = { scaled: 'scaled', killed: 'killed', restarted: 'restarted', autoscale: 'autoscale' };
+    const kind = kinds[e.kind] ?? null;
     if (kind) out.push({ t, kind, text: e.message });
   }
   return out;

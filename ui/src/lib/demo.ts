@@ -195,6 +195,9 @@ export function demoTransport(): Transport {
       s.restarts++;
       event(name, null, 'restarted', 'rolling restart done');
     },
+    async setAutoscale(name) {
+      throw { code: 'invalid-argument', message: `${name} has no autoscaler in the demo` };
+    },
     async scale(name, replicas) {
       const s = find(name);
       if (replicas < 0 || replicas > 16) throw { code: 'invalid-argument', message: 'replicas must be between 0 and 16' };

@@ -3,7 +3,7 @@
 
 import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
-import type { ClusterEvent, ClusterSnapshot, CommandError, LogLine, LogQuery, ReloadReport, Update } from './types';
+import type { AutoscalerView, ClusterEvent, ClusterSnapshot, CommandError, LogLine, LogQuery, ReloadReport, Update } from './types';
 import type { LessonApi } from './lessons';
 import { takePageToken } from './pagetoken';
 import { followFeed } from './ssefeed';
@@ -23,6 +23,8 @@ export interface Transport extends TrafficApi, LessonApi {
   stopService(name: string): Promise<void>;
   restartService(name: string): Promise<void>;
   scale(name: string, replicas: number): Promise<void>;
+  /** Switches the service's autoscaler on or off; its state after. */
+  setAutoscale(name: string, on: boolean): Promise<AutoscalerView>;
   killReplica(name: string, index: number): Promise<void>;
   startAll(): Promise<void>;
   stopAll(): Promise<void>;
@@ -88,7 +90,8 @@ export function tauriTransport(): Transport {
     startService: (name) => call('start_service', { name }),
     stopService: (name) => call('stop_service', { name }),
     restartService: (name) => call('restart_service', { name }),
-    scale: (name, replicas) => call('scale', { name, replicas }),
+    scale: (name, replicas) => call<unknown>('scale', { name, replicas }).then(() => undefined),
+    setAutoscale: (name, on) => call('set_autoscale', { name, on }),
     killReplica: (name, index) => call('kill_replica', { name, index }),
     startAll: () => call('start_all'),
     stopAll: () => call('stop_all'),
@@ -182,6 +185,7 @@ export function httpTransport(base = '', fetchImpl: typeof fetch = (...a) => fet
     stopService: (name) => post(`${svc(name)}/stop`),
     restartService: (name) => post(`${svc(name)}/restart`),
     scale: (name, replicas) => post(`${svc(name)}/scale`, { replicas }),
+    setAutoscale: (name, on) => request('POST', `${svc(name)}/autoscale`, { on }),
     killReplica: (name, index) => post(`${svc(name)}/replicas/${index}/kill`),
     startAll: () => post('/api/cluster/start-all'),
     stopAll: () => post('/api/cluster/stop-all'),

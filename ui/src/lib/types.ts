@@ -14,6 +14,43 @@ export interface ClusterSnapshot {
   run_dir: string;
   /** The lesson running, or the last one run; absent before any. */
   lesson?: LessonProgress;
+  /** The autoscalers of the services with an `autoscale` block; absent when none has one. */
+  autoscalers?: AutoscalerView[];
+}
+
+/** `AutoscalerView` in autoscale/mod.rs. */
+export interface AutoscalerView {
+  service: string;
+  on: boolean;
+  min: number;
+  max: number;
+  target: AutoscaleTarget;
+  period_ms: number;
+  window_ms: number;
+  /** The latest period's decision since it was last switched on. */
+  last: AutoscaleDecision | null;
+  /** The window's recommendations, oldest first. */
+  window: number[];
+  /** Why it is off when a user's scale switched it off, and how to switch it back on. */
+  note: string | null;
+}
+
+/** `AutoscaleTarget` in manifest/model.rs. */
+export interface AutoscaleTarget {
+  metric: 'p95-ms' | 'rps-per-replica' | 'in-flight-per-replica' | 'cpu-percent-per-replica';
+  value: number;
+}
+
+/** `DecisionView` in autoscale/mod.rs (the rule's `Decision` flattened in). */
+export interface AutoscaleDecision {
+  at: EpochMs;
+  measured: number | null;
+  ready: number;
+  from: number;
+  to: number;
+  recommended: number;
+  why: 'ratio' | 'tolerance' | 'missing' | 'starting' | 'window' | 'up-limit' | 'bounds';
+  message: string;
 }
 
 /** `LessonProgress` in lessons/progress.rs. */
@@ -151,7 +188,8 @@ export type EventKind =
   | 'restarted'
   | 'failed'
   | 'reloaded'
-  | 'lesson';
+  | 'lesson'
+  | 'autoscale';
 
 /** `Event` in snapshot.rs (renamed here so it does not shadow the DOM's `Event`). */
 export interface ClusterEvent {

@@ -47,9 +47,10 @@ pub(in crate::cluster) fn diff(running: &[Service], new: &Manifest) -> Diff {
         match old(&s.name) {
             None => d.added.push(s.name.clone()),
             Some(o) if !same_address(o, s) => d.replaced.push(s.name.clone()),
-            Some(o) if o == s => d.unchanged.push(s.name.clone()),
+            // The autoscaler follows the manifest apart: its settings alone roll nothing.
+            Some(o) if Service { autoscale: o.autoscale.clone(), ..s.clone() } == *o => d.unchanged.push(s.name.clone()),
             Some(o) => {
-                let only_replicas = Service { replicas: o.replicas, ..s.clone() } == *o;
+                let only_replicas = Service { replicas: o.replicas, autoscale: o.autoscale.clone(), ..s.clone() } == *o;
                 d.redefined.push((s.name.clone(), !only_replicas));
             }
         }
