@@ -6,12 +6,14 @@
 //!   `format`: what they and `up` print;
 //! - `web_args`: the local API options of `up` (`--ui-dir`, `--web-port`);
 //! - `load`: open-loop load from a manifest scenario, a line a second and a summary;
-//! - `lesson`: the bundled lessons, and a lesson run in the running cluster, watched.
+//! - `lesson`: the bundled lessons, and a lesson run in the running cluster, watched;
+//! - `rollout`: `deploy` and `rollout status|history|undo`, what they print.
 
 pub mod client;
 pub mod format;
 pub mod lesson;
 pub mod load;
+pub mod rollout;
 pub mod up;
 pub mod verbs;
 pub mod web_args;

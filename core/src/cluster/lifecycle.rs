@@ -115,6 +115,11 @@ impl Cluster {
             added: d.added.clone(),
             removed: d.removed.clone(),
             unchanged: d.unchanged.clone(),
+            deployed_on_top: services
+                .iter()
+                .filter(|r| !d.replaced.contains(&r.handle.name) && !r.handle.view.borrow().deployed.is_empty())
+                .map(|r| r.handle.name.clone())
+                .collect(),
         };
         let name = manifest.name.clone();
         let from = manifest.origin.as_ref().map(|o| format!(" from {o}")).unwrap_or_default();

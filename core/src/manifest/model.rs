@@ -57,6 +57,20 @@ pub struct Service {
     pub response_timeout: Duration,
     /// TCP: a connection with no byte either way for this long is closed.
     pub idle_timeout: Duration,
+    /// A rollout's new replica that is not ready this long after its start stops the rollout.
+    pub progress_deadline: Duration,
+    /// What a stopped rollout does: go back to the previous revision, or wait for the user.
+    pub rollback: Rollback,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rollback {
+    /// The new revision's replicas are removed and the previous revision runs its full count.
+    #[default]
+    Auto,
+    /// Old and new replicas stay side by side until the user undoes or deploys again.
+    Manual,
 }
 
 /// How a replica is launched. Arguments and the shell line are templates.

@@ -94,7 +94,7 @@ async fn a_reload_rolls_the_changed_adds_the_new_stops_the_removed_and_leaves_th
     let report = tokio::time::timeout(LONG, cluster.reload(reread(&file))).await.expect("reload in time").expect("reload");
     assert_eq!(
         report,
-        ReloadReport { changed: vec!["web".into()], added: vec!["fresh".into()], removed: vec!["gone".into()], unchanged: vec!["keep".into()] }
+        ReloadReport { changed: vec!["web".into()], added: vec!["fresh".into()], removed: vec!["gone".into()], unchanged: vec!["keep".into()], deployed_on_top: vec![] }
     );
 
     // The removed service: its processes gone, its port free again, out of the snapshot.
