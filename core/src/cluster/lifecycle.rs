@@ -163,7 +163,7 @@ impl Cluster {
         let inner = &self.inner;
         let port = proxy.local_addr().port();
         let (handle, members) = spawn_service(service.clone(), senv, port, deps, inner.shared.clone());
-        let follow = wiring::follow_replicas(proxy.clone(), members, inner.tracker.clone(), inner.cancel.clone());
+        let follow = wiring::follow_replicas(proxy.clone(), members, inner.metrics.clone(), inner.tracker.clone(), inner.cancel.clone());
         inner.tracker.spawn(follow);
         metrics_feed::attach_metrics(proxy, &inner.metrics, &inner.tracker);
         handle

@@ -102,6 +102,22 @@ async fn a_rollout_under_300_rps_fails_no_request_and_ends_with_every_replica_on
     assert!(report.sent > 300, "{report:?}");
     assert_eq!(report.errors.total(), 0, "{report:?}");
     assert_eq!(version_served(&cluster).await, "2");
+    // The traffic by revision: old and new both served, and they add up to the service's total.
+    let end = Instant::now() + LONG;
+    let api_totals = loop {
+        let all = cluster.traffic_totals().await.expect("totals");
+        let t = all.into_iter().find(|t| t.service == "api").expect("api counted");
+        if t.requests > report.sent || Instant::now() > end {
+            break t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let by_revision: Vec<(u32, u64)> = api_totals.revisions.iter().map(|r| (r.revision, r.requests)).collect();
+    println!("api: {} requests, by revision {by_revision:?}", api_totals.requests);
+    assert_eq!(by_revision.iter().map(|(_, n)| n).sum::<u64>(), api_totals.requests, "{by_revision:?}");
+    assert!(by_revision.len() == 2 && by_revision.iter().all(|(_, n)| *n > 0), "both revisions served: {by_revision:?}");
+    let series = cluster.revision_series("api", Duration::from_secs(60)).await.expect("series");
+    assert_eq!(series.iter().map(|s| s.revision).collect::<Vec<_>>(), [1, 2]);
     // Each replica's step is in the events, and the end.
     let events = cluster.events().await;
     let steps = events.iter().filter(|e| e.kind == EventKind::Rollout && e.message.contains("on revision 2:")).count();
