@@ -34,7 +34,7 @@ fn main() {
 }
 
 /// The commands of `src/commands.rs` (docs/api.md).
-const COMMANDS: [&str; 28] = [
+const COMMANDS: [&str; 33] = [
     "snapshot",
     "events",
     "logs",
@@ -63,4 +63,9 @@ const COMMANDS: [&str; 28] = [
     "advance_lesson",
     "stop_lesson",
     "lesson_progress",
+    "deploy",
+    "rollout_status",
+    "rollout_history",
+    "rollout_undo",
+    "revision_series",
 ];

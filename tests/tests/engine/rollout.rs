@@ -232,3 +232,41 @@ async fn the_history_lists_each_revision_with_what_changed_and_undo_returns_to_t
     assert_eq!(cluster.rollout_undo("api", Some(99)).await.expect_err("no such revision").code(), "invalid-argument");
     cluster.shutdown().await;
 }
+
+/// The body of a GET through the service's address.
+async fn get_text(cluster: &Cluster, path: &str) -> String {
+    let addr = cluster.address("api").expect("address");
+    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    client.get(format!("http://{addr}{path}")).send().await.expect("answered").text().await.expect("body")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_keeps_the_deploy_and_applies_a_changed_file_with_the_deploy_on_top() {
+    let template = manifest(2, "30s", "auto").replace("rollback = \"auto\"", "rollback = \"auto\"\nenv = { GREETING = \"hi\" }");
+    let (cluster, dir) = cluster(&template).await;
+    poll_until_async("api ready", LONG, || Some(api(&cluster)).filter(|v| all_on(v, 1))).await;
+    cluster.deploy("api", set(&[("VERSION", "2")])).await.expect("deploy");
+    let deployed = poll_until_async("revision 2 out", LONG, || Some(api(&cluster)).filter(|v| all_on(v, 2))).await;
+    let pids: Vec<Option<u32>> = deployed.replicas.iter().map(|r| r.pid).collect();
+
+    // The same file again: nothing changes, the deployed revision keeps running.
+    let same = cluster.reload_from_source().await.expect("reload");
+    assert_eq!((same.unchanged.clone(), same.deployed_on_top.clone()), (vec!["api".to_string()], vec!["api".to_string()]), "{same:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let kept = api(&cluster);
+    assert_eq!((kept.revision, kept.replicas.iter().map(|r| r.pid).collect::<Vec<_>>()), (2, pids));
+
+    // A changed file: its definition with the deploy on top, as revision 3.
+    std::fs::write(dir.path().join("cluster.toml"), manifest_text(&template.replace("\"hi\"", "\"hello\""))).expect("edit");
+    let changed = cluster.reload_from_source().await.expect("reload");
+    assert_eq!((changed.changed.clone(), changed.deployed_on_top.clone()), (vec!["api".to_string()], vec!["api".to_string()]));
+    assert!(changed.summary().contains("deployed changes kept on top of the file: api"), "{}", changed.summary());
+    poll_until_async("revision 3 out", LONG, || Some(api(&cluster)).filter(|v| all_on(v, 3))).await;
+    assert_eq!((get_text(&cluster, "/env/GREETING").await, get_text(&cluster, "/env/VERSION").await), ("hello".to_string(), "2".to_string()));
+    let history = cluster.rollout_history("api").await.expect("history");
+    assert_eq!(history[0].cause, "manifest reloaded (deployed VERSION=2 kept on top)");
+    assert_eq!(history[0].changes, ["env GREETING: hi → hello"]);
+    let events = cluster.events().await;
+    assert!(events.iter().any(|e| e.kind == EventKind::Deployed && e.message.contains("kept on top")), "{events:?}");
+    cluster.shutdown().await;
+}
