@@ -221,7 +221,7 @@ fn reload_applies_the_edited_manifest_and_answers_its_errors() {
     let edited = TINY.replace("\"1000\"", "\"1003\"") + "[services.dozer]\ncommand = \"sleep\"\nargs = [\"1004\"]\n";
     std::fs::write(&file, edited).unwrap();
     let report = invoke(&f.window, "reload", json!({})).unwrap();
-    assert_eq!(report, json!({ "changed": ["sleeper"], "added": ["dozer"], "removed": [], "unchanged": ["napper"] }));
+    assert_eq!(report, json!({ "changed": ["sleeper"], "added": ["dozer"], "removed": [], "unchanged": ["napper"], "deployed-on-top": [] }));
     let after = wait_for_snapshot(&f.window, "dozer ready", |s| {
         s["services"].as_array().is_some_and(|v| v.iter().any(|s| s["name"] == "dozer" && s["state"] == "ready"))
     });

@@ -571,7 +571,7 @@ async fn reload_applies_the_edited_file_and_a_broken_one_changes_nothing() -> Re
 
         std::fs::write(&file, format!("{TINY}[services.napper]\ncommand = \"sleep\"\nargs = [\"1001\"]\n"))?;
         let (status, report) = call(&r, "POST", "/api/reload", None).await?;
-        assert_eq!((status, report), (200, json!({"changed": [], "added": ["napper"], "removed": [], "unchanged": ["sleeper"]})));
+        assert_eq!((status, report), (200, json!({"changed": [], "added": ["napper"], "removed": [], "unchanged": ["sleeper"], "deployed-on-top": []})));
         let running = wait_snapshot(&r, "napper ready", |s| s["services"][1]["name"] == "napper" && s["services"][1]["state"] == "ready").await?;
 
         // Line 5 has the error: nothing is applied, every process keeps running.

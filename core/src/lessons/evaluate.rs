@@ -61,6 +61,8 @@ pub fn unit(measure: Measure) -> &'static str {
         Measure::Restarts => " restarts",
         Measure::SpreadPct => " points",
         Measure::EdgeErrors => " errors",
+        Measure::ServedVersion | Measure::RolloutStopped => "",
+        Measure::Replaced => " replaced",
     }
 }
 

@@ -42,6 +42,11 @@ pub enum Action {
     Wait(Duration),
     /// Waits until every replica of the service is ready, failing the step after `within`.
     WaitReady { service: String, within: Duration },
+    /// Sets and unsets environment variables of the service and rolls them out.
+    Deploy { service: String, change: crate::supervisor::revision::EnvChange },
+    /// Waits until the service's rollout ends (complete, rolled back or paused), failing the
+    /// step after `within`.
+    WaitRollout { service: String, within: Duration },
 }
 
 impl Action {
@@ -54,7 +59,9 @@ impl Action {
             | Action::Restart { service }
             | Action::Kill { service, .. }
             | Action::Knobs { service, .. }
-            | Action::WaitReady { service, .. } => Some(service),
+            | Action::WaitReady { service, .. }
+            | Action::Deploy { service, .. }
+            | Action::WaitRollout { service, .. } => Some(service),
             Action::StartLoad { .. } | Action::SetLoadRate { .. } | Action::StopLoad | Action::Wait(_) => None,
         }
     }
@@ -100,10 +107,16 @@ pub enum Measure {
     LoadRate,
     LoadErrorPct,
     LoadP95Ms,
+    /// The `x-version` of an answer from the service's address (`GET /health`).
+    ServedVersion,
+    /// The service's processes that are not ones it ran when the lesson began.
+    Replaced,
+    /// 1 if the service's last rollout stopped on a bad replica, else 0.
+    RolloutStopped,
 }
 
 /// The words a file names measures by, and what each is measured on.
-pub const MEASURES: [(&str, Measure); 13] = [
+pub const MEASURES: [(&str, Measure); 16] = [
     ("rps", Measure::Rps),
     ("error_pct", Measure::ErrorPct),
     ("p50_ms", Measure::P50Ms),
@@ -117,6 +130,9 @@ pub const MEASURES: [(&str, Measure); 13] = [
     ("load_rate", Measure::LoadRate),
     ("load_error_pct", Measure::LoadErrorPct),
     ("load_p95_ms", Measure::LoadP95Ms),
+    ("served_version", Measure::ServedVersion),
+    ("replaced", Measure::Replaced),
+    ("rollout_stopped", Measure::RolloutStopped),
 ];
 
 /// What a measure is taken on.

@@ -90,6 +90,8 @@ pub fn describe_action(a: &Action) -> String {
         }
         Action::Wait(d) => format!("wait {}", seconds(*d)),
         Action::WaitReady { service, within } => format!("wait until {service} is ready ({} at most)", seconds(*within)),
+        Action::Deploy { service, change } => format!("deploy {service} with {}", change.describe()),
+        Action::WaitRollout { service, within } => format!("wait until {service}'s rollout ends ({} at most)", seconds(*within)),
     }
 }
 

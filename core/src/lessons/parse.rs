@@ -30,6 +30,8 @@ pub(crate) const ACTIONS: &[(&str, &[&str])] = &[
     ("knobs", &["work_ms", "max_inflight", "error_rate"]),
     ("wait", &[]),
     ("wait_ready", &["within"]),
+    ("deploy", &["env", "unset"]),
+    ("wait_rollout", &["within"]),
 ];
 /// Measurements over less than this say nothing (the series are per second).
 pub(crate) const MIN_WINDOW: Duration = Duration::from_secs(1);
@@ -230,6 +232,35 @@ fn action(r: &mut Report<'_>, item: &Item<'_>, key: &str) -> Option<Action> {
             let service = service(r)?;
             let within = field(t, key, "within").map_or(Some(DEFAULT_WITHIN), |(i, k)| walk::duration(r, i, &k, MIN_WINDOW))?;
             Action::WaitReady { service, within }
+        }
+        "deploy" => {
+            let service = service(r)?;
+            let mut change = crate::supervisor::revision::EnvChange::default();
+            if let Some((i, k)) = field(t, key, "env") {
+                let vars = walk::table(r, i, &k, "write `env = { VERSION = \"2\" }`")?;
+                for (name, v) in vars.iter() {
+                    let value = walk::string(r, v, &join(&k, name.get_ref()))?;
+                    change.set.insert(name.get_ref().to_string(), value.to_string());
+                }
+            }
+            if let Some((i, k)) = field(t, key, "unset") {
+                let names = walk::strings(r, i, &k, "write `unset = [\"DEBUG\"]`")?;
+                change.unset.extend(names.into_iter().map(|(n, _)| n));
+            }
+            if change.is_empty() {
+                r.error(&at, key, "nothing to deploy", Some("set variables with `env = { VERSION = \"2\" }` or remove some with `unset = [\"DEBUG\"]`".into()));
+                return None;
+            }
+            if let Err(why) = change.check() {
+                r.error(&at, key, why, None);
+                return None;
+            }
+            Action::Deploy { service, change }
+        }
+        "wait_rollout" => {
+            let service = service(r)?;
+            let within = field(t, key, "within").map_or(Some(DEFAULT_WITHIN), |(i, k)| walk::duration(r, i, &k, MIN_WINDOW))?;
+            Action::WaitRollout { service, within }
         }
         _ => return None,
     })

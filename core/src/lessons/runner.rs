@@ -1,6 +1,7 @@
 //! Runs a lesson on the live cluster as a client of [`Cluster`]: each step's actions are a
 //! user's commands, its checks measure after its wait, and whatever the outcome the cluster
-//! is put back as the lesson found it (replicas, stopped services, knobs, load).
+//! is put back as the lesson found it (replicas, stopped services, knobs, load, and the
+//! definition of a service it deployed — rolled out again as a new revision).
 //!
 //! The run is one task; its progress is a `watch` value the cluster shows in every
 //! snapshot, and each step and check is also an event.
@@ -20,7 +21,7 @@ use super::progress::{ActionDone, LessonProgress, RunState, StepState};
 use crate::cluster::{Cluster, ClusterError};
 use crate::events::now_ms;
 use crate::loadgen::LoadReport;
-use crate::snapshot::{ClusterSnapshot, ServiceState};
+use crate::snapshot::{ClusterSnapshot, RolloutState, ServiceState};
 
 /// How long the restore waits for the services to be ready again.
 pub const RESTORE_WITHIN: Duration = Duration::from_secs(90);
@@ -31,6 +32,10 @@ struct Before {
     services: BTreeMap<String, ServiceBefore>,
     /// Each service's knobs as read before the lesson first set them.
     knobs: BTreeMap<String, serde_json::Value>,
+    /// Each service's revision before the lesson first deployed it.
+    revisions: BTreeMap<String, u32>,
+    /// Each service's processes when the lesson began (for `replaced`).
+    pids: BTreeMap<String, Vec<u32>>,
 }
 
 /// A service as the lesson found it.
@@ -51,7 +56,8 @@ impl Before {
                 (s.name.clone(), was)
             })
             .collect();
-        Before { services, knobs: BTreeMap::new() }
+        let pids = snapshot.services.iter().map(|s| (s.name.clone(), s.replicas.iter().filter_map(|r| r.pid).collect())).collect();
+        Before { services, knobs: BTreeMap::new(), revisions: BTreeMap::new(), pids }
     }
 }
 
@@ -114,7 +120,7 @@ pub(crate) async fn run(cluster: Cluster, lesson: Lesson, progress: watch::Sende
         });
         let measured = tokio::select! {
             _ = stop.cancelled() => { stopped = true; break; }
-            m = measure_checks(&cluster, &step.checks) => m,
+            m = measure_checks(&cluster, &step.checks, &before.pids) => m,
         };
         let results: Vec<CheckResult> = step
             .checks
@@ -198,6 +204,16 @@ async fn act(cluster: &Cluster, actions: &[Action], before: &mut Before, done: &
                     return Err(format!("{service} was not ready within {} s", within.as_secs()));
                 }
             }
+            Action::Deploy { service, change } => {
+                let revision = cluster.rollout_status(service).map_err(said)?.revision;
+                before.revisions.entry(service.clone()).or_insert(revision);
+                cluster.deploy(service, change.clone()).await.map_err(said)?;
+            }
+            Action::WaitRollout { service, within } => {
+                if !wait_rollout(cluster, service, *within).await {
+                    return Err(format!("{service}'s rollout did not end within {} s", within.as_secs()));
+                }
+            }
         }
         done(describe_action(action));
     }
@@ -223,8 +239,31 @@ async fn wait_ready(cluster: &Cluster, services: &[&str], within: Duration) -> b
     }
 }
 
+/// Whether the service's rollout (if any) ends — complete, rolled back or paused — within `within`.
+async fn wait_rollout(cluster: &Cluster, service: &str, within: Duration) -> bool {
+    let end = Instant::now() + within;
+    loop {
+        let going = cluster.rollout_status(service).ok().and_then(|v| v.rollout).is_some_and(|r| matches!(r.state, RolloutState::Progressing | RolloutState::RollingBack));
+        if !going {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The `x-version` of the service's answer to `GET /health` through its address.
+async fn served_version(cluster: &Cluster, service: &str) -> Option<f64> {
+    let addr = cluster.address(service).ok()?;
+    let client = crate::loopback::client().ok()?;
+    let answer = client.get(format!("http://{addr}/health")).timeout(Duration::from_secs(5)).send().await.ok()?;
+    answer.headers().get("x-version")?.to_str().ok()?.trim().parse().ok()
+}
+
 /// Measures a step's checks: all windows start now, each check is read when its own ends.
-async fn measure_checks(cluster: &Cluster, checks: &[Check]) -> Vec<Measured> {
+async fn measure_checks(cluster: &Cluster, checks: &[Check], pids: &BTreeMap<String, Vec<u32>>) -> Vec<Measured> {
     let t0 = Instant::now();
     let topology0 = cluster.topology().await.unwrap_or_default();
     let load0 = cluster.load_report();
@@ -251,7 +290,7 @@ async fn measure_checks(cluster: &Cluster, checks: &[Check]) -> Vec<Measured> {
         let topology1 = cluster.topology().await.unwrap_or_default();
         let snapshot = cluster.snapshot();
         for (check, slot) in checks.iter().zip(out.iter_mut()).filter(|(c, _)| c.window == window) {
-            let value = value_of(cluster, check, &snapshot, (&topology0, &topology1), (load0.as_ref(), load1.as_ref()), &p95s, seconds).await;
+            let value = value_of(cluster, check, &snapshot, pids, (&topology0, &topology1), (load0.as_ref(), load1.as_ref()), &p95s, seconds).await;
             *slot = Measured { value, unfair: unfair.clone() };
         }
     }
@@ -262,6 +301,7 @@ async fn value_of(
     cluster: &Cluster,
     check: &Check,
     snapshot: &ClusterSnapshot,
+    pids: &BTreeMap<String, Vec<u32>>,
     (topology0, topology1): (&crate::metrics::Topology, &crate::metrics::Topology),
     (load0, load1): (Option<&LoadReport>, Option<&LoadReport>),
     p95s: &[f64],
@@ -275,6 +315,12 @@ async fn value_of(
             match check.measure {
                 Measure::ReadyReplicas => Some(f64::from(view.ready)),
                 Measure::Restarts => Some(f64::from(view.restarts)),
+                Measure::ServedVersion => served_version(cluster, service).await,
+                Measure::Replaced => {
+                    let at_start = pids.get(service.as_str())?;
+                    Some(view.replicas.iter().filter_map(|r| r.pid).filter(|p| !at_start.contains(p)).count() as f64)
+                }
+                Measure::RolloutStopped => Some(if view.rollout.as_ref().is_some_and(|r| r.reason.is_some()) { 1.0 } else { 0.0 }),
                 Measure::SpreadPct => measure::spread(&cluster.replica_spread(service, check.window).await.ok()?, view.ready),
                 m => measure::from_series(m, cluster.series(service, check.window).await.ok()?.as_ref()),
             }
@@ -312,6 +358,17 @@ async fn restore(cluster: &Cluster, before: &Before) -> Vec<String> {
             if let Err(e) = cluster.scale(&view.name, was.desired).await {
                 problems.push(format!("{} could not be scaled back to {}: {e}", view.name, was.desired));
             }
+        }
+    }
+    // A deployed service runs its earlier definition again, as a new revision.
+    for (service, revision) in &before.revisions {
+        match cluster.rollout_undo(service, Some(*revision)).await {
+            Ok(_) => {
+                if !wait_rollout(cluster, service, RESTORE_WITHIN).await {
+                    problems.push(format!("{service}'s rollout back to revision {revision}'s definition did not end within {} s", RESTORE_WITHIN.as_secs()));
+                }
+            }
+            Err(e) => problems.push(format!("{service} could not be rolled back to revision {revision}'s definition: {e}")),
         }
     }
     let were_ready: Vec<&str> = before.services.iter().filter(|(_, was)| was.ready).map(|(n, _)| n.as_str()).collect();
