@@ -227,10 +227,10 @@ fn every_bundled_lesson_passes_on_the_sample_cluster_and_leaves_it_as_it_found_i
     }
     // The run is published like any other state: in the snapshot, and as events.
     let snapshot = up.api("GET", "/api/snapshot", None);
-    assert_eq!((snapshot["lesson"]["name"].as_str(), snapshot["lesson"]["state"].as_str()), (Some("freedom-of-technology"), Some("passed")));
+    assert_eq!((snapshot["lesson"]["name"].as_str(), snapshot["lesson"]["state"].as_str()), (Some("roll-back"), Some("passed")));
     let events = up.api("GET", "/api/events", None);
     let lesson_events: Vec<&str> = events.as_array().expect("events").iter().filter(|e| e["kind"] == "lesson").filter_map(|e| e["message"].as_str()).collect();
-    for said in ["lesson started: Fault isolation", "step 2 of 3: auth-down", "passed: media answered", "lesson passed: 10 of 10 checks passed"] {
+    for said in ["lesson started: Roll back", "step 2 of 3: broken-3", "passed: the rollout of version 3 stopped", "lesson passed: 8 of 8 checks passed"] {
         assert!(lesson_events.iter().any(|m| m.starts_with(said)), "an event `{said}…` among {lesson_events:#?}");
     }
 }
@@ -263,6 +263,25 @@ fn checks_can_fail_or_be_inconclusive_and_a_stopped_or_refused_lesson_changes_no
     assert_eq!(c["outcome"], "inconclusive", "{c}");
     assert!(c["sentence"].as_str().unwrap_or("").contains("the load generator could not send"), "{c}");
     assert_eq!(up.state(), before, "the starved load was stopped");
+
+    // Written to fail: it expects a release that crashes at start to serve. The rollout went
+    // back instead, so the check fails with the version that still serves, and the lesson
+    // rolls users' earlier definition out again.
+    let out = up.run(&["lesson", "run", "--file", &lesson_file("trusts-a-broken-release"), "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let p = progress(&out);
+    let c = checks(&p)[0].clone();
+    assert_eq!((c["outcome"].as_str(), c["measure"].as_str(), c["value"].as_f64()), (Some("failed"), Some("served_version"), Some(1.0)), "{c}");
+    assert_eq!(up.state(), before, "the deployed service runs its earlier definition again");
+    let users: Value = up.api("GET", "/api/services/users/revisions", None);
+    let current = users.as_array().expect("revisions").iter().find(|r| r["current"] == true).expect("a current revision").clone();
+    // Back on the definition it had before (already by the rollback: no new revision needed).
+    assert!(current["env"].get("BAD_RELEASE").is_none() && current["env"].get("VERSION").is_none(), "{users}");
+    let events = up.api("GET", "/api/events", None);
+    assert!(
+        events.as_array().expect("events").iter().any(|e| e["kind"] == "rollout" && e["message"].as_str().unwrap_or("").contains("exited with code 1")),
+        "the events say why the rollout stopped"
+    );
 
     // Stopped half way: it scaled users, set auth's knobs, stopped media and started a load.
     let mut running = up.microdeck(&["lesson", "run", "--file", &lesson_file("slow-steps")]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run slow-steps");

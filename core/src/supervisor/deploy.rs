@@ -50,6 +50,8 @@ impl ServiceActor {
         let replicas_changed = replicas != self.base.replicas;
         self.senv = r.senv;
         self.deps = r.deps;
+        // Knobs hold until the manifest redefines the service (a deploy keeps them).
+        self.knob_env.clear();
         let on_top = if self.deployed.is_empty() { String::new() } else { format!(" (deployed {} kept on top)", self.deployed.describe()) };
         let outcome = self.new_revision(r.service, self.deployed.clone(), format!("manifest reloaded{on_top}"));
         let cfg = SlotConfig::of(&self.service);
