@@ -290,7 +290,7 @@ async fn measure_checks(cluster: &Cluster, checks: &[Check], pids: &BTreeMap<Str
         let topology1 = cluster.topology().await.unwrap_or_default();
         let snapshot = cluster.snapshot();
         for (check, slot) in checks.iter().zip(out.iter_mut()).filter(|(c, _)| c.window == window) {
-            let value = value_of(cluster, check, &snapshot, pids, (&topology0, &topology1), (load0.as_ref(), load1.as_ref()), &p95s, seconds).await;
+            let value = value_of(cluster, check, (&snapshot, pids), (&topology0, &topology1), (load0.as_ref(), load1.as_ref()), &p95s, seconds).await;
             *slot = Measured { value, unfair: unfair.clone() };
         }
     }
@@ -300,8 +300,7 @@ async fn measure_checks(cluster: &Cluster, checks: &[Check], pids: &BTreeMap<Str
 async fn value_of(
     cluster: &Cluster,
     check: &Check,
-    snapshot: &ClusterSnapshot,
-    pids: &BTreeMap<String, Vec<u32>>,
+    (snapshot, pids): (&ClusterSnapshot, &BTreeMap<String, Vec<u32>>),
     (topology0, topology1): (&crate::metrics::Topology, &crate::metrics::Topology),
     (load0, load1): (Option<&LoadReport>, Option<&LoadReport>),
     p95s: &[f64],
