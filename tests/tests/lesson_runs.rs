@@ -208,7 +208,7 @@ fn every_bundled_lesson_passes_on_the_sample_cluster_and_leaves_it_as_it_found_i
     let list = up.run(&["lesson", "list", "--json"]);
     let list: Value = serde_json::from_slice(&list.stdout).expect("list json");
     let names: Vec<&str> = list.as_array().expect("a list").iter().filter_map(|l| l["name"].as_str()).collect();
-    assert_eq!(names, ["fault-isolation", "independent-scaling", "freedom-of-technology", "independent-deployment", "roll-back"]);
+    assert_eq!(names, ["fault-isolation", "independent-scaling", "freedom-of-technology", "independent-deployment", "roll-back", "data-per-service"]);
     for name in names {
         let before = up.state();
         let out = up.run(&["lesson", "run", name, "--json"]);
@@ -227,10 +227,10 @@ fn every_bundled_lesson_passes_on_the_sample_cluster_and_leaves_it_as_it_found_i
     }
     // The run is published like any other state: in the snapshot, and as events.
     let snapshot = up.api("GET", "/api/snapshot", None);
-    assert_eq!((snapshot["lesson"]["name"].as_str(), snapshot["lesson"]["state"].as_str()), (Some("roll-back"), Some("passed")));
+    assert_eq!((snapshot["lesson"]["name"].as_str(), snapshot["lesson"]["state"].as_str()), (Some("data-per-service"), Some("passed")));
     let events = up.api("GET", "/api/events", None);
     let lesson_events: Vec<&str> = events.as_array().expect("events").iter().filter(|e| e["kind"] == "lesson").filter_map(|e| e["message"].as_str()).collect();
-    for said in ["lesson started: Roll back", "step 2 of 3: broken-3", "passed: the rollout of version 3 stopped", "lesson passed: 8 of 8 checks passed"] {
+    for said in ["lesson started: Data per service", "step 3 of 4: users-stopped", "passed: media serves sunset.png", "lesson passed: 7 of 7 checks passed"] {
         assert!(lesson_events.iter().any(|m| m.starts_with(said)), "an event `{said}…` among {lesson_events:#?}");
     }
 }

@@ -47,6 +47,9 @@ pub enum Action {
     /// Waits until the service's rollout ends (complete, rolled back or paused), failing the
     /// step after `within`.
     WaitRollout { service: String, within: Duration },
+    /// One HTTP request to the service's address, as a client would send it; an answer below
+    /// 500 carries the step on (a 409 "exists" is a state the lesson can go on from).
+    Request { service: String, method: String, path: String, body: Option<String> },
 }
 
 impl Action {
@@ -61,7 +64,8 @@ impl Action {
             | Action::Knobs { service, .. }
             | Action::WaitReady { service, .. }
             | Action::Deploy { service, .. }
-            | Action::WaitRollout { service, .. } => Some(service),
+            | Action::WaitRollout { service, .. }
+            | Action::Request { service, .. } => Some(service),
             Action::StartLoad { .. } | Action::SetLoadRate { .. } | Action::StopLoad | Action::Wait(_) => None,
         }
     }
@@ -86,6 +90,8 @@ pub struct Check {
     pub bound: Bound,
     /// The sentence a result is told with; `{value}` and `{bound}` are replaced by the numbers.
     pub says: Option<String>,
+    /// The path a `status` check asks for.
+    pub path: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -113,10 +119,12 @@ pub enum Measure {
     Replaced,
     /// 1 if the service's last rollout stopped on a bad replica, else 0.
     RolloutStopped,
+    /// The status of a `GET path` through the service's address.
+    Status,
 }
 
 /// The words a file names measures by, and what each is measured on.
-pub const MEASURES: [(&str, Measure); 16] = [
+pub const MEASURES: [(&str, Measure); 17] = [
     ("rps", Measure::Rps),
     ("error_pct", Measure::ErrorPct),
     ("p50_ms", Measure::P50Ms),
@@ -133,6 +141,7 @@ pub const MEASURES: [(&str, Measure); 16] = [
     ("served_version", Measure::ServedVersion),
     ("replaced", Measure::Replaced),
     ("rollout_stopped", Measure::RolloutStopped),
+    ("status", Measure::Status),
 ];
 
 /// What a measure is taken on.

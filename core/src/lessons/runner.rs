@@ -214,6 +214,12 @@ async fn act(cluster: &Cluster, actions: &[Action], before: &mut Before, done: &
                     return Err(format!("{service}'s rollout did not end within {} s", within.as_secs()));
                 }
             }
+            Action::Request { service, method, path, body } => {
+                let status = request(cluster, service, method, path, body.as_deref()).await?;
+                if status >= 500 {
+                    return Err(format!("{service} answered {method} {path} with {status}"));
+                }
+            }
         }
         done(describe_action(action));
     }
@@ -252,6 +258,22 @@ async fn wait_rollout(cluster: &Cluster, service: &str, within: Duration) -> boo
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// How long a lesson's own request may take.
+const REQUEST_WITHIN: Duration = Duration::from_secs(10);
+
+/// One request through the service's address; its status, or why there was none.
+async fn request(cluster: &Cluster, service: &str, method: &str, path: &str, body: Option<&str>) -> Result<u16, String> {
+    let addr = cluster.address(service).map_err(|e| e.to_string())?;
+    let client = crate::loopback::client().map_err(|e| e.to_string())?;
+    let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+    let mut req = client.request(method.clone(), format!("http://{addr}{path}")).timeout(REQUEST_WITHIN);
+    if let Some(body) = body {
+        req = req.header("content-type", "application/json").body(body.to_string());
+    }
+    let answer = req.send().await.map_err(|e| format!("{service} did not answer {method} {path}: {e}"))?;
+    Ok(answer.status().as_u16())
 }
 
 /// The `x-version` of the service's answer to `GET /health` through its address.
@@ -320,6 +342,7 @@ async fn value_of(
                     Some(view.replicas.iter().filter_map(|r| r.pid).filter(|p| !at_start.contains(p)).count() as f64)
                 }
                 Measure::RolloutStopped => Some(if view.rollout.as_ref().is_some_and(|r| r.reason.is_some()) { 1.0 } else { 0.0 }),
+                Measure::Status => request(cluster, service, "GET", check.path.as_deref()?, None).await.ok().map(f64::from),
                 Measure::SpreadPct => measure::spread(&cluster.replica_spread(service, check.window).await.ok()?, view.ready),
                 m => measure::from_series(m, cluster.series(service, check.window).await.ok()?.as_ref()),
             }

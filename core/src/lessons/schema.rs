@@ -10,7 +10,7 @@
 use serde_json::{json, Map, Value};
 
 use super::model::{SubjectKind, COMPARISONS, MEASURES};
-use super::parse::{ACTIONS, CHECK_KEYS, DEFAULT_WINDOW, DEFAULT_WITHIN, MAX_RATE, MAX_WINDOW, MIN_WINDOW, STEP_KEYS, TOP_KEYS};
+use super::parse::{ACTIONS, CHECK_KEYS, METHODS, DEFAULT_WINDOW, DEFAULT_WITHIN, MAX_RATE, MAX_WINDOW, MIN_WINDOW, STEP_KEYS, TOP_KEYS};
 use crate::manifest::duration;
 use crate::manifest::raw::DURATION_PATTERN;
 use crate::manifest::MAX_REPLICAS;
@@ -25,7 +25,7 @@ const EDGE_PATTERN: &str = r"\S\s*->\s*\S";
 /// The parser's `text`: a string with something besides white space.
 const TEXT_PATTERN: &str = r"\S";
 /// The keys besides its verb that an action cannot do without.
-const REQUIRED_PARAMS: &[(&str, &str)] = &[("start_load", "rate"), ("scale", "replicas")];
+const REQUIRED_PARAMS: &[(&str, &str)] = &[("start_load", "rate"), ("scale", "replicas"), ("request", "path")];
 /// Actions whose keys are each optional but which need at least one of them.
 const SOME_PARAM: &[&str] = &["knobs", "deploy"];
 /// What a measure can be taken on: one `if`/`then` rule each in a check.
@@ -64,7 +64,10 @@ pub fn json_schema() -> Value {
                 "properties": properties(CHECK_KEYS, check_key),
                 // Each branch requires one bound word, so two words match two branches: not one.
                 "oneOf": one_bound,
-                "allOf": subjects,
+                "allOf": subjects.into_iter().chain([
+                    json!({ "if": { "required": ["measure"], "properties": { "measure": { "const": "status" } } }, "then": { "required": ["path"] } }),
+                    json!({ "if": { "required": ["path"] }, "then": { "required": ["measure"], "properties": { "measure": { "const": "status" } } } }),
+                ]).collect::<Vec<_>>(),
             },
             "bound": {
                 "description": "A number, or `{ step = \"loaded\", times = 0.5 }`: the same measurement at the end of an earlier step, times a factor.",
@@ -200,6 +203,7 @@ fn check_key(key: &str) -> Value {
             w
         }
         "says" => text("The sentence a result is told with; {value} and {bound} become the numbers."),
+        "path" => json!({ "description": "With `measure = \"status\"`: the path asked for with GET.", "type": "string", "pattern": "^/" }),
         _ if COMPARISONS.iter().any(|(word, _)| *word == key) => json!({ "$ref": "#/definitions/bound" }),
         _ => untyped(),
     }
@@ -237,6 +241,7 @@ fn verb_value(verb: &str) -> Value {
         "wait_ready" => service("Waits until every replica of the service is ready."),
         "deploy" => service("Deploys the service with `env` set and `unset` removed, rolled out as a new revision."),
         "wait_rollout" => service("Waits until the service's rollout ends: complete, rolled back or paused."),
+        "request" => service("Sends one HTTP request to the service's address; an answer of 500 or more, or none, ends the step."),
         _ => untyped(),
     }
 }
@@ -261,6 +266,9 @@ fn param(key: &str) -> Value {
             "additionalProperties": { "type": "string" },
             "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" }
         }),
+        "method" => json!({ "description": "The request's method (default GET).", "type": "string", "enum": METHODS, "default": "GET" }),
+        "path" => json!({ "description": "The request's path, e.g. \"/users/ada\".", "type": "string", "pattern": "^/" }),
+        "body" => text("The request's body (sent as JSON)."),
         "unset" => json!({ "description": "Environment variables to remove.", "type": "array", "items": { "type": "string" } }),
         "within" => {
             let mut w = duration_of("How long to wait at most.");

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::*;
+use crate::lessons::model::Measure;
 use crate::lessons::parse_lesson;
 
 fn keys(node: &Value) -> BTreeSet<String> {
@@ -158,8 +159,9 @@ fn every_key_verb_and_measure_is_in_the_schema() {
     let listed: Vec<String> = defs["check"]["properties"]["measure"]["enum"].as_array().expect("measure's enum").iter().map(|m| m.as_str().expect("a word").to_string()).collect();
     assert_eq!(set(&listed), measures);
     assert_eq!(listed.len(), MEASURES.len());
-    // Each measure falls under exactly one subject rule.
-    let mut ruled: Vec<String> = defs["check"]["allOf"].as_array().expect("subject rules").iter().flat_map(|r| r["if"]["properties"]["measure"]["enum"].as_array().expect("a rule's measures").clone()).map(|m| m.as_str().expect("a word").to_string()).collect();
+    // Each measure falls under exactly one subject rule (the rules of `path` name one measure, by `const`).
+    let rules = defs["check"]["allOf"].as_array().expect("subject rules").iter();
+    let mut ruled: Vec<String> = rules.filter_map(|r| r["if"]["properties"]["measure"]["enum"].as_array().cloned()).flatten().map(|m| m.as_str().expect("a word").to_string()).collect();
     ruled.sort();
     assert_eq!(ruled, measures.iter().cloned().collect::<Vec<_>>());
 
@@ -247,6 +249,10 @@ fn the_schema_and_the_parser_agree() {
         ("{ deploy = \"users\", unset = \"DEBUG\" }", false),
         ("{ deploy = \"users\", env = { VERSION = \"2\" }, replicas = 3 }", false),
         ("{ wait_rollout = \"users\", within = 60 }", false),
+        ("{ request = \"users\", method = \"POST\", path = \"/users\", body = \"{}\" }", true),
+        ("{ request = \"users\", path = \"/users/ada\" }", true),
+        ("{ request = \"users\" }", false),
+        ("{ request = \"users\", method = \"FETCH\", path = \"/users\" }", false),
         ("{ explode = \"auth\" }", false),
         ("{ restart = \"auth\", stop = \"auth\" }", false),
         ("{ restart = \"auth\", replicas = 3 }", false),
@@ -281,6 +287,9 @@ fn the_schema_and_the_parser_agree() {
         ("{ measure = \"rps\", service = \"auth\", at_most = { step = \"loaded\" } }", true),
         ("{ measure = \"restarts\", service = \"auth\", below = -1 }", true),
         ("{ measure = \"load_rate\", above = 10.5 }", true),
+        ("{ measure = \"status\", service = \"users\", path = \"/users/ada\", at_most = 200 }", true),
+        ("{ measure = \"status\", service = \"users\", at_most = 200 }", false),
+        ("{ measure = \"rps\", service = \"users\", path = \"/users\", at_most = 200 }", false),
         ("{ measure = \"p95\", service = \"auth\", below = 1 }", false),
         ("{ service = \"auth\", below = 1 }", false),
         ("{ measure = \"rps\", service = \"auth\" }", false),
@@ -297,8 +306,10 @@ fn the_schema_and_the_parser_agree() {
     // Every measure with its own subject, and with each of the others.
     let subjects = [(SubjectKind::Service, "service = \"auth\", "), (SubjectKind::Edge, "edge = \"gateway -> auth\", "), (SubjectKind::Load, "")];
     for (name, m) in MEASURES {
+        // `status` asks for a path.
+        let path = if m == Measure::Status { "path = \"/\", " } else { "" };
         for (kind, subject) in subjects {
-            let check = format!("{{ measure = \"{name}\", {subject}at_least = 1 }}");
+            let check = format!("{{ measure = \"{name}\", {subject}{path}at_least = 1 }}");
             cases.push((lesson("", &format!("checks = [{check}]")), m.subject_kind() == kind));
         }
         cases.push((lesson("", &format!("checks = [{{ measure = \"{name}\", service = \"a\", edge = \"a -> b\", at_least = 1 }}]")), false));
