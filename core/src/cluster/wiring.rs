@@ -94,13 +94,9 @@ pub(super) async fn follow_replicas(
     let mut draining: HashSet<Member> = HashSet::new();
     loop {
         let set = members.borrow_and_update().clone();
-        let ready: Vec<Backend> = set.ready.iter().map(backend).collect();
-        if ready != last {
-            proxy.set_backends(ready.clone());
-            last = ready;
-        }
-        // The metrics store, not the request path, tells a replica's revision; a ready process
-        // wins over a leaving one of the same slot, whose last answers then count for the new one.
+        // The metrics store, not the request path, tells a replica's revision, and has it before
+        // the replica takes a request; a ready process wins over a leaving one of the same slot,
+        // whose last answers then count for the new one.
         let revisions = RevisionMap {
             current: set.revision,
             replicas: set.leaving.iter().map(|l| &l.member).chain(&set.starting).chain(&set.ready).map(|m| (m.replica, m.revision)).collect(),
@@ -110,6 +106,11 @@ pub(super) async fn follow_replicas(
                 tracing::debug!(service = proxy.service(), "revisions not measured: {e}");
             }
             last_revisions = revisions;
+        }
+        let ready: Vec<Backend> = set.ready.iter().map(backend).collect();
+        if ready != last {
+            proxy.set_backends(ready.clone());
+            last = ready;
         }
         for leaving in &set.leaving {
             if draining.insert(leaving.member) {

@@ -88,7 +88,7 @@ enum MetricsCommand {
     Topology(oneshot::Sender<Topology>),
     Spread(String, usize, oneshot::Sender<Option<Vec<ReplicaShare>>>),
     Totals(oneshot::Sender<Vec<ServiceTotals>>),
-    Revisions(String, RevisionMap),
+    Revisions(String, RevisionMap, oneshot::Sender<()>),
     RevisionSeries(String, usize, oneshot::Sender<Option<Vec<RevisionSeries>>>),
     Prometheus(oneshot::Sender<String>),
 }
@@ -187,10 +187,10 @@ impl Metrics {
         self.ask(|tx| MetricsCommand::Spread(service.to_string(), seconds, tx)).await
     }
 
-    /// Which revision each replica of `service` runs from now on; samples folded in after it
-    /// count for those revisions.
+    /// Which revision each replica of `service` runs from now on. Returns once the store has
+    /// it: samples recorded before count for the revisions before, later ones for these.
     pub async fn set_revisions(&self, service: &str, map: RevisionMap) -> Result<(), MetricsError> {
-        self.commands.send(MetricsCommand::Revisions(service.to_string(), map)).await.map_err(|_| MetricsError::Stopped)
+        self.ask(|tx| MetricsCommand::Revisions(service.to_string(), map, tx)).await
     }
 
     /// Each revision's 1-second series over the last `window`; `None` for a service never seen.
@@ -332,7 +332,10 @@ fn answer(store: &mut Store, cmd: MetricsCommand, dropped: &AtomicU64) {
         MetricsCommand::Totals(tx) => {
             let _ = tx.send(store.totals());
         }
-        MetricsCommand::Revisions(service, map) => store.set_revisions(&service, map),
+        MetricsCommand::Revisions(service, map, tx) => {
+            store.set_revisions(&service, map);
+            let _ = tx.send(());
+        }
         MetricsCommand::RevisionSeries(service, points, tx) => {
             let _ = tx.send(store.revision_series(&service, points));
         }

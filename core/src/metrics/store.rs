@@ -288,6 +288,11 @@ impl Store {
         self.services.iter().map(|(n, s)| (n.as_str(), &s.total, &s.replicas))
     }
 
+    /// Per service: each revision's counts.
+    pub(crate) fn revisions(&self) -> impl Iterator<Item = (&str, Vec<RevisionTotals>)> {
+        self.services.iter().map(|(n, s)| (n.as_str(), s.by_revision.totals()))
+    }
+
     /// Per service: in-flight, CPU %, RSS.
     pub(crate) fn gauges(&self) -> impl Iterator<Item = (&str, i64, Option<f64>, Option<u64>)> {
         self.services.iter().map(|(n, s)| (n.as_str(), s.in_flight.get(), s.cpu_percent, s.rss_bytes))

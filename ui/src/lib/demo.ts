@@ -301,6 +301,9 @@ export function demoTransport(): Transport {
     async rolloutUndo() {
       throw noTraffic;
     },
+    async revisionSeries() {
+      return [];
+    },
     subscribe(onUpdate, onConnection?: (c: Connection) => void) {
       listeners.add(onUpdate);
       onConnection?.('live');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseChange, progressText, rolloutLine } from './deploy';
+import { parseChange, progressText, revisionTraffic, rolloutLine } from './deploy';
 import type { RolloutView } from './types';
 
 describe('the Deploy dialog', () => {
@@ -13,6 +13,20 @@ describe('the Deploy dialog', () => {
     expect(parseChange('A=1\n2X=3')).toEqual({ error: 'line 2: write KEY=VALUE, or -KEY to remove one' });
     expect(parseChange('-bad name')).toEqual({ error: 'line 1: `bad name` is not a variable name' });
     expect(parseChange('  \n# only a comment')).toEqual({ error: 'nothing to deploy: write KEY=VALUE on a line' });
+  });
+});
+
+describe('traffic by revision', () => {
+  it('shows each revision that served: mean rate, weighted error share, worst p95', () => {
+    const series = [
+      { revision: 3, t: [1, 2, 3], rps: [10, 10, 0], error_pct: [0, 10, 0], p95_ms: [2, 4, null] },
+      { revision: 4, t: [1, 2, 3], rps: [0, 5, 15], error_pct: [0, 0, 0], p95_ms: [null, 3, 5] },
+      { revision: 2, t: [1, 2, 3], rps: [0, 0, 0], error_pct: [0, 0, 0], p95_ms: [null, null, null] },
+    ];
+    expect(revisionTraffic(series, 3)).toEqual([
+      { revision: 3, rps: 20 / 3, errorPct: 5, p95Ms: 4 },
+      { revision: 4, rps: 20 / 3, errorPct: 0, p95Ms: 5 },
+    ]);
   });
 });
 

@@ -2,7 +2,7 @@
 // and the pure pieces the service page shows — the Deploy dialog's text read as a change, the
 // rollout's progress in words.
 
-import type { DeployOutcome, EnvChange, RevisionView, RolloutView } from './types';
+import type { DeployOutcome, EnvChange, RevisionSeries, RevisionView, RolloutView } from './types';
 
 export interface DeployApi {
   /** Sets and unsets environment variables and rolls them out as a new revision. */
@@ -11,6 +11,34 @@ export interface DeployApi {
   rolloutHistory(name: string): Promise<RevisionView[]>;
   /** The previous revision's definition (or `toRevision`'s) rolled out as a new revision. */
   rolloutUndo(name: string, toRevision?: number): Promise<DeployOutcome>;
+  /** Each revision's requests a second, error % and p95 over the last `windowS` seconds. */
+  revisionSeries(name: string, windowS: number): Promise<RevisionSeries[]>;
+}
+
+/** One revision's traffic over the last seconds of its series, for old and new side by side. */
+export interface RevisionTraffic {
+  revision: number;
+  rps: number;
+  errorPct: number | null;
+  p95Ms: number | null;
+}
+
+/**
+ * Each revision's mean rate, error share and worst p95 over the last `seconds` closed seconds;
+ * revisions with no request in them are left out.
+ */
+export function revisionTraffic(series: RevisionSeries[], seconds = 5): RevisionTraffic[] {
+  const out: RevisionTraffic[] = [];
+  for (const s of series) {
+    const from = Math.max(0, s.t.length - seconds);
+    const rps = s.rps.slice(from);
+    const requests = rps.reduce((a, r) => a + r, 0);
+    if (requests === 0) continue;
+    const errors = rps.reduce((a, r, i) => a + (r * (s.error_pct[from + i] ?? 0)) / 100, 0);
+    const p95s = s.p95_ms.slice(from).filter((p): p is number => p !== null);
+    out.push({ revision: s.revision, rps: requests / rps.length, errorPct: (100 * errors) / requests, p95Ms: p95s.length ? Math.max(...p95s) : null });
+  }
+  return out;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

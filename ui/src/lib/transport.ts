@@ -111,6 +111,7 @@ export function tauriTransport(): Transport {
     deploy: (name, change) => call('deploy', { name, change }),
     rolloutHistory: (name) => call('rollout_history', { name }),
     rolloutUndo: (name, toRevision) => call('rollout_undo', { name, toRevision: toRevision ?? null }),
+    revisionSeries: (name, windowS) => call('revision_series', { name, windowS }),
     onQuitting(onWaiting) {
       listen<{ waiting: string }>('quitting', (e) => onWaiting(e.payload.waiting)).catch(() => {
         // Without the event the window title still says it.
@@ -207,6 +208,7 @@ export function httpTransport(base = '', fetchImpl: typeof fetch = (...a) => fet
     deploy: (name, change) => request('POST', `${svc(name)}/deploy`, { env: change.set, unset: change.unset }),
     rolloutHistory: (name) => request('GET', `${svc(name)}/revisions`),
     rolloutUndo: (name, toRevision) => request('POST', `${svc(name)}/rollout/undo`, { to_revision: toRevision ?? null }),
+    revisionSeries: (name, windowS) => request('GET', `${svc(name)}/revision-series?window=${windowS}`),
     subscribe(onUpdate, onConnection) {
       return followFeed({
         url: `${base}/api/subscribe`,

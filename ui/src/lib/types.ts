@@ -141,6 +141,15 @@ export interface RevisionView {
   failed: string | null;
 }
 
+/** `RevisionSeries` in metrics/revisions.rs: one revision's 1-second columns. */
+export interface RevisionSeries {
+  revision: number;
+  t: number[];
+  rps: number[];
+  error_pct: number[];
+  p95_ms: (number | null)[];
+}
+
 /** `DeployOutcome` in snapshot.rs: what a deploy or an undo did. */
 export interface DeployOutcome {
   service: string;
