@@ -34,7 +34,7 @@ fn main() {
 }
 
 /// The commands of `src/commands.rs` (docs/api.md).
-const COMMANDS: [&str; 29] = [
+const COMMANDS: [&str; 34] = [
     "snapshot",
     "events",
     "logs",
@@ -64,4 +64,9 @@ const COMMANDS: [&str; 29] = [
     "advance_lesson",
     "stop_lesson",
     "lesson_progress",
+    "deploy",
+    "rollout_status",
+    "rollout_history",
+    "rollout_undo",
+    "revision_series",
 ];

@@ -18,11 +18,14 @@ pub fn manifest() -> Result<Manifest, LoadError> {
 }
 
 /// `services/lessons/*.toml`, as built into this binary: (file name, text), in teaching order.
-pub const BUNDLED_LESSONS: [(&str, &str); 4] = [
+pub const BUNDLED_LESSONS: [(&str, &str); 7] = [
     ("fault-isolation.toml", include_str!("../../services/lessons/fault-isolation.toml")),
     ("independent-scaling.toml", include_str!("../../services/lessons/independent-scaling.toml")),
     ("autoscaling.toml", include_str!("../../services/lessons/autoscaling.toml")),
     ("freedom-of-technology.toml", include_str!("../../services/lessons/freedom-of-technology.toml")),
+    ("independent-deployment.toml", include_str!("../../services/lessons/independent-deployment.toml")),
+    ("roll-back.toml", include_str!("../../services/lessons/roll-back.toml")),
+    ("data-per-service.toml", include_str!("../../services/lessons/data-per-service.toml")),
 ];
 
 /// The bundled lessons, parsed (a test keeps them valid; one that is not is left out).

@@ -17,12 +17,14 @@
 //! - `load`: the load generator, one run at a time over the manifest's scenarios;
 //! - `knobs`: the sample kit's demo knobs, on the ready replicas and for later ones;
 //! - `crash`: a replica asked to crash itself, through the service's address;
+//! - `deploy`: deploys, undos and the revision history of a service (its actor keeps them);
 //! - `lesson`: one lesson at a time, run by `lessons::runner` as a client of this API;
 //! - `autoscale`: each autoscaled service's loop (`crate::autoscale`), its switch, and the
 //!   user's scale that switches it off.
 
 mod autoscale;
 mod crash;
+mod deploy;
 pub mod feed;
 mod folders;
 mod knobs;

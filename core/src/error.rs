@@ -117,6 +117,13 @@ pub enum ClusterError {
     #[error("no lesson is running")]
     NoLesson,
 
+    #[error("cannot deploy {service}: {reason}")]
+    InvalidDeploy { service: String, reason: String },
+    #[error("{service} has no revision before the current one to go back to")]
+    NoPreviousRevision { service: String },
+    #[error("{service} keeps no revision {revision} (see `microdeck rollout history {service}`)")]
+    UnknownRevision { service: String, revision: u32 },
+
     #[error("this cluster's manifest was built in code: there is no file to read again")]
     NoManifestFile,
     /// The manifest to reload cannot be read or has errors (each `file:line:col: …`).
@@ -150,7 +157,10 @@ impl ClusterError {
             | E::LessonNeedsServices { .. }
             | E::NoLesson
             | E::NoManifestFile
-            | E::NoAutoscaler(_) => "invalid-argument",
+            | E::NoAutoscaler(_)
+            | E::InvalidDeploy { .. }
+            | E::NoPreviousRevision { .. }
+            | E::UnknownRevision { .. } => "invalid-argument",
             E::PortInUse { .. } => "port-in-use",
             E::ShuttingDown => "shutting-down",
             E::InvalidManifest(_) => "invalid-manifest",

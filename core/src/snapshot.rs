@@ -68,6 +68,79 @@ pub struct ServiceView {
     pub cpu_percent: f32,
     pub rss_bytes: u64,
     pub replicas: Vec<ReplicaView>,
+    /// The revision the service runs, or rolls out (see `rollout`).
+    #[serde(default)]
+    pub revision: u32,
+    /// The last rollout (a deploy, an undo, a reload that changed the service), while the
+    /// service keeps running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutView>,
+    /// The deploys' changes of environment on top of the manifest's definition (a restart of
+    /// Microdeck returns to the file).
+    #[serde(default)]
+    pub deployed: crate::supervisor::revision::EnvChange,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RolloutState {
+    /// Replacing replicas one at a time.
+    Progressing,
+    /// Every replica runs the new revision.
+    Complete,
+    /// Stopped on a bad replica (`rollback = "auto"`): returning to the previous revision.
+    RollingBack,
+    /// Stopped, and back on the previous revision with every replica.
+    RolledBack,
+    /// Stopped (`rollback = "manual"`): old and new replicas stay until an undo or a deploy.
+    Paused,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RolloutView {
+    pub from: u32,
+    pub to: u32,
+    pub state: RolloutState,
+    /// Ready replicas on revision `to`.
+    pub updated: u32,
+    pub desired: u32,
+    /// "rollout of revision 4 failed: replica 0 exited with code 1", once stopped.
+    pub reason: Option<String>,
+    pub started_at: EpochMs,
+    pub finished_at: Option<EpochMs>,
+    /// The `progress_deadline` each new replica had to be ready in.
+    pub deadline_ms: u64,
+}
+
+/// One revision of a service, as `rollout history` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevisionView {
+    pub revision: u32,
+    pub at: EpochMs,
+    /// "start", "deploy VERSION=2", "manifest reloaded", "undo: revision 2 again".
+    pub cause: String,
+    /// From the revision current before it, a line each ("env VERSION: 1 → 2").
+    pub changes: Vec<String>,
+    pub command: String,
+    pub env: std::collections::BTreeMap<String, String>,
+    /// The deploys' part of `env`.
+    pub deployed: crate::supervisor::revision::EnvChange,
+    /// The revision the service runs (or rolls out) now.
+    pub current: bool,
+    /// Why its rollout failed, if it did.
+    pub failed: Option<String>,
+}
+
+/// What a deploy or an undo did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeployOutcome {
+    pub service: String,
+    /// The revision the service now runs or rolls out.
+    pub revision: u32,
+    /// What changed from the revision before (empty: nothing did, no new revision).
+    pub changes: Vec<String>,
+    /// A rollout started (false when the service is stopped, or nothing changed).
+    pub rolling: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +168,9 @@ pub struct ReplicaView {
     pub last_probe_error: Option<String>,
     pub cpu_percent: f32,
     pub rss_bytes: u64,
+    /// The revision this process runs.
+    #[serde(default)]
+    pub revision: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,6 +240,10 @@ pub enum EventKind {
     Lesson,
     /// An autoscaler's decision that changes the replicas, or its switch going on or off.
     Autoscale,
+    /// A new revision of the service (a deploy, an undo, a changed manifest).
+    Deployed,
+    /// A step of a rollout: a replica on the new revision, complete, failed, rolled back.
+    Rollout,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -13,8 +13,9 @@ use microdeck::lessons::progress::LessonProgress;
 use microdeck::lessons::LessonOutline;
 use microdeck::loadgen::LoadReport;
 use microdeck::manifest::ScenarioOutline;
-use microdeck::metrics::{ReplicaShare, Series, Topology};
-use microdeck::snapshot::{ClusterSnapshot, Event, LogLine};
+use microdeck::metrics::{ReplicaShare, RevisionSeries, Series, Topology};
+use microdeck::snapshot::{ClusterSnapshot, DeployOutcome, Event, LogLine, RevisionView, ServiceView};
+use microdeck::supervisor::revision::EnvChange;
 
 use crate::session::SessionHandle;
 
@@ -129,6 +130,37 @@ pub async fn topology(session: State<'_, SessionHandle>) -> Answer<Topology> {
 #[tauri::command]
 pub async fn replica_spread(session: State<'_, SessionHandle>, name: String, window_s: u64) -> Answer<Vec<ReplicaShare>> {
     Ok(cluster(&session).replica_spread(&name, Duration::from_secs(window_s)).await?)
+}
+
+/// Sets and unsets environment variables of a service and rolls it out as a new revision
+/// (kept until Microdeck stops: a restart returns to the manifest).
+#[tauri::command]
+pub async fn deploy(session: State<'_, SessionHandle>, name: String, change: EnvChange) -> Answer<DeployOutcome> {
+    Ok(cluster(&session).deploy(&name, change).await?)
+}
+
+/// The service's revision, its last rollout and its replicas' revisions.
+#[tauri::command]
+pub fn rollout_status(session: State<'_, SessionHandle>, name: String) -> Answer<ServiceView> {
+    Ok(cluster(&session).rollout_status(&name)?)
+}
+
+/// The service's kept revisions, newest first, each with what changed.
+#[tauri::command]
+pub async fn rollout_history(session: State<'_, SessionHandle>, name: String) -> Answer<Vec<RevisionView>> {
+    Ok(cluster(&session).rollout_history(&name).await?)
+}
+
+/// Rolls out revision `to_revision`'s definition (else the previous one's) as a new revision.
+#[tauri::command]
+pub async fn rollout_undo(session: State<'_, SessionHandle>, name: String, to_revision: Option<u32>) -> Answer<DeployOutcome> {
+    Ok(cluster(&session).rollout_undo(&name, to_revision).await?)
+}
+
+/// Each revision's requests a second, error % and p95 over the last `window_s` seconds.
+#[tauri::command]
+pub async fn revision_series(session: State<'_, SessionHandle>, name: String, window_s: u64) -> Answer<Vec<RevisionSeries>> {
+    Ok(cluster(&session).revision_series(&name, Duration::from_secs(window_s)).await?)
 }
 
 /// The manifest's load scenarios (for the Load panel's picker).

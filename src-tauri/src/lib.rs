@@ -59,6 +59,11 @@ pub fn register<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::advance_lesson,
         commands::stop_lesson,
         commands::lesson_progress,
+        commands::deploy,
+        commands::rollout_status,
+        commands::rollout_history,
+        commands::rollout_undo,
+        commands::revision_series,
     ])
 }
 

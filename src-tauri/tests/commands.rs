@@ -221,7 +221,7 @@ fn reload_applies_the_edited_manifest_and_answers_its_errors() {
     let edited = TINY.replace("\"1000\"", "\"1003\"") + "[services.dozer]\ncommand = \"sleep\"\nargs = [\"1004\"]\n";
     std::fs::write(&file, edited).unwrap();
     let report = invoke(&f.window, "reload", json!({})).unwrap();
-    assert_eq!(report, json!({ "changed": ["sleeper"], "added": ["dozer"], "removed": [], "unchanged": ["napper"] }));
+    assert_eq!(report, json!({ "changed": ["sleeper"], "added": ["dozer"], "removed": [], "unchanged": ["napper"], "deployed-on-top": [] }));
     let after = wait_for_snapshot(&f.window, "dozer ready", |s| {
         s["services"].as_array().is_some_and(|v| v.iter().any(|s| s["name"] == "dozer" && s["state"] == "ready"))
     });
@@ -235,4 +235,27 @@ fn reload_applies_the_edited_manifest_and_answers_its_errors() {
     assert!(err["message"].as_str().unwrap().contains(&format!("{}:3:", file.display())), "{err}");
     let same = invoke(&f.window, "snapshot", json!({})).unwrap();
     assert_eq!(same["services"].as_array().unwrap().len(), 3, "a broken file changed nothing");
+}
+
+#[test]
+fn deploy_rollout_history_and_undo_reach_the_cluster() {
+    let f = fixture("deploy");
+    wait_for_snapshot(&f.window, "both services ready with their pids", both_ready);
+    let deployed = invoke(&f.window, "deploy", json!({ "name": "sleeper", "change": { "set": { "VERSION": "2" } } })).unwrap();
+    assert_eq!((deployed["revision"].as_u64(), deployed["rolling"].as_bool()), (Some(2), Some(true)), "{deployed}");
+    let status = wait_for_snapshot(&f.window, "sleeper on revision 2", |snap| {
+        let s = service(snap, "sleeper");
+        s["rollout"]["state"] == "complete" && s["replicas"].as_array().is_some_and(|r| r.len() == 1 && r[0]["revision"] == 2)
+    });
+    assert_eq!(service(&status, "sleeper")["deployed"]["set"]["VERSION"], "2");
+    let rollout = invoke(&f.window, "rollout_status", json!({ "name": "sleeper" })).unwrap();
+    assert_eq!(rollout["revision"], 2);
+    let history = invoke(&f.window, "rollout_history", json!({ "name": "sleeper" })).unwrap();
+    assert_eq!(history[0]["changes"], json!(["env VERSION: (unset) → 2"]), "{history}");
+    let undone = invoke(&f.window, "rollout_undo", json!({ "name": "sleeper" })).unwrap();
+    assert_eq!(undone["revision"], 3);
+    let err = invoke(&f.window, "deploy", json!({ "name": "sleeper", "change": { "set": { "PORT": "1" } } })).unwrap_err();
+    assert_eq!(err["code"], "invalid-argument", "{err}");
+    let series = invoke(&f.window, "revision_series", json!({ "name": "sleeper", "windowS": 60 })).unwrap();
+    assert!(series.is_array(), "{series}");
 }

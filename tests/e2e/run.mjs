@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAllNow, processesMentioning, stopAll, waitFor } from './lib/procs.mjs';
 import { startDesktop, startWeb } from './lib/targets.mjs';
+import { deployScenarios } from './deploy.mjs';
 import { FLOOD_MANIFEST, floodScenarios } from './flood.mjs';
 import { autoscaleScenarios } from './autoscale.mjs';
 import { lessonScenarios } from './lessons.mjs';
@@ -32,7 +33,7 @@ const TARGETS = {
 
 /** The bundled cluster (or E2E_MANIFEST) with the scenarios, then the flood on its own cluster. */
 const SUITES = {
-  bundled: { manifest: process.env.E2E_MANIFEST ? path.resolve(process.env.E2E_MANIFEST) : undefined, scenarios: process.env.E2E_MANIFEST ? scenarios : [...scenarios, ...lessonScenarios, ...autoscaleScenarios], portShift: 0, screenshot: true },
+  bundled: { manifest: process.env.E2E_MANIFEST ? path.resolve(process.env.E2E_MANIFEST) : undefined, scenarios: process.env.E2E_MANIFEST ? scenarios : [...scenarios, ...deployScenarios, ...lessonScenarios, ...autoscaleScenarios], portShift: 0, screenshot: true },
   flood: { manifest: FLOOD_MANIFEST, scenarios: floodScenarios, portShift: 50, screenshot: false },
 };
 

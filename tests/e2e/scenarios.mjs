@@ -10,9 +10,9 @@ export const SERVICES = ['gateway', 'auth', 'users', 'media', 'analytics'];
 const READY_MS = Number(process.env.E2E_READY_MS ?? 90_000);
 const WAIT_MS = Number(process.env.E2E_WAIT_MS ?? 60_000);
 
-const sel = (testid) => `[data-testid="${testid}"]`;
+export const sel = (testid) => `[data-testid="${testid}"]`;
 
-async function text(browser, testid) {
+export async function text(browser, testid) {
   const el = await browser.$(sel(testid));
   return (await el.isExisting()) ? (await el.getText()).trim() : null;
 }
@@ -22,7 +22,7 @@ async function attr(el, name) {
   return v === null ? null : String(v);
 }
 
-async function click(browser, testid) {
+export async function click(browser, testid) {
   const el = await browser.$(sel(testid));
   await el.waitForClickable({ timeout: WAIT_MS, timeoutMsg: `${testid} never became clickable` });
   await el.click();
@@ -49,7 +49,7 @@ async function notBusy(browser, testid) {
 }
 
 /** Events on the Events view, newest first, as plain objects. */
-async function events(browser) {
+export async function events(browser) {
   return browser.execute(() =>
     [...document.querySelectorAll('[data-testid="event-item"]')].map((e) => ({
       seq: Number(e.getAttribute('data-seq')),
@@ -94,7 +94,7 @@ async function scaleTo(browser, name, n) {
   await waitFor(`${name} to show ${n}/${n}`, async () => (await text(browser, `ready-${name}`)) === `${n}/${n}`, { timeoutMs: WAIT_MS });
 }
 
-async function openService(browser, name) {
+export async function openService(browser, name) {
   await go(browser, 'overview');
   await click(browser, `open-${name}`);
   await browser.$(sel(`detail-view-${name}`)).waitForExist({ timeout: WAIT_MS });

@@ -211,7 +211,7 @@ fn every_bundled_lesson_passes_on_the_sample_cluster_and_leaves_it_as_it_found_i
     let list = up.run(&["lesson", "list", "--json"]);
     let list: Value = serde_json::from_slice(&list.stdout).expect("list json");
     let names: Vec<&str> = list.as_array().expect("a list").iter().filter_map(|l| l["name"].as_str()).collect();
-    assert_eq!(names, ["fault-isolation", "independent-scaling", "autoscaling", "freedom-of-technology"]);
+    assert_eq!(names, ["fault-isolation", "independent-scaling", "autoscaling", "freedom-of-technology", "independent-deployment", "roll-back", "data-per-service"]);
     for name in names {
         let before = up.state();
         let out = up.run(&["lesson", "run", name, "--json"]);
@@ -230,10 +230,10 @@ fn every_bundled_lesson_passes_on_the_sample_cluster_and_leaves_it_as_it_found_i
     }
     // The run is published like any other state: in the snapshot, and as events.
     let snapshot = up.api("GET", "/api/snapshot", None);
-    assert_eq!((snapshot["lesson"]["name"].as_str(), snapshot["lesson"]["state"].as_str()), (Some("freedom-of-technology"), Some("passed")));
+    assert_eq!((snapshot["lesson"]["name"].as_str(), snapshot["lesson"]["state"].as_str()), (Some("data-per-service"), Some("passed")));
     let events = up.api("GET", "/api/events", None);
     let lesson_events: Vec<&str> = events.as_array().expect("events").iter().filter(|e| e["kind"] == "lesson").filter_map(|e| e["message"].as_str()).collect();
-    for said in ["lesson started: Fault isolation", "step 2 of 3: auth-down", "passed: media answered", "lesson passed: 10 of 10 checks passed"] {
+    for said in ["lesson started: Data per service", "step 3 of 4: users-stopped", "passed: media serves sunset.png", "lesson passed: 7 of 7 checks passed"] {
         assert!(lesson_events.iter().any(|m| m.starts_with(said)), "an event `{said}…` among {lesson_events:#?}");
     }
     // The autoscaling lesson's decisions are events with their numbers, like a user's scale.
@@ -272,6 +272,25 @@ fn checks_can_fail_or_be_inconclusive_and_a_stopped_or_refused_lesson_changes_no
     assert_eq!(c["outcome"], "inconclusive", "{c}");
     assert!(c["sentence"].as_str().unwrap_or("").contains("the load generator could not send"), "{c}");
     assert_eq!(up.state(), before, "the starved load was stopped");
+
+    // Written to fail: it expects a release that crashes at start to serve. The rollout went
+    // back instead, so the check fails with the version that still serves, and the lesson
+    // rolls users' earlier definition out again.
+    let out = up.run(&["lesson", "run", "--file", &lesson_file("trusts-a-broken-release"), "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let p = progress(&out);
+    let c = checks(&p)[0].clone();
+    assert_eq!((c["outcome"].as_str(), c["measure"].as_str(), c["value"].as_f64()), (Some("failed"), Some("served_version"), Some(1.0)), "{c}");
+    assert_eq!(up.state(), before, "the deployed service runs its earlier definition again");
+    let users: Value = up.api("GET", "/api/services/users/revisions", None);
+    let current = users.as_array().expect("revisions").iter().find(|r| r["current"] == true).expect("a current revision").clone();
+    // Back on the definition it had before (already by the rollback: no new revision needed).
+    assert!(current["env"].get("BAD_RELEASE").is_none() && current["env"].get("VERSION").is_none(), "{users}");
+    let events = up.api("GET", "/api/events", None);
+    assert!(
+        events.as_array().expect("events").iter().any(|e| e["kind"] == "rollout" && e["message"].as_str().unwrap_or("").contains("exited with code 1")),
+        "the events say why the rollout stopped"
+    );
 
     // Stopped half way: it scaled users, set auth's knobs, stopped media and started a load.
     let mut running = up.microdeck(&["lesson", "run", "--file", &lesson_file("slow-steps")]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run slow-steps");

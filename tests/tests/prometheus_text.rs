@@ -50,6 +50,9 @@ fn metrics_text_parses_with_the_reference_parser_and_counts_every_request() {
         // Both services are known before traffic, as a cluster's are: a caller that is no
         // service counts as external.
         let _known = (m.in_flight("users").await.expect("gauge"), m.in_flight(WEIRD).await.expect("gauge"));
+        // Users' replica 1 runs revision 2, the others revision 1; the current one is 2.
+        let map = microdeck::metrics::RevisionMap { current: 2, replicas: [(0, 1), (1, 2), (2, 1)].into_iter().collect() };
+        m.set_revisions("users", map).await.expect("revisions");
         let statuses = [200, 200, 404, 500, 0];
         for i in 0..500u32 {
             m.record(RequestSample {
@@ -84,6 +87,18 @@ fn metrics_text_parses_with_the_reference_parser_and_counts_every_request() {
     assert_eq!(class("users", "failed") + class(WEIRD, "failed"), 100.0);
     assert_eq!(class(WEIRD, "5xx"), 50.0, "the escaped service name comes back exactly");
     assert!(samples(requests, "microdeck_requests_total").any(|s| s["labels"]["replica"] == "none"));
+
+    // By revision: users' requests add up to its total, split as its replicas ran.
+    let by_revision = family(&families, "microdeck_revision_requests");
+    let users_on = |revision: &str| -> f64 {
+        samples(by_revision, "microdeck_revision_requests_total")
+            .filter(|s| s["labels"]["service"] == "users" && s["labels"]["revision"] == revision)
+            .map(|s| s["value"].as_f64().expect("value"))
+            .sum()
+    };
+    // Users gets the even i, all with a replica: those with i % 3 == 1 reached replica 1 (revision 2).
+    let (on_2, users_total) = ((0..500u32).filter(|i| i % 2 == 0 && i % 10 != 9 && i % 3 == 1).count() as f64, 250.0);
+    assert_eq!((users_on("1") + users_on("2"), users_on("2")), (users_total, on_2));
 
     let edges = family(&families, "microdeck_edge_requests");
     let from_weird: f64 = samples(edges, "microdeck_edge_requests_total")

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::cluster::{LogQuery, ReloadReport, Update};
 use crate::lessons::progress::LessonProgress;
-use crate::snapshot::{ClusterSnapshot, LogLine};
+use crate::snapshot::{ClusterSnapshot, DeployOutcome, LogLine, RevisionView, ServiceView};
 use crate::web::files::{self, StateFile};
 use crate::web::ErrorBody;
 
@@ -139,6 +139,21 @@ impl Client {
     }
     pub async fn kill_replica(&self, name: &str, index: u32) -> Result<(), ClientError> {
         self.command(&format!("/api/services/{}/replicas/{index}/kill", segment(name)), None).await
+    }
+
+    pub async fn deploy(&self, name: &str, change: &crate::supervisor::revision::EnvChange) -> Result<DeployOutcome, ClientError> {
+        let body = json!({ "env": change.set, "unset": change.unset });
+        self.json(Method::POST, &format!("/api/services/{}/deploy", segment(name)), Some(body)).await
+    }
+    pub async fn rollout_status(&self, name: &str) -> Result<ServiceView, ClientError> {
+        self.json(Method::GET, &format!("/api/services/{}/rollout", segment(name)), None).await
+    }
+    pub async fn rollout_history(&self, name: &str) -> Result<Vec<RevisionView>, ClientError> {
+        self.json(Method::GET, &format!("/api/services/{}/revisions", segment(name)), None).await
+    }
+    pub async fn rollout_undo(&self, name: &str, to_revision: Option<u32>) -> Result<DeployOutcome, ClientError> {
+        let body = json!({ "to_revision": to_revision });
+        self.json(Method::POST, &format!("/api/services/{}/rollout/undo", segment(name)), Some(body)).await
     }
 
     /// Reads the manifest again from its file and applies it.

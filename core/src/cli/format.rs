@@ -41,6 +41,9 @@ pub fn reload_report(r: &ReloadReport) -> String {
     for (what, names) in lists.iter().filter(|(_, names)| !names.is_empty()) {
         out.push_str(&format!("{:<10} {}\n", format!("{what}:"), names.join(", ")));
     }
+    if !r.deployed_on_top.is_empty() {
+        out.push_str(&format!("deployed:  {} (their deployed changes stay on top of the file)\n", r.deployed_on_top.join(", ")));
+    }
     out
 }
 
@@ -138,6 +141,7 @@ mod tests {
             name: name.into(), state, desired, ready, address: "127.0.0.1:7400".into(), port: 7400,
             protocol: "http".into(), restarts: 2, next_restart_at: None, problem: None, optional: false,
             started_at: None, cpu_percent: 1.5, rss_bytes: 3 * 1024 * 1024, replicas: vec![],
+            revision: 1, rollout: None, deployed: Default::default(),
         };
         let snap = ClusterSnapshot {
             name: "demo".into(), taken_at: 0,
@@ -189,8 +193,15 @@ mod tests {
 
     #[test]
     fn a_reload_report_lists_what_changed() {
-        let r = ReloadReport { changed: vec!["users".into()], added: vec![], removed: vec!["old".into()], unchanged: vec!["a".into(), "b".into()] };
-        assert_eq!(reload_report(&r), "changed:   users\nremoved:   old\nunchanged: a, b\n");
+        let r = ReloadReport {
+            changed: vec!["users".into()],
+            added: vec![],
+            removed: vec!["old".into()],
+            unchanged: vec!["a".into(), "b".into()],
+            deployed_on_top: vec!["users".into()],
+        };
+        let shown = "changed:   users\nremoved:   old\nunchanged: a, b\ndeployed:  users (their deployed changes stay on top of the file)\n";
+        assert_eq!(reload_report(&r), shown);
         let none = ReloadReport { unchanged: vec!["a".into()], ..ReloadReport::default() };
         assert_eq!(reload_report(&none), "reloaded: nothing changed\nunchanged: a\n");
     }

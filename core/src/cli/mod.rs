@@ -7,13 +7,15 @@
 //! - `web_args`: the local API options of `up` (`--ui-dir`, `--web-port`);
 //! - `load`: open-loop load from a manifest scenario, a line a second and a summary;
 //! - `lesson`: the bundled lessons, and a lesson run in the running cluster, watched;
-//! - `autoscale`: `microdeck autoscale SERVICE on|off|status`.
+//! - `autoscale`: `microdeck autoscale SERVICE on|off|status`;
+//! - `rollout`: `deploy` and `rollout status|history|undo`, what they print.
 
 pub mod autoscale;
 pub mod client;
 pub mod format;
 pub mod lesson;
 pub mod load;
+pub mod rollout;
 pub mod up;
 pub mod verbs;
 pub mod web_args;

@@ -1,5 +1,6 @@
 //! The client verbs — `status`, `logs`, `scale`, `autoscale`, `restart`, `stop`, `start`,
-//! `kill`, `reload` — against a running cluster (headless or desktop) found through its state file.
+//! `kill`, `reload`, `deploy`, `rollout` — against a running cluster (headless or desktop) found
+//! through its state file.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -56,6 +57,23 @@ pub enum ClientCommand {
     /// replica at a time, new ones start, removed ones stop, the others keep running.
     /// Exit 3 if the file has errors (nothing changes then).
     Reload,
+    /// Change a running service's environment and roll it out as a new revision, one replica
+    /// at a time (a new one ready before an old one leaves). Not written to the manifest: a
+    /// restart of Microdeck returns to the file.
+    Deploy {
+        service: String,
+        /// Set a variable (repeat for more).
+        #[arg(long = "env", value_name = "KEY=VALUE", value_parser = super::rollout::parse_pair)]
+        env: Vec<(String, String)>,
+        /// Remove a variable (repeat for more).
+        #[arg(long, value_name = "KEY")]
+        unset: Vec<String>,
+    },
+    /// A service's rollouts: `status [--wait]`, `history`, `undo [--to-revision N]`.
+    Rollout {
+        #[command(subcommand)]
+        command: super::rollout::RolloutCommand,
+    },
 }
 
 fn parse_level(s: &str) -> Result<Level, String> {
@@ -73,7 +91,8 @@ pub fn run(command: ClientCommand) -> ExitCode {
         }
     };
     match runtime.block_on(async { execute(&Client::discover()?, command).await }) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(ClientError::Api { code, message, .. }) if code == "invalid-manifest" => {
             eprintln!("{message}");
             ExitCode::from(super::exit::INVALID_MANIFEST)
@@ -85,8 +104,9 @@ pub fn run(command: ClientCommand) -> ExitCode {
     }
 }
 
-/// Carries out `command` with `client`, printing to stdout.
-pub async fn execute(client: &Client, command: ClientCommand) -> Result<(), ClientError> {
+/// Carries out `command` with `client`, printing to stdout; false when what it watched failed
+/// (`rollout status --wait` on a rollout that stopped).
+pub async fn execute(client: &Client, command: ClientCommand) -> Result<bool, ClientError> {
     match command {
         ClientCommand::Status { json } => {
             let snapshot = client.snapshot().await?;
@@ -125,8 +145,13 @@ pub async fn execute(client: &Client, command: ClientCommand) -> Result<(), Clie
         }
         ClientCommand::Autoscale(args) => super::autoscale::run(client, args).await?,
         ClientCommand::Reload => print!("{}", format::reload_report(&client.reload().await?)),
+        ClientCommand::Deploy { service, env, unset } => {
+            let outcome = client.deploy(&service, &super::rollout::change(env, unset)).await?;
+            print!("{}", super::rollout::outcome(&outcome));
+        }
+        ClientCommand::Rollout { command } => return super::rollout::execute(client, command).await,
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Whether a streamed line passes the same filter the server applies to `/api/logs`.

@@ -115,6 +115,11 @@ impl Cluster {
             added: d.added.clone(),
             removed: d.removed.clone(),
             unchanged: d.unchanged.clone(),
+            deployed_on_top: services
+                .iter()
+                .filter(|r| !d.replaced.contains(&r.handle.name) && !r.handle.view.borrow().deployed.is_empty())
+                .map(|r| r.handle.name.clone())
+                .collect(),
         };
         let name = manifest.name.clone();
         let from = manifest.origin.as_ref().map(|o| format!(" from {o}")).unwrap_or_default();
@@ -159,7 +164,7 @@ impl Cluster {
         let inner = &self.inner;
         let port = proxy.local_addr().port();
         let (handle, members) = spawn_service(service.clone(), senv, port, deps, inner.shared.clone());
-        let follow = wiring::follow_replicas(proxy.clone(), members, inner.tracker.clone(), inner.cancel.clone());
+        let follow = wiring::follow_replicas(proxy.clone(), members, inner.metrics.clone(), inner.tracker.clone(), inner.cancel.clone());
         inner.tracker.spawn(follow);
         metrics_feed::attach_metrics(proxy, &inner.metrics, &inner.tracker);
         handle

@@ -11,7 +11,7 @@ use tokio_util::task::TaskTracker;
 
 use super::set::ServiceSet;
 use super::{Cluster, ClusterError};
-use crate::metrics::{Metrics, ReplicaShare, Series, ServiceTotals, Topology};
+use crate::metrics::{Metrics, ReplicaShare, RevisionSeries, Series, ServiceTotals, Topology};
 use crate::proxy::ServiceProxy;
 use crate::resources::Resources;
 
@@ -71,6 +71,13 @@ impl Cluster {
         self.service(service)?;
         let spread = self.inner.metrics.replica_spread(service, window).await.map_err(ClusterError::Metrics)?;
         Ok(spread.unwrap_or_default())
+    }
+
+    /// Each revision's 1-second series over the last `window` (requests, errors, p95).
+    pub async fn revision_series(&self, service: &str, window: Duration) -> Result<Vec<RevisionSeries>, ClusterError> {
+        self.service(service)?;
+        let series = self.inner.metrics.revision_series(service, window).await.map_err(ClusterError::Metrics)?;
+        Ok(series.unwrap_or_default())
     }
 
     /// Counts since the start, per service and per replica.

@@ -33,6 +33,10 @@ pub struct ReloadReport {
     pub removed: Vec<String>,
     /// Left running as they were.
     pub unchanged: Vec<String>,
+    /// Services running deployed changes of environment on top of the file's definition
+    /// (kept: deploys live until Microdeck stops).
+    #[serde(default)]
+    pub deployed_on_top: Vec<String>,
 }
 
 impl ReloadReport {
@@ -43,10 +47,15 @@ impl ReloadReport {
             .into_iter()
             .flatten()
             .collect();
-        if parts.is_empty() {
+        let text = if parts.is_empty() {
             format!("nothing changed ({} unchanged)", self.unchanged.len())
         } else {
             format!("{}, {} unchanged", parts.join(", "), self.unchanged.len())
+        };
+        if self.deployed_on_top.is_empty() {
+            text
+        } else {
+            format!("{text}; deployed changes kept on top of the file: {}", self.deployed_on_top.join(", "))
         }
     }
 }
@@ -113,9 +122,12 @@ mod tests {
             added: vec!["search".into(), "cache".into()],
             removed: vec![],
             unchanged: vec!["a".into(), "b".into()],
+            deployed_on_top: vec![],
         };
         assert_eq!(r.summary(), "1 changed (users), 2 added (search, cache), 2 unchanged");
         let none = ReloadReport { unchanged: vec!["a".into()], ..ReloadReport::default() };
         assert_eq!(none.summary(), "nothing changed (1 unchanged)");
+        let on_top = ReloadReport { deployed_on_top: vec!["users".into()], ..none };
+        assert_eq!(on_top.summary(), "nothing changed (1 unchanged); deployed changes kept on top of the file: users");
     }
 }

@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 
 use super::ClusterError;
 use crate::logs::LogHub;
+use crate::metrics::{Metrics, RevisionMap};
 use crate::manifest::{Manifest, Service};
 use crate::proxy::{AddressOptions, Backend, ProxyError, ServiceProxy};
 use crate::snapshot::Level;
@@ -83,14 +84,29 @@ pub(super) fn bind_address(s: &Service, offset: u16, cancel: &CancellationToken)
 pub(super) async fn follow_replicas(
     proxy: ServiceProxy,
     mut members: watch::Receiver<ReplicaSet>,
+    metrics: Metrics,
     tracker: TaskTracker,
     cancel: CancellationToken,
 ) {
     let backend = |m: &Member| Backend { replica: m.replica, addr: SocketAddr::from(([127, 0, 0, 1], m.port)) };
     let mut last: Vec<Backend> = vec![];
+    let mut last_revisions = RevisionMap::default();
     let mut draining: HashSet<Member> = HashSet::new();
     loop {
         let set = members.borrow_and_update().clone();
+        // The metrics store, not the request path, tells a replica's revision, and has it before
+        // the replica takes a request; a ready process wins over a leaving one of the same slot,
+        // whose last answers then count for the new one.
+        let revisions = RevisionMap {
+            current: set.revision,
+            replicas: set.leaving.iter().map(|l| &l.member).chain(&set.starting).chain(&set.ready).map(|m| (m.replica, m.revision)).collect(),
+        };
+        if revisions != last_revisions {
+            if let Err(e) = metrics.set_revisions(proxy.service(), revisions.clone()).await {
+                tracing::debug!(service = proxy.service(), "revisions not measured: {e}");
+            }
+            last_revisions = revisions;
+        }
         let ready: Vec<Backend> = set.ready.iter().map(backend).collect();
         if ready != last {
             proxy.set_backends(ready.clone());

@@ -61,6 +61,8 @@ pub fn unit(measure: Measure) -> &'static str {
         Measure::Restarts => " restarts",
         Measure::SpreadPct => " points",
         Measure::EdgeErrors => " errors",
+        Measure::ServedVersion | Measure::RolloutStopped | Measure::Status => "",
+        Measure::Replaced => " replaced",
     }
 }
 
@@ -150,7 +152,7 @@ mod tests {
     use crate::lessons::model::Bound;
 
     fn check(measure: Measure, comparison: Comparison, limit: Limit) -> Check {
-        Check { key: "step[1].checks[0]".into(), measure, subject: Subject::Service("auth".into()), window: Duration::from_secs(5), bound: Bound { comparison, limit }, says: None }
+        Check { key: "step[1].checks[0]".into(), measure, subject: Subject::Service("auth".into()), window: Duration::from_secs(5), bound: Bound { comparison, limit }, says: None, path: None }
     }
 
     fn measured(v: f64) -> Measured {

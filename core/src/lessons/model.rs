@@ -44,6 +44,14 @@ pub enum Action {
     WaitReady { service: String, within: Duration },
     /// Switches the service's autoscaler on or off.
     Autoscale { service: String, on: bool },
+    /// Sets and unsets environment variables of the service and rolls them out.
+    Deploy { service: String, change: crate::supervisor::revision::EnvChange },
+    /// Waits until the service's rollout ends (complete, rolled back or paused), failing the
+    /// step after `within`.
+    WaitRollout { service: String, within: Duration },
+    /// One HTTP request to the service's address, as a client would send it; an answer below
+    /// 500 carries the step on (a 409 "exists" is a state the lesson can go on from).
+    Request { service: String, method: String, path: String, body: Option<String> },
 }
 
 impl Action {
@@ -57,7 +65,10 @@ impl Action {
             | Action::Kill { service, .. }
             | Action::Knobs { service, .. }
             | Action::WaitReady { service, .. }
-            | Action::Autoscale { service, .. } => Some(service),
+            | Action::Autoscale { service, .. }
+            | Action::Deploy { service, .. }
+            | Action::WaitRollout { service, .. }
+            | Action::Request { service, .. } => Some(service),
             Action::StartLoad { .. } | Action::SetLoadRate { .. } | Action::StopLoad | Action::Wait(_) => None,
         }
     }
@@ -82,6 +93,8 @@ pub struct Check {
     pub bound: Bound,
     /// The sentence a result is told with; `{value}` and `{bound}` are replaced by the numbers.
     pub says: Option<String>,
+    /// The path a `status` check asks for.
+    pub path: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -103,10 +116,18 @@ pub enum Measure {
     LoadRate,
     LoadErrorPct,
     LoadP95Ms,
+    /// The `x-version` of an answer from the service's address (`GET /health`).
+    ServedVersion,
+    /// The service's processes that are not ones it ran when the lesson began.
+    Replaced,
+    /// 1 if the service's last rollout stopped on a bad replica, else 0.
+    RolloutStopped,
+    /// The status of a `GET path` through the service's address.
+    Status,
 }
 
 /// The words a file names measures by, and what each is measured on.
-pub const MEASURES: [(&str, Measure); 13] = [
+pub const MEASURES: [(&str, Measure); 17] = [
     ("rps", Measure::Rps),
     ("error_pct", Measure::ErrorPct),
     ("p50_ms", Measure::P50Ms),
@@ -120,6 +141,10 @@ pub const MEASURES: [(&str, Measure); 13] = [
     ("load_rate", Measure::LoadRate),
     ("load_error_pct", Measure::LoadErrorPct),
     ("load_p95_ms", Measure::LoadP95Ms),
+    ("served_version", Measure::ServedVersion),
+    ("replaced", Measure::Replaced),
+    ("rollout_stopped", Measure::RolloutStopped),
+    ("status", Measure::Status),
 ];
 
 /// What a measure is taken on.

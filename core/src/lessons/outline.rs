@@ -91,6 +91,9 @@ pub fn describe_action(a: &Action) -> String {
         Action::Wait(d) => format!("wait {}", seconds(*d)),
         Action::WaitReady { service, within } => format!("wait until {service} is ready ({} at most)", seconds(*within)),
         Action::Autoscale { service, on } => format!("switch {service}'s autoscaler {}", if *on { "on" } else { "off" }),
+        Action::Deploy { service, change } => format!("deploy {service} with {}", change.describe()),
+        Action::WaitRollout { service, within } => format!("wait until {service}'s rollout ends ({} at most)", seconds(*within)),
+        Action::Request { service, method, path, .. } => format!("send {method} {path} to {service}"),
     }
 }
 
@@ -106,7 +109,8 @@ pub fn describe_check(c: &Check) -> String {
         Limit::Value(v) => format!("{}{}", number(*v), unit(c.measure)),
         Limit::Relative { step, times } => format!("{} × its value at step `{step}`", number(*times)),
     };
-    format!("{} {} over {}: {words} {bound}", subject_text(&c.subject), c.measure.name(), seconds(c.window))
+    let of = c.path.as_ref().map(|p| format!(" of GET {p}")).unwrap_or_default();
+    format!("{} {}{of} over {}: {words} {bound}", subject_text(&c.subject), c.measure.name(), seconds(c.window))
 }
 
 fn named_services(actions: &[Action], checks: &[Check]) -> Vec<String> {

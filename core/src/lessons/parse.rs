@@ -16,7 +16,9 @@ use crate::manifest::{Diagnostic, MAX_REPLICAS};
 pub(crate) const EMPTY_HINT: &str = "a lesson needs name, title, claim and at least one [[step]]";
 pub(crate) const TOP_KEYS: &[&str] = &["name", "title", "claim", "services", "step"];
 pub(crate) const STEP_KEYS: &[&str] = &["name", "text", "actions", "wait", "checks"];
-pub(crate) const CHECK_KEYS: &[&str] = &["measure", "service", "edge", "window", "below", "at_most", "above", "at_least", "says"];
+pub(crate) const CHECK_KEYS: &[&str] = &["measure", "service", "edge", "path", "window", "below", "at_most", "above", "at_least", "says"];
+/// The methods a `request` action may send.
+pub(crate) const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 /// Each action's verb and the other keys it takes.
 pub(crate) const ACTIONS: &[(&str, &[&str])] = &[
     ("start_load", &["rate", "duration"]),
@@ -31,6 +33,9 @@ pub(crate) const ACTIONS: &[(&str, &[&str])] = &[
     ("wait", &[]),
     ("wait_ready", &["within"]),
     ("autoscale", &["on"]),
+    ("deploy", &["env", "unset"]),
+    ("wait_rollout", &["within"]),
+    ("request", &["method", "path", "body"]),
 ];
 /// Measurements over less than this say nothing (the series are per second).
 pub(crate) const MIN_WINDOW: Duration = Duration::from_secs(1);
@@ -243,6 +248,58 @@ fn action(r: &mut Report<'_>, item: &Item<'_>, key: &str) -> Option<Action> {
             };
             Action::Autoscale { service, on }
         }
+        "deploy" => {
+            let service = service(r)?;
+            let mut change = crate::supervisor::revision::EnvChange::default();
+            if let Some((i, k)) = field(t, key, "env") {
+                let vars = walk::table(r, i, &k, "write `env = { VERSION = \"2\" }`")?;
+                for (name, v) in vars.iter() {
+                    let value = walk::string(r, v, &join(&k, name.get_ref()))?;
+                    change.set.insert(name.get_ref().to_string(), value.to_string());
+                }
+            }
+            if let Some((i, k)) = field(t, key, "unset") {
+                let names = walk::strings(r, i, &k, "write `unset = [\"DEBUG\"]`")?;
+                change.unset.extend(names.into_iter().map(|(n, _)| n));
+            }
+            if change.is_empty() {
+                r.error(&at, key, "nothing to deploy", Some("set variables with `env = { VERSION = \"2\" }` or remove some with `unset = [\"DEBUG\"]`".into()));
+                return None;
+            }
+            if let Err(why) = change.check() {
+                r.error(&at, key, why, None);
+                return None;
+            }
+            Action::Deploy { service, change }
+        }
+        "request" => {
+            let service = service(r)?;
+            let method = match field(t, key, "method") {
+                Some((i, k)) => {
+                    let m = walk::text(r, i, &k)?;
+                    if !METHODS.contains(&m) {
+                        r.error(&i.span(), &k, format!("`{m}` is not one of {}", METHODS.join(", ")), None);
+                        return None;
+                    }
+                    m.to_string()
+                }
+                None => "GET".to_string(),
+            };
+            let path = match field(t, key, "path") {
+                Some((i, k)) => path_of(r, i, &k)?,
+                None => {
+                    r.error(&at, &join(key, "path"), "`path` is missing", Some("what to ask for: `path = \"/users/ada\"`".into()));
+                    return None;
+                }
+            };
+            let body = field(t, key, "body").and_then(|(i, k)| walk::text(r, i, &k).map(str::to_string));
+            Action::Request { service, method, path, body }
+        }
+        "wait_rollout" => {
+            let service = service(r)?;
+            let within = field(t, key, "within").map_or(Some(DEFAULT_WITHIN), |(i, k)| walk::duration(r, i, &k, MIN_WINDOW))?;
+            Action::WaitRollout { service, within }
+        }
         _ => return None,
     })
 }
@@ -283,7 +340,20 @@ fn check(r: &mut Report<'_>, item: &Item<'_>, key: &str) -> Option<Check> {
         }
     };
     let says = field(t, key, "says").and_then(|(i, k)| walk::text(r, i, &k).map(str::to_string));
+    let path = field(t, key, "path").and_then(|(i, k)| path_of(r, i, &k).map(|p| (p, i.span(), k)));
     let measure = measure?;
+    match (&path, measure == Measure::Status) {
+        (None, true) => {
+            r.error(&at, &join(key, "path"), "`status` needs a `path`", Some("what to ask for: `path = \"/users/ada\"`".into()));
+            return None;
+        }
+        (Some((_, span, k)), false) => {
+            r.error(span, k, "`path` goes with `measure = \"status\"`", None);
+            return None;
+        }
+        _ => {}
+    }
+    let path = path.map(|(p, _, _)| p);
     let subject = match (measure.subject_kind(), service, edge) {
         (SubjectKind::Service, Some((s, _, _)), None) => Subject::Service(s),
         (SubjectKind::Edge, None, Some((e, span, k))) => match e.split_once("->") {
@@ -307,7 +377,17 @@ fn check(r: &mut Report<'_>, item: &Item<'_>, key: &str) -> Option<Check> {
             return None;
         }
     };
-    Some(Check { key: key.to_string(), measure, subject, window: window?, bound: bound?, says })
+    Some(Check { key: key.to_string(), measure, subject, window: window?, bound: bound?, says, path })
+}
+
+/// A request path: it starts with `/`.
+fn path_of(r: &mut Report<'_>, item: &Item<'_>, key: &str) -> Option<String> {
+    let p = walk::text(r, item, key)?;
+    if !p.starts_with('/') {
+        r.error(&item.span(), key, format!("`{p}` is not a path"), Some(format!("start it with `/`: \"/{p}\"")));
+        return None;
+    }
+    Some(p.to_string())
 }
 
 /// A bound: a number, or `{ step = "…", times = x }`.

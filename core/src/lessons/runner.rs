@@ -1,6 +1,7 @@
 //! Runs a lesson on the live cluster as a client of [`Cluster`]: each step's actions are a
 //! user's commands, its checks measure after its wait, and whatever the outcome the cluster
-//! is put back as the lesson found it (replicas, stopped services, knobs, load).
+//! is put back as the lesson found it (replicas, stopped services, knobs, load, and the
+//! definition of a service it deployed — rolled out again as a new revision).
 //!
 //! The run is one task; its progress is a `watch` value the cluster shows in every
 //! snapshot, and each step and check is also an event.
@@ -20,7 +21,7 @@ use super::progress::{ActionDone, LessonProgress, RunState, StepState};
 use crate::cluster::{Cluster, ClusterError};
 use crate::events::now_ms;
 use crate::loadgen::LoadReport;
-use crate::snapshot::{ClusterSnapshot, ServiceState};
+use crate::snapshot::{ClusterSnapshot, RolloutState, ServiceState};
 
 /// How long the restore waits for the services to be ready again.
 pub const RESTORE_WITHIN: Duration = Duration::from_secs(90);
@@ -33,6 +34,10 @@ struct Before {
     knobs: BTreeMap<String, serde_json::Value>,
     /// Each autoscaler: on or off.
     autoscale: BTreeMap<String, bool>,
+    /// Each service's revision before the lesson first deployed it.
+    revisions: BTreeMap<String, u32>,
+    /// Each service's processes when the lesson began (for `replaced`).
+    pids: BTreeMap<String, Vec<u32>>,
 }
 
 /// A service as the lesson found it.
@@ -54,7 +59,8 @@ impl Before {
             })
             .collect();
         let autoscale = snapshot.autoscalers.iter().map(|a| (a.service.clone(), a.on)).collect();
-        Before { services, knobs: BTreeMap::new(), autoscale }
+        let pids = snapshot.services.iter().map(|s| (s.name.clone(), s.replicas.iter().filter_map(|r| r.pid).collect())).collect();
+        Before { services, knobs: BTreeMap::new(), autoscale, revisions: BTreeMap::new(), pids }
     }
 }
 
@@ -117,7 +123,7 @@ pub(crate) async fn run(cluster: Cluster, lesson: Lesson, progress: watch::Sende
         });
         let measured = tokio::select! {
             _ = stop.cancelled() => { stopped = true; break; }
-            m = measure_checks(&cluster, &step.checks) => m,
+            m = measure_checks(&cluster, &step.checks, &before.pids) => m,
         };
         let results: Vec<CheckResult> = step
             .checks
@@ -202,6 +208,22 @@ async fn act(cluster: &Cluster, actions: &[Action], before: &mut Before, done: &
                     return Err(format!("{service} was not ready within {} s", within.as_secs()));
                 }
             }
+            Action::Deploy { service, change } => {
+                let revision = cluster.rollout_status(service).map_err(said)?.revision;
+                before.revisions.entry(service.clone()).or_insert(revision);
+                cluster.deploy(service, change.clone()).await.map_err(said)?;
+            }
+            Action::WaitRollout { service, within } => {
+                if !wait_rollout(cluster, service, *within).await {
+                    return Err(format!("{service}'s rollout did not end within {} s", within.as_secs()));
+                }
+            }
+            Action::Request { service, method, path, body } => {
+                let status = request(cluster, service, method, path, body.as_deref()).await?;
+                if status >= 500 {
+                    return Err(format!("{service} answered {method} {path} with {status}"));
+                }
+            }
         }
         done(describe_action(action));
     }
@@ -227,8 +249,47 @@ async fn wait_ready(cluster: &Cluster, services: &[&str], within: Duration) -> b
     }
 }
 
+/// Whether the service's rollout (if any) ends — complete, rolled back or paused — within `within`.
+async fn wait_rollout(cluster: &Cluster, service: &str, within: Duration) -> bool {
+    let end = Instant::now() + within;
+    loop {
+        let going = cluster.rollout_status(service).ok().and_then(|v| v.rollout).is_some_and(|r| matches!(r.state, RolloutState::Progressing | RolloutState::RollingBack));
+        if !going {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// How long a lesson's own request may take.
+const REQUEST_WITHIN: Duration = Duration::from_secs(10);
+
+/// One request through the service's address; its status, or why there was none.
+async fn request(cluster: &Cluster, service: &str, method: &str, path: &str, body: Option<&str>) -> Result<u16, String> {
+    let addr = cluster.address(service).map_err(|e| e.to_string())?;
+    let client = crate::loopback::client().map_err(|e| e.to_string())?;
+    let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+    let mut req = client.request(method.clone(), format!("http://{addr}{path}")).timeout(REQUEST_WITHIN);
+    if let Some(body) = body {
+        req = req.header("content-type", "application/json").body(body.to_string());
+    }
+    let answer = req.send().await.map_err(|e| format!("{service} did not answer {method} {path}: {e}"))?;
+    Ok(answer.status().as_u16())
+}
+
+/// The `x-version` of the service's answer to `GET /health` through its address.
+async fn served_version(cluster: &Cluster, service: &str) -> Option<f64> {
+    let addr = cluster.address(service).ok()?;
+    let client = crate::loopback::client().ok()?;
+    let answer = client.get(format!("http://{addr}/health")).timeout(Duration::from_secs(5)).send().await.ok()?;
+    answer.headers().get("x-version")?.to_str().ok()?.trim().parse().ok()
+}
+
 /// Measures a step's checks: all windows start now, each check is read when its own ends.
-async fn measure_checks(cluster: &Cluster, checks: &[Check]) -> Vec<Measured> {
+async fn measure_checks(cluster: &Cluster, checks: &[Check], pids: &BTreeMap<String, Vec<u32>>) -> Vec<Measured> {
     let t0 = Instant::now();
     let topology0 = cluster.topology().await.unwrap_or_default();
     let load0 = cluster.load_report();
@@ -255,7 +316,7 @@ async fn measure_checks(cluster: &Cluster, checks: &[Check]) -> Vec<Measured> {
         let topology1 = cluster.topology().await.unwrap_or_default();
         let snapshot = cluster.snapshot();
         for (check, slot) in checks.iter().zip(out.iter_mut()).filter(|(c, _)| c.window == window) {
-            let value = value_of(cluster, check, &snapshot, (&topology0, &topology1), (load0.as_ref(), load1.as_ref()), &p95s, seconds).await;
+            let value = value_of(cluster, check, (&snapshot, pids), (&topology0, &topology1), (load0.as_ref(), load1.as_ref()), &p95s, seconds).await;
             *slot = Measured { value, unfair: unfair.clone() };
         }
     }
@@ -265,7 +326,7 @@ async fn measure_checks(cluster: &Cluster, checks: &[Check]) -> Vec<Measured> {
 async fn value_of(
     cluster: &Cluster,
     check: &Check,
-    snapshot: &ClusterSnapshot,
+    (snapshot, pids): (&ClusterSnapshot, &BTreeMap<String, Vec<u32>>),
     (topology0, topology1): (&crate::metrics::Topology, &crate::metrics::Topology),
     (load0, load1): (Option<&LoadReport>, Option<&LoadReport>),
     p95s: &[f64],
@@ -279,6 +340,13 @@ async fn value_of(
             match check.measure {
                 Measure::ReadyReplicas => Some(f64::from(view.ready)),
                 Measure::Restarts => Some(f64::from(view.restarts)),
+                Measure::ServedVersion => served_version(cluster, service).await,
+                Measure::Replaced => {
+                    let at_start = pids.get(service.as_str())?;
+                    Some(view.replicas.iter().filter_map(|r| r.pid).filter(|p| !at_start.contains(p)).count() as f64)
+                }
+                Measure::RolloutStopped => Some(if view.rollout.as_ref().is_some_and(|r| r.reason.is_some()) { 1.0 } else { 0.0 }),
+                Measure::Status => request(cluster, service, "GET", check.path.as_deref()?, None).await.ok().map(f64::from),
                 Measure::SpreadPct => measure::spread(&cluster.replica_spread(service, check.window).await.ok()?, view.ready),
                 m => measure::from_series(m, cluster.series(service, check.window).await.ok()?.as_ref()),
             }
@@ -322,6 +390,17 @@ async fn restore(cluster: &Cluster, before: &Before) -> Vec<String> {
             if let Err(e) = cluster.scale(&view.name, was.desired).await {
                 problems.push(format!("{} could not be scaled back to {}: {e}", view.name, was.desired));
             }
+        }
+    }
+    // A deployed service runs its earlier definition again, as a new revision.
+    for (service, revision) in &before.revisions {
+        match cluster.rollout_undo(service, Some(*revision)).await {
+            Ok(_) => {
+                if !wait_rollout(cluster, service, RESTORE_WITHIN).await {
+                    problems.push(format!("{service}'s rollout back to revision {revision}'s definition did not end within {} s", RESTORE_WITHIN.as_secs()));
+                }
+            }
+            Err(e) => problems.push(format!("{service} could not be rolled back to revision {revision}'s definition: {e}")),
         }
     }
     let were_ready: Vec<&str> = before.services.iter().filter(|(_, was)| was.ready).map(|(n, _)| n.as_str()).collect();

@@ -25,7 +25,7 @@ pub mod schema;
 pub(crate) mod source;
 pub mod suggest;
 pub mod summary;
-mod validate;
+pub(crate) mod validate;
 pub(crate) mod walk;
 
 #[cfg(test)]
@@ -41,7 +41,9 @@ pub use model::*;
 pub use origin::Origin;
 pub use scenario::{MAX_WEIGHT, METHODS};
 pub use source::MAX_FILE_BYTES;
-pub use validate::{DEFAULT_IDLE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_STOP_GRACE, MAX_REPLICAS, MAX_SERVICES};
+pub use validate::{
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_PROGRESS_DEADLINE, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_STOP_GRACE, MAX_REPLICAS, MAX_SERVICES,
+};
 
 /// One problem in a manifest, located as precisely as the input allows.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

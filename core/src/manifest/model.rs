@@ -59,6 +59,20 @@ pub struct Service {
     pub idle_timeout: Duration,
     /// `[services.NAME.autoscale]`, when given.
     pub autoscale: Option<Autoscale>,
+    /// A rollout's new replica that is not ready this long after its start stops the rollout.
+    pub progress_deadline: Duration,
+    /// What a stopped rollout does: go back to the previous revision, or wait for the user.
+    pub rollback: Rollback,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rollback {
+    /// The new revision's replicas are removed and the previous revision runs its full count.
+    #[default]
+    Auto,
+    /// Old and new replicas stay side by side until the user undoes or deploys again.
+    Manual,
 }
 
 /// An autoscaler's settings: the HPA rule (`crate::autoscale`) between `min` and `max`.

@@ -74,6 +74,11 @@ pub struct RawService {
     /// TCP: how long a connection may carry no byte either way before the address closes it (default "10m").
     #[schemars(regex(pattern = DURATION_PATTERN))]
     pub idle_timeout: Option<String>,
+    /// How long a rollout's new replica may take to be ready before the rollout stops, e.g. "30s" (default 30s).
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub progress_deadline: Option<String>,
+    /// What a rollout that stops does (default `auto`).
+    pub rollback: Option<RawRollback>,
     /// Scale the replicas to follow one measured number (the Kubernetes HPA rule).
     pub autoscale: Option<RawAutoscale>,
 }
@@ -144,6 +149,15 @@ pub enum RawRestart {
     OnFailure,
     /// Never restart.
     Never,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawRollback {
+    /// Remove the new revision's replicas and return to the previous revision's full count.
+    Auto,
+    /// Pause with old and new replicas side by side until `rollout undo` or another deploy.
+    Manual,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

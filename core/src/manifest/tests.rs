@@ -45,6 +45,13 @@ fn defaults_are_what_a_newcomer_expects() {
     assert!(!s.optional && s.depends_on.is_empty() && s.env.is_empty());
     assert_eq!(s.balance, Balance::RoundRobin);
     assert_eq!((s.response_timeout, s.idle_timeout), (Duration::from_secs(60), Duration::from_secs(600)));
+    assert_eq!((s.progress_deadline, s.rollback), (Duration::from_secs(30), Rollback::Auto));
+}
+
+#[test]
+fn rollout_keys_are_read() {
+    let m = ok("[services.web]\ncommand = \"./web\"\nprogress_deadline = \"5s\"\nrollback = \"manual\"\n");
+    assert_eq!((m.services[0].progress_deadline, m.services[0].rollback), (Duration::from_secs(5), Rollback::Manual));
 }
 
 #[test]

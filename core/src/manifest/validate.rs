@@ -15,12 +15,12 @@ use toml::de::DeTable;
 use super::source::{Report, Text};
 use super::walk::{self, field, join, unknown_keys, Item};
 use super::{graph, placeholders, scenario, suggest};
-use super::{Balance, Diagnostic, Health, HealthCheck, LoadConfig, Manifest, Protocol, RestartPolicy, Run, Service};
+use super::{Balance, Diagnostic, Health, HealthCheck, LoadConfig, Manifest, Protocol, RestartPolicy, Rollback, Run, Service};
 
 pub(crate) const TOP_KEYS: &[&str] = &["name", "services", "load"];
 pub(crate) const SERVICE_KEYS: &[&str] = &[
     "command", "args", "shell", "cwd", "env", "port", "protocol", "replicas", "health", "restart", "depends_on",
-    "stop_grace", "optional", "balance", "response_timeout", "idle_timeout", "autoscale",
+    "stop_grace", "optional", "balance", "response_timeout", "idle_timeout", "autoscale", "progress_deadline", "rollback",
 ];
 pub(crate) const HEALTH_KEYS: &[&str] =
     &["http", "tcp", "interval", "timeout", "failure_threshold", "success_threshold", "start_period"];
@@ -38,10 +38,14 @@ pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a TCP connection may carry nothing before the address closes it (nginx's stream
 /// `proxy_timeout`).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long a rollout waits for a new replica to be ready (Kubernetes' `progressDeadlineSeconds`
+/// is 600 s for slow image pulls; a local process starts in seconds).
+pub const DEFAULT_PROGRESS_DEADLINE: Duration = Duration::from_secs(30);
 
 const PROTOCOLS: &[(&str, Protocol)] = &[("http", Protocol::Http), ("tcp", Protocol::Tcp)];
 const RESTARTS: &[(&str, RestartPolicy)] =
     &[("always", RestartPolicy::Always), ("on-failure", RestartPolicy::OnFailure), ("never", RestartPolicy::Never)];
+const ROLLBACKS: &[(&str, Rollback)] = &[("auto", Rollback::Auto), ("manual", Rollback::Manual)];
 const BALANCES: &[(&str, Balance)] = &[("round-robin", Balance::RoundRobin), ("least-inflight", Balance::LeastInflight)];
 
 pub(crate) const EMPTY_HINT: &str = "start with `[services.web]` and `command = \"./web\"`";
@@ -75,6 +79,8 @@ pub(crate) fn default_service(name: &str, run: Run, base_dir: &Path) -> Service 
         response_timeout: DEFAULT_RESPONSE_TIMEOUT,
         idle_timeout: DEFAULT_IDLE_TIMEOUT,
         autoscale: None,
+        progress_deadline: DEFAULT_PROGRESS_DEADLINE,
+        rollback: Rollback::default(),
     }
 }
 
@@ -217,6 +223,12 @@ fn service(r: &mut Report<'_>, name: &str, name_span: Range<usize>, item: &Item<
     read_timeouts(r, t, &key, s);
     if let Some((item, k)) = field(t, &key, "autoscale") {
         s.autoscale = super::autoscale::read(r, item, &k, s.protocol);
+    }
+    if let Some((item, k)) = field(t, &key, "progress_deadline") {
+        s.progress_deadline = walk::duration(r, item, &k, Duration::from_millis(100)).unwrap_or(DEFAULT_PROGRESS_DEADLINE);
+    }
+    if let Some((item, k)) = field(t, &key, "rollback") {
+        s.rollback = walk::choice(r, item, &k, ROLLBACKS).unwrap_or_default();
     }
     if let Some((item, k)) = field(t, &key, "depends_on") {
         let list = walk::strings(r, item, &k, "write depends_on = [\"db\"]").unwrap_or_default();

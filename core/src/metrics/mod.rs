@@ -13,11 +13,13 @@
 //! (`microdeck_metrics_dropped_samples_total`), never waited for.
 //!
 //! - [`store`]: the state the actor owns, plain synchronous code fed samples and ticks;
+//! - [`revisions`]: each service's traffic by the revision of the replica that answered;
 //! - [`tally`]: status classes, bytes and latency histograms, shared by services,
 //!   replicas and edges;
 //! - [`prometheus`]: the store as Prometheus text.
 
 pub mod prometheus;
+pub mod revisions;
 pub mod store;
 pub mod tally;
 #[cfg(test)]
@@ -35,6 +37,7 @@ pub use store::{
     InFlightGauge, InFlightGuard, Point, ReplicaShare, ReplicaTotals, Series, ServiceTotals, Store, Topology, TopologyEdge,
     TopologyNode,
 };
+pub use revisions::{RevisionMap, RevisionSeries, RevisionTotals};
 pub use tally::{Class, ClassCounts, Percentiles};
 
 /// Points kept per series: 15 minutes of 1-second buckets.
@@ -85,6 +88,8 @@ enum MetricsCommand {
     Topology(oneshot::Sender<Topology>),
     Spread(String, usize, oneshot::Sender<Option<Vec<ReplicaShare>>>),
     Totals(oneshot::Sender<Vec<ServiceTotals>>),
+    Revisions(String, RevisionMap, oneshot::Sender<()>),
+    RevisionSeries(String, usize, oneshot::Sender<Option<Vec<RevisionSeries>>>),
     Prometheus(oneshot::Sender<String>),
 }
 
@@ -180,6 +185,18 @@ impl Metrics {
     pub async fn replica_spread(&self, service: &str, window: Duration) -> Result<Option<Vec<ReplicaShare>>, MetricsError> {
         let seconds = usize::try_from(window.as_secs()).unwrap_or(SPREAD_KEEP).clamp(1, SPREAD_KEEP);
         self.ask(|tx| MetricsCommand::Spread(service.to_string(), seconds, tx)).await
+    }
+
+    /// Which revision each replica of `service` runs from now on. Returns once the store has
+    /// it: samples recorded before count for the revisions before, later ones for these.
+    pub async fn set_revisions(&self, service: &str, map: RevisionMap) -> Result<(), MetricsError> {
+        self.ask(|tx| MetricsCommand::Revisions(service.to_string(), map, tx)).await
+    }
+
+    /// Each revision's 1-second series over the last `window`; `None` for a service never seen.
+    pub async fn revision_series(&self, service: &str, window: Duration) -> Result<Option<Vec<RevisionSeries>>, MetricsError> {
+        let points = usize::try_from(window.as_secs()).unwrap_or(RETENTION).min(RETENTION);
+        self.ask(|tx| MetricsCommand::RevisionSeries(service.to_string(), points, tx)).await
     }
 
     /// Counts since the start, per service and per replica.
@@ -314,6 +331,13 @@ fn answer(store: &mut Store, cmd: MetricsCommand, dropped: &AtomicU64) {
         }
         MetricsCommand::Totals(tx) => {
             let _ = tx.send(store.totals());
+        }
+        MetricsCommand::Revisions(service, map, tx) => {
+            store.set_revisions(&service, map);
+            let _ = tx.send(());
+        }
+        MetricsCommand::RevisionSeries(service, points, tx) => {
+            let _ = tx.send(store.revision_series(&service, points));
         }
         MetricsCommand::Prometheus(tx) => {
             let _ = tx.send(prometheus::render(store, dropped.load(Ordering::Relaxed)));

@@ -67,6 +67,16 @@ pub fn render(store: &Store, dropped: u64) -> String {
             }
         }
     }
+    header(&mut out, "microdeck_revision_requests_total", "counter", "The same requests by the service revision of the replica that answered, and status class.");
+    for (service, revisions) in store.revisions() {
+        for r in revisions {
+            let revision = r.revision.to_string();
+            for class in Class::ALL {
+                let l = labels(&[("service", service), ("revision", &revision), ("class", class.label())]);
+                let _ = writeln!(out, "microdeck_revision_requests_total{l} {}", r.classes.get(class));
+            }
+        }
+    }
     header(&mut out, "microdeck_request_bytes_total", "counter", "Body bytes through a service's address; in = request, out = response.");
     for (service, t, _) in store.services() {
         for (direction, n) in [("in", t.bytes_in), ("out", t.bytes_out)] {

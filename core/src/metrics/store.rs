@@ -8,6 +8,7 @@ use std::sync::Arc;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::revisions::{ByRevision, RevisionMap, RevisionSeries, RevisionTotals};
 use super::tally::{micros, Class, ClassCounts, Percentiles, Tally};
 use super::{RequestSample, EDGE_RATE_WINDOW, EXTERNAL, RETENTION, SPREAD_KEEP};
 
@@ -74,6 +75,7 @@ struct ServiceStats {
     in_flight: InFlightGauge,
     cpu_percent: Option<f64>,
     rss_bytes: Option<u64>,
+    by_revision: ByRevision,
 }
 
 #[derive(Debug)]
@@ -111,6 +113,7 @@ impl Store {
         let proto = &self.proto;
         let Some(svc) = service_entry(&mut self.services, proto, &s.service) else { return };
         svc.total.add(class, s.latency, s.bytes_in, s.bytes_out);
+        svc.by_revision.record(proto, s.replica, class, s.latency, (s.bytes_in, s.bytes_out));
         svc.replicas.entry(s.replica).or_insert_with(|| Tally::new(proto)).add(class, s.latency, s.bytes_in, s.bytes_out);
         svc.bucket.requests += 1;
         svc.bucket.errors += u64::from(class.is_error());
@@ -132,6 +135,18 @@ impl Store {
     /// The gauge the proxy of `service` updates (made on first ask).
     pub fn in_flight(&mut self, service: &str) -> InFlightGauge {
         self.service_mut(service).map(|s| s.in_flight.clone()).unwrap_or_default()
+    }
+
+    /// Which revision each replica of `service` runs from now on.
+    pub fn set_revisions(&mut self, service: &str, map: RevisionMap) {
+        if let Some(svc) = self.service_mut(service) {
+            svc.by_revision.set_map(map);
+        }
+    }
+
+    /// Each revision's last `seconds` points.
+    pub fn revision_series(&self, service: &str, seconds: usize) -> Option<Vec<RevisionSeries>> {
+        Some(self.services.get(service)?.by_revision.series(seconds))
     }
 
     pub fn resources(&mut self, service: &str, cpu_percent: f64, rss_bytes: u64) {
@@ -161,6 +176,7 @@ impl Store {
             };
             push_bounded(&mut svc.series, point, RETENTION);
             push_bounded(&mut svc.spread, std::mem::take(&mut b.replicas), SPREAD_KEEP);
+            svc.by_revision.tick(now, secs);
             b.requests = 0;
             b.errors = 0;
             b.latency.reset();
@@ -251,6 +267,7 @@ impl Store {
                 bytes_in: svc.total.bytes_in,
                 bytes_out: svc.total.bytes_out,
                 latency: Percentiles::of(&svc.total.latency),
+                revisions: svc.by_revision.totals(),
                 replicas: svc
                     .replicas
                     .iter()
@@ -269,6 +286,11 @@ impl Store {
 
     pub(crate) fn services(&self) -> impl Iterator<Item = (&str, &Tally, &BTreeMap<Option<u32>, Tally>)> {
         self.services.iter().map(|(n, s)| (n.as_str(), &s.total, &s.replicas))
+    }
+
+    /// Per service: each revision's counts.
+    pub(crate) fn revisions(&self) -> impl Iterator<Item = (&str, Vec<RevisionTotals>)> {
+        self.services.iter().map(|(n, s)| (n.as_str(), s.by_revision.totals()))
     }
 
     /// Per service: in-flight, CPU %, RSS.
@@ -303,6 +325,7 @@ fn new_service(proto: &Histogram<u64>) -> ServiceStats {
         in_flight: InFlightGauge::default(),
         cpu_percent: None,
         rss_bytes: None,
+        by_revision: ByRevision::default(),
     }
 }
 
@@ -384,6 +407,8 @@ pub struct ServiceTotals {
     pub bytes_out: u64,
     pub latency: Percentiles,
     pub replicas: Vec<ReplicaTotals>,
+    /// The same requests by the revision of the replica that answered (they add up to `requests`).
+    pub revisions: Vec<RevisionTotals>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -2,7 +2,6 @@
 //! processes, signals and timers, and publishes the service's view after every message.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::os::unix::process::ExitStatusExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,42 +12,55 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::ClusterError;
 use crate::events::{now_ms, EventDraft};
-use crate::health::{self, ProbeReport, ProbeTarget};
+use crate::health::ProbeReport;
 use crate::manifest::{HealthCheck, Service};
-use crate::snapshot::{EventKind, Level, ServiceView};
+use crate::snapshot::{DeployOutcome, EventKind, Level, ServiceView};
 
-use super::members::{Leaving, Member, ReplicaSet};
+use super::members::{Leaving, ReplicaSet};
 use super::replica::{ReplicaAction, Slot, SlotConfig};
-use super::spawn::{self, ServiceEnv, SpawnError};
+use super::revision::{EnvChange, History};
+use super::rollout::Rollout;
+use super::spawn::{self, ServiceEnv};
 use super::view::{build_view, replica_set};
 use super::{ServiceCommand, ServiceHandle, Shared, MAX_REPLICAS};
 
 /// What the actor's own tasks (process waiters, timers) tell it.
-enum Internal {
+pub(super) enum Internal {
     Pid { index: u32, epoch: u64, pid: u32 },
     /// `port_taken`: another process holds the replica's port now (named if it can be).
     Exited { index: u32, epoch: u64, code: Option<i32>, signal: Option<i32>, port_taken: Option<String> },
     RestartDue { index: u32, epoch: u64 },
     GraceOver { index: u32, epoch: u64 },
+    /// A rollout step's `progress_deadline` passed.
+    RolloutDeadline { id: u64, index: u32, epoch: u64 },
 }
 
 /// A live process as the actor knows it.
 pub(super) struct ProcRt {
-    pgid: i32,
-    port: u16,
+    pub(super) pgid: i32,
+    pub(super) port: u16,
+    pub(super) revision: u32,
     /// Stops its probe loop.
-    probes: CancellationToken,
+    pub(super) probes: CancellationToken,
     /// Set once it is terminated: it leaves the address, drained, before its SIGTERM.
     pub(super) leaving: Option<Leaving>,
 }
 
 pub struct ServiceActor {
+    /// The definition of the current revision: `base` with `deployed` on top.
     pub(super) service: Service,
-    senv: ServiceEnv,
+    /// The manifest's definition.
+    pub(super) base: Service,
+    /// The deploys' changes on top of `base`, kept across reloads.
+    pub(super) deployed: EnvChange,
+    pub(super) history: History,
+    /// The knobs' variables, for every replica started from now on (not part of a revision).
+    pub(super) knob_env: BTreeMap<String, String>,
+    pub(super) senv: ServiceEnv,
     /// The stable address's port.
     pub(super) port: u16,
-    shared: Arc<Shared>,
-    deps: Vec<watch::Receiver<ServiceView>>,
+    pub(super) shared: Arc<Shared>,
+    pub(super) deps: Vec<watch::Receiver<ServiceView>>,
     pub(super) slots: BTreeMap<u32, Slot>,
     pub(super) desired: u32,
     pub(super) running: bool,
@@ -56,12 +68,16 @@ pub struct ServiceActor {
     pub(super) problem: Option<String>,
     pub(super) started_ms: Option<u64>,
     pub(super) procs: HashMap<(u32, u64), ProcRt>,
-    roll: VecDeque<u32>,
-    rolling: Option<u32>,
-    internal_tx: mpsc::Sender<Internal>,
-    probe_tx: mpsc::Sender<ProbeReport>,
+    pub(super) roll: VecDeque<u32>,
+    pub(super) rolling: Option<u32>,
+    /// The revision the queued slots are replaced with.
+    pub(super) roll_to: u32,
+    pub(super) rollout: Option<Rollout>,
+    pub(super) rollout_ids: u64,
+    pub(super) internal_tx: mpsc::Sender<Internal>,
+    pub(super) probe_tx: mpsc::Sender<ProbeReport>,
     view_tx: watch::Sender<ServiceView>,
-    members_tx: watch::Sender<ReplicaSet>,
+    pub(super) members_tx: watch::Sender<ReplicaSet>,
     shutdown_waiters: Vec<oneshot::Sender<()>>,
     shutting_down: bool,
 }
@@ -90,6 +106,13 @@ pub fn spawn_service(
         procs: HashMap::new(),
         roll: VecDeque::new(),
         rolling: None,
+        roll_to: 1,
+        rollout: None,
+        rollout_ids: 0,
+        history: History::new(service.clone(), EnvChange::default(), now_ms()),
+        base: service.clone(),
+        deployed: EnvChange::default(),
+        knob_env: BTreeMap::new(),
         internal_tx,
         probe_tx,
         view_tx: watch::channel(placeholder_view(&service, port)).0,
@@ -132,6 +155,9 @@ fn placeholder_view(service: &Service, port: u16) -> ServiceView {
         cpu_percent: 0.0,
         rss_bytes: 0,
         replicas: vec![],
+        revision: 1,
+        rollout: None,
+        deployed: EnvChange::default(),
     }
 }
 
@@ -145,7 +171,7 @@ impl ServiceActor {
         let cancel = self.shared.cancel.clone();
         let mut any_change = self.shared.version.subscribe();
         let mut commands_closed = false;
-        let mut reply = None;
+        let mut reply: Option<Answer> = None;
         loop {
             tokio::select! {
                 cmd = cmd_rx.recv(), if !commands_closed => match cmd {
@@ -162,8 +188,8 @@ impl ServiceActor {
             }
             self.advance_roll();
             self.publish();
-            if let Some((to, result)) = reply.take() {
-                let _caller_gone = to.send(result);
+            if let Some(answer) = reply.take() {
+                answer.send();
             }
             if self.shutting_down && self.procs.is_empty() {
                 for w in self.shutdown_waiters.drain(..) {
@@ -197,7 +223,7 @@ impl ServiceActor {
         }
     }
 
-    fn event(&self, replica: Option<u32>, kind: EventKind, message: impl Into<String>) {
+    pub(super) fn event(&self, replica: Option<u32>, kind: EventKind, message: impl Into<String>) {
         let message = message.into();
         let level = match kind {
             EventKind::Failed | EventKind::Exited | EventKind::Killed => Some(Level::Warn),
@@ -212,17 +238,24 @@ impl ServiceActor {
 
     /// Carries out a command; the reply is sent by the loop after the view is published,
     /// so a caller that awaited it sees the change in the next snapshot.
-    fn command(&mut self, cmd: ServiceCommand) -> Option<(super::Reply, Result<(), ClusterError>)> {
+    fn command(&mut self, cmd: ServiceCommand) -> Option<Answer> {
+        let done = |reply, result| Some(Answer::Done(reply, result));
         match cmd {
-            ServiceCommand::Start(reply) => Some((reply, self.guard().map(|()| self.start()))),
-            ServiceCommand::Stop(reply) => Some((reply, self.guard().map(|()| self.stop()))),
-            ServiceCommand::Restart(reply) => Some((reply, self.guard().map(|()| self.restart()))),
-            ServiceCommand::Scale(n, reply) => Some((reply, self.guard().and_then(|()| self.scale(n)))),
-            ServiceCommand::Kill(index, reply) => Some((reply, self.guard().and_then(|()| self.kill(index)))),
-            ServiceCommand::Redefine(r, reply) => Some((reply, self.guard().and_then(|()| self.redefine(*r)))),
+            ServiceCommand::Start(reply) => done(reply, self.guard().map(|()| self.start())),
+            ServiceCommand::Stop(reply) => done(reply, self.guard().map(|()| self.stop())),
+            ServiceCommand::Restart(reply) => done(reply, self.guard().map(|()| self.restart())),
+            ServiceCommand::Scale(n, reply) => done(reply, self.guard().and_then(|()| self.scale(n))),
+            ServiceCommand::Kill(index, reply) => done(reply, self.guard().and_then(|()| self.kill(index))),
+            ServiceCommand::Redefine(r, reply) => done(reply, self.guard().and_then(|()| self.redefine(*r))),
             ServiceCommand::SetEnv(vars, reply) => {
-                self.service.env.extend(vars);
-                Some((reply, self.guard()))
+                self.knob_env.extend(vars);
+                done(reply, self.guard())
+            }
+            ServiceCommand::Deploy(change, reply) => Some(Answer::Deployed(reply, self.guard().and_then(|()| self.deploy(change)))),
+            ServiceCommand::Undo(to, reply) => Some(Answer::Deployed(reply, self.guard().and_then(|()| self.undo(to)))),
+            ServiceCommand::History(reply) => {
+                let _caller_gone = reply.send(self.history.views());
+                None
             }
             ServiceCommand::Shutdown(reply) => {
                 self.begin_shutdown(Some(reply));
@@ -251,7 +284,7 @@ impl ServiceActor {
         self.deps.iter().all(|d| d.borrow().ready > 0)
     }
 
-    fn check_deps(&mut self) {
+    pub(super) fn check_deps(&mut self) {
         if self.waiting_deps && self.deps_ready() {
             self.waiting_deps = false;
             self.start_slots();
@@ -259,7 +292,7 @@ impl ServiceActor {
     }
 
     /// Starts the slots not running (all of them, if the service was stopped or failed).
-    fn start(&mut self) {
+    pub(super) fn start(&mut self) {
         if !self.running || self.problem.is_some() {
             self.started_ms = Some(now_ms());
         }
@@ -272,10 +305,14 @@ impl ServiceActor {
         }
     }
 
-    fn start_slots(&mut self) {
+    pub(super) fn start_slots(&mut self) {
         let cfg = SlotConfig::of(&self.service);
+        let current = self.history.current_number();
         for i in 0..self.desired {
-            self.slots.entry(i).or_insert_with(|| Slot::new(i, cfg.clone()));
+            let slot = self.slots.entry(i).or_insert_with(|| Slot::new(i, cfg.clone()));
+            if !slot.has_process() && slot.pending_restart.is_none() {
+                slot.revision = current;
+            }
         }
         let now = Instant::now();
         let indices: Vec<u32> = self.slots.keys().copied().filter(|i| *i < self.desired).collect();
@@ -296,6 +333,8 @@ impl ServiceActor {
         self.started_ms = None;
         self.roll.clear();
         self.rolling = None;
+        // A stopped service has no rollout under way; it starts on its current revision.
+        self.rollout = None;
         let indices: Vec<u32> = self.slots.keys().copied().collect();
         for i in indices {
             if let Some(slot) = self.slots.get_mut(&i) {
@@ -311,43 +350,14 @@ impl ServiceActor {
             self.start();
             return;
         }
-        self.begin_roll("rolling restart");
-    }
-
-    /// Queues every replica for replacement. A slot being replaced now finishes first
-    /// (`rolling` is kept), so a second roll never stops a replica before its successor is ready.
-    fn begin_roll(&mut self, why: &str) {
-        self.event(None, EventKind::Restarted, format!("{why} of {} replica(s)", self.desired));
+        self.event(None, EventKind::Restarted, format!("rolling restart of {} replica(s)", self.desired));
+        // Every replica, on the current revision. A slot being replaced now finishes first
+        // (`rolling` is kept), so a second roll never stops a replica before its successor is ready.
+        self.roll_to = self.history.current_number();
         self.roll = (0..self.desired).collect();
     }
 
-    /// A reload's new definition: later launches use it; a running service rolls onto it,
-    /// a failed one tries again with it, a stopped one stays stopped.
-    fn redefine(&mut self, r: super::Redefinition) -> Result<(), ClusterError> {
-        let replicas = r.service.replicas;
-        let replicas_changed = replicas != self.service.replicas;
-        self.service = r.service;
-        self.senv = r.senv;
-        self.deps = r.deps;
-        let cfg = SlotConfig::of(&self.service);
-        for slot in self.slots.values_mut() {
-            slot.set_config(cfg.clone());
-        }
-        if replicas_changed {
-            self.scale(replicas)?;
-        }
-        if r.roll && self.running {
-            if self.problem.is_some() {
-                self.start();
-            } else if !self.waiting_deps {
-                self.begin_roll("definition changed: rolling restart");
-            }
-        }
-        self.check_deps();
-        Ok(())
-    }
-
-    fn scale(&mut self, n: u32) -> Result<(), ClusterError> {
+    pub(super) fn scale(&mut self, n: u32) -> Result<(), ClusterError> {
         if n > MAX_REPLICAS {
             return Err(ClusterError::TooManyReplicas { service: self.service.name.clone(), asked: n });
         }
@@ -405,13 +415,41 @@ impl ServiceActor {
                     return;
                 }
                 self.rolling = None;
+                self.step_done(i);
             }
-            let Some(i) = self.roll.pop_front() else { return };
+            let Some(i) = self.roll.pop_front() else {
+                self.roll_done();
+                return;
+            };
+            let (to, cfg) = (self.roll_to, SlotConfig::of(self.definition(self.roll_to)));
             if let Some(slot) = self.slots.get_mut(&i) {
+                slot.revision = to;
+                slot.set_config(cfg);
                 let actions = slot.replace(Instant::now());
+                let epoch = slot.current_epoch();
                 self.apply(i, actions);
                 self.rolling = Some(i);
+                if let Some(epoch) = epoch {
+                    self.step_started(i, epoch);
+                }
             }
+        }
+    }
+
+    /// The definition of revision `number` (the current one if it is no longer kept).
+    pub(super) fn definition(&self, number: u32) -> &Service {
+        self.history.get(number).map_or(&self.service, |r| &r.service)
+    }
+
+    /// Schedules an internal message: a rollout step's deadline.
+    pub(super) fn rollout_deadline_after(&self, delay: Duration, id: u64, index: u32, epoch: u64) {
+        self.timer(delay, Internal::RolloutDeadline { id, index, epoch });
+    }
+
+    pub(super) fn apply_slot(&mut self, index: u32, f: impl FnOnce(&mut Slot) -> Vec<ReplicaAction>) {
+        if let Some(slot) = self.slots.get_mut(&index) {
+            let actions = f(slot);
+            self.apply(index, actions);
         }
     }
 
@@ -424,8 +462,10 @@ impl ServiceActor {
                     self.apply(index, actions);
                 }
                 // A `process` check passes once the program runs: after its `started`, never before.
-                if self.service.health.check == HealthCheck::Process {
-                    for _ in 0..self.service.health.success_threshold.max(1) {
+                let revision = self.slots.get(&index).and_then(|s| s.current.as_ref()).filter(|p| p.epoch == epoch).map(|p| p.revision);
+                let health = self.definition(revision.unwrap_or(self.roll_to)).health.clone();
+                if health.check == HealthCheck::Process {
+                    for _ in 0..health.success_threshold.max(1) {
                         self.probe(ProbeReport { index, epoch, result: Ok(()) });
                     }
                 }
@@ -434,6 +474,7 @@ impl ServiceActor {
                 if let Some(rt) = self.procs.remove(&(index, epoch)) {
                     rt.probes.cancel();
                 }
+                let last_probe = self.slots.get(&index).and_then(|s| s.current.as_ref()).filter(|p| p.epoch == epoch).and_then(|p| p.last_probe_error.clone());
                 if let Some(slot) = self.slots.get_mut(&index) {
                     let actions = match port_taken {
                         Some(by) => slot.exited_port_taken(epoch, (code, signal), &by, now_ms(), now),
@@ -441,8 +482,10 @@ impl ServiceActor {
                     };
                     self.apply(index, actions);
                 }
+                self.step_exited(index, epoch, &super::replica::describe_exit(code, signal), last_probe);
                 self.prune_slots();
             }
+            Internal::RolloutDeadline { id, index, epoch } => self.step_deadline(id, index, epoch),
             Internal::RestartDue { index, epoch } => {
                 if let Some(slot) = self.slots.get_mut(&index) {
                     let actions = slot.restart_due(epoch, now);
@@ -464,7 +507,7 @@ impl ServiceActor {
         }
     }
 
-    fn apply(&mut self, index: u32, actions: Vec<ReplicaAction>) {
+    pub(super) fn apply(&mut self, index: u32, actions: Vec<ReplicaAction>) {
         for action in actions {
             match action {
                 ReplicaAction::Spawn { epoch } => self.launch(index, epoch),
@@ -479,106 +522,20 @@ impl ServiceActor {
             }
         }
     }
+}
 
-    /// Takes the replica out of the service's address (it is published as leaving) and,
-    /// once the address has drained it, SIGTERM, then SIGKILL after the grace period. The
-    /// wait runs in a task so the actor keeps answering.
-    fn terminate(&mut self, index: u32, epoch: u64) {
-        let limit = self.service.stop_grace.min(super::DRAIN_LIMIT);
-        // No follower (an actor without an address): nothing to drain.
-        let followed = self.members_tx.receiver_count() > 0;
-        let Some(rt) = self.procs.get_mut(&(index, epoch)) else { return };
-        if rt.leaving.is_some() {
-            return;
-        }
-        let drained = CancellationToken::new();
-        rt.leaving = Some(Leaving { member: Member { replica: index, port: rt.port }, limit, drained: drained.clone() });
-        let pgid = rt.pgid;
-        let (tx, grace) = (self.internal_tx.clone(), self.service.stop_grace);
-        self.shared.tracker.spawn(async move {
-            if followed {
-                tokio::select! {
-                    _ = drained.cancelled() => {}
-                    // The follower bounds its drain by the same limit; this is for a follower that went away.
-                    _ = tokio::time::sleep(limit) => {}
-                }
-            }
-            spawn::signal_group(pgid, Signal::SIGTERM);
-            tokio::select! {
-                _ = tx.closed() => {}
-                _ = tokio::time::sleep(grace) => {
-                    let _ended = tx.send(Internal::GraceOver { index, epoch }).await;
-                }
-            }
-        });
-    }
+/// A command's answer, sent once the view it led to is published.
+enum Answer {
+    Done(super::Reply, Result<(), ClusterError>),
+    Deployed(super::DeployReply, Result<DeployOutcome, ClusterError>),
+}
 
-    fn timer(&self, delay: Duration, msg: Internal) {
-        let tx = self.internal_tx.clone();
-        self.shared.tracker.spawn(async move {
-            // Ends with the actor (which outlives the token during shutdown, for the grace timers).
-            tokio::select! {
-                _ = tx.closed() => {}
-                _ = tokio::time::sleep(delay) => {
-                    let _ended = tx.send(msg).await;
-                }
-            }
-        });
-    }
-
-    /// Starts the process for `epoch` of slot `index`, or fails the service if it cannot.
-    fn launch(&mut self, index: u32, epoch: u64) {
-        match self.try_launch(index, epoch) {
-            Ok(()) => {}
-            Err(e) => {
-                let reason = e.to_string();
-                tracing::warn!(service = %self.service.name, replica = index, "{reason}");
-                self.problem = Some(reason.clone());
-                if let Some(slot) = self.slots.get_mut(&index) {
-                    let actions = slot.spawn_failed(epoch, &reason);
-                    self.apply(index, actions);
-                }
-            }
-        }
-    }
-
-    fn try_launch(&mut self, index: u32, epoch: u64) -> Result<(), SpawnError> {
-        let port = spawn::free_port().map_err(|source| SpawnError::Io { program: "a free port".into(), source })?;
-        let spec = spawn::launch_spec(&self.service, &self.senv, index, port)?;
-        let launched = spawn::launch(&self.shared.shim, &spec)?;
-        let pgid = launched.pgid;
-        self.shared.output.capture(&self.service.name, index, launched.stdout, launched.stderr);
-        let probes = self.shared.cancel.child_token();
-        self.procs.insert((index, epoch), ProcRt { pgid, port, probes: probes.clone(), leaving: None });
-
-        let tx = self.internal_tx.clone();
-        let mut child = launched.child;
-        let mut control = launched.control;
-        self.shared.tracker.spawn(async move {
-            // The shim leads the group: its pid stands in if it cannot tell the program's.
-            let pid = spawn::read_program_pid(&mut control).await.unwrap_or(pgid as u32);
-            let _ended = tx.send(Internal::Pid { index, epoch, pid }).await;
-            let status = child.wait().await;
-            // Whatever the program left in its group (grandchildren) goes with it.
-            spawn::signal_group(pgid, Signal::SIGKILL);
-            drop(control);
-            let (code, signal) = match status {
-                Ok(s) => (s.code(), s.signal()),
-                Err(_) => (None, None),
-            };
-            let port_taken = spawn::taken_by(port).await;
-            let _ended = tx.send(Internal::Exited { index, epoch, code, signal, port_taken }).await;
-        });
-
-        if self.service.health.check != HealthCheck::Process {
-            let target = ProbeTarget { index, epoch, port, health: self.service.health.clone() };
-            let probe_tx = self.probe_tx.clone();
-            self.shared.tracker.spawn(health::probe_loop(target, probes, probe_tx));
-        }
-
-        if let Some(slot) = self.slots.get_mut(&index) {
-            slot.spawned(epoch, port, now_ms(), Instant::now());
-        }
-        Ok(())
+impl Answer {
+    fn send(self) {
+        // A caller that went away is fine.
+        let _gone = match self {
+            Answer::Done(to, result) => to.send(result).is_err(),
+            Answer::Deployed(to, result) => to.send(result).is_err(),
+        };
     }
 }

@@ -11,6 +11,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Member {
     pub replica: u32,
     pub port: u16,
+    /// The service revision it runs, so its traffic is counted for that revision.
+    pub revision: u32,
 }
 
 /// A replica about to be signalled: out of the address now, its requests in flight drained.
@@ -33,6 +35,8 @@ impl PartialEq for Leaving {
 /// that is leaving is never also ready.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReplicaSet {
+    /// The revision the service runs or rolls out now.
+    pub revision: u32,
     pub ready: Vec<Member>,
     pub starting: Vec<Member>,
     pub leaving: Vec<Leaving>,

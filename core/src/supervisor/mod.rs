@@ -6,6 +6,9 @@
 //! - `actor`: the service actor that turns the state machine's actions into processes,
 //!   signals and timers, and publishes the service's view on a `watch`;
 //! - `view`: that view, built from the slots;
+//! - [`revision`]: numbered definitions, what changed between two, a deploy's changes of
+//!   environment; [`rollout`]: one rollout's plan, steps and what a stopped one does (both
+//!   plain code); `deploy`: the actor applying them through the slots' surge-then-drain;
 //! - [`members`]: the replica set the actor publishes for the service's address to follow
 //!   (ready, starting, leaving — a leaving one is signalled once its drain is over).
 //!
@@ -14,8 +17,12 @@
 
 pub mod actor;
 pub mod backoff;
+mod deploy;
+mod launch;
 pub mod members;
 pub mod replica;
+pub mod revision;
+pub mod rollout;
 pub mod spawn;
 mod view;
 
@@ -29,7 +36,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::error::ClusterError;
 use crate::events::EventLog;
-use crate::snapshot::{Level, ServiceView};
+use crate::snapshot::{DeployOutcome, Level, RevisionView, ServiceView};
 
 pub use backoff::{backoff_delay, BACKOFF_MAX, BACKOFF_MIN, BACKOFF_RESET};
 pub use members::{Leaving, Member, ReplicaSet};
@@ -42,6 +49,7 @@ pub use crate::manifest::MAX_REPLICAS;
 pub const ROLL_SURGE: u32 = 1;
 
 pub(crate) type Reply = oneshot::Sender<Result<(), ClusterError>>;
+pub(crate) type DeployReply = oneshot::Sender<Result<DeployOutcome, ClusterError>>;
 
 /// What a service actor can be asked.
 pub enum ServiceCommand {
@@ -56,6 +64,12 @@ pub enum ServiceCommand {
     /// Environment for the replicas started from now on (the running ones keep theirs), until
     /// the next redefinition.
     SetEnv(std::collections::BTreeMap<String, String>, Reply),
+    /// Environment changes on top of the definition, rolled out as a new revision.
+    Deploy(revision::EnvChange, DeployReply),
+    /// A revision's definition (else the one before the current) rolled out as a new revision.
+    Undo(Option<u32>, DeployReply),
+    /// The kept revisions, newest first.
+    History(oneshot::Sender<Vec<RevisionView>>),
     /// Stop everything and end the actor; answered once every process is gone.
     Shutdown(oneshot::Sender<()>),
 }
@@ -130,6 +144,24 @@ impl ServiceHandle {
     /// Variables every replica started from now on gets (added to the manifest's `env`).
     pub async fn set_env(&self, vars: std::collections::BTreeMap<String, String>) -> Result<(), ClusterError> {
         self.call(|r| ServiceCommand::SetEnv(vars, r)).await
+    }
+    /// Rolls out the current definition with `change` on top, as the next revision.
+    pub async fn deploy(&self, change: revision::EnvChange) -> Result<DeployOutcome, ClusterError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(ServiceCommand::Deploy(change, reply)).await.map_err(|_| ClusterError::ShuttingDown)?;
+        rx.await.map_err(|_| ClusterError::ShuttingDown)?
+    }
+    /// Rolls out revision `to`'s definition (else the previous revision's) as the next revision.
+    pub async fn undo(&self, to: Option<u32>) -> Result<DeployOutcome, ClusterError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(ServiceCommand::Undo(to, reply)).await.map_err(|_| ClusterError::ShuttingDown)?;
+        rx.await.map_err(|_| ClusterError::ShuttingDown)?
+    }
+    /// The kept revisions, newest first.
+    pub async fn history(&self) -> Result<Vec<RevisionView>, ClusterError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(ServiceCommand::History(reply)).await.map_err(|_| ClusterError::ShuttingDown)?;
+        rx.await.map_err(|_| ClusterError::ShuttingDown)
     }
     /// Resolves once the service's processes are all gone (at once if the actor already ended).
     pub async fn shutdown(&self) {

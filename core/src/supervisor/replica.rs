@@ -42,6 +42,8 @@ impl SlotConfig {
 #[derive(Debug, Clone)]
 pub struct Proc {
     pub epoch: u64,
+    /// The service revision it runs.
+    pub revision: u32,
     /// The program's pid (reported by the shim; the shim's if it could not tell).
     pub pid: Option<u32>,
     pub port: u16,
@@ -79,6 +81,8 @@ pub enum ReplicaAction {
 #[derive(Debug, Clone)]
 pub struct Slot {
     pub index: u32,
+    /// The revision its next process runs (a restart keeps the revision that ran).
+    pub revision: u32,
     cfg: SlotConfig,
     next_epoch: u64,
     pub current: Option<Proc>,
@@ -125,6 +129,7 @@ impl Slot {
     pub fn new(index: u32, cfg: SlotConfig) -> Slot {
         Slot {
             index,
+            revision: 1,
             cfg,
             next_epoch: 1,
             current: None,
@@ -153,6 +158,7 @@ impl Slot {
         let epoch = self.epoch();
         self.current = Some(Proc {
             epoch,
+            revision: self.revision,
             pid: None,
             port: 0,
             state: ReplicaState::Starting,
@@ -423,6 +429,37 @@ impl Slot {
         } else {
             vec![self.spawn_new(now)]
         }
+    }
+
+    /// Undoes a replacement that has not finished: the outgoing process, still serving, is the
+    /// slot's process again, and the new one (not ready) is stopped. Nothing to undo: no action.
+    pub fn revert(&mut self) -> Vec<ReplicaAction> {
+        let Some(old) = self.outgoing.take() else { return vec![] };
+        if old.state == ReplicaState::Stopping || self.current.as_ref().is_some_and(|p| p.state == ReplicaState::Ready) {
+            self.outgoing = Some(old);
+            return vec![];
+        }
+        self.pending_restart = None;
+        self.backoff.reset();
+        self.revision = old.revision;
+        let mut out = vec![];
+        if let Some(mut new) = self.current.take() {
+            if new.is_running() {
+                new.unhealthy_restart = false;
+                if new.state != ReplicaState::Stopping {
+                    new.state = ReplicaState::Stopping;
+                    out.push(ReplicaAction::Terminate { epoch: new.epoch });
+                }
+                self.outgoing = Some(new);
+            }
+        }
+        self.current = Some(old);
+        out
+    }
+
+    /// The epoch of the slot's current process, if it has one.
+    pub fn current_epoch(&self) -> Option<u64> {
+        self.current.as_ref().map(|p| p.epoch)
     }
 
     fn retire_outgoing_now(&mut self) -> Vec<ReplicaAction> {

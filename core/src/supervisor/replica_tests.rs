@@ -203,6 +203,37 @@ async fn rolling_replace_keeps_the_old_one_until_the_new_one_is_ready() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_reverted_replace_keeps_the_old_process_and_stops_the_new_one() {
+    let mut s = Slot::new(0, cfg(RestartPolicy::Always));
+    let old = start_ready(&mut s);
+    s.revision = 2;
+    let new = spawn_epoch(&s.replace(Instant::now()));
+    assert_eq!(s.current.as_ref().map(|p| p.revision), Some(2));
+    launched(&mut s, new);
+    // The new one crashes twice: the first restart is at once, the second waits for a backoff.
+    let respawned = spawn_epoch(&s.exited(new, Some(1), None, 0, Instant::now()));
+    launched(&mut s, respawned);
+    assert!(restart_after(&s.exited(respawned, Some(1), None, 0, Instant::now())).is_some());
+    let out = s.revert();
+    assert!(out.is_empty(), "the crashed process needs no signal: {out:?}");
+    assert_eq!(s.current.as_ref().map(|p| (p.epoch, p.revision, p.state)), Some((old, 1, ReplicaState::Ready)));
+    assert_eq!(s.revision, 1, "its restarts run the old revision again");
+    assert!(s.pending_restart.is_none() && s.outgoing.is_none() && s.settled());
+
+    // A new process still starting is stopped, and the old one serves on.
+    s.revision = 2;
+    let again = spawn_epoch(&s.replace(Instant::now()));
+    launched(&mut s, again);
+    assert_eq!(s.revert(), vec![ReplicaAction::Terminate { epoch: again }]);
+    assert_eq!(s.ready_count(), 1);
+    assert!(!s.settled(), "until the new one exits");
+    s.exited(again, None, Some(15), 0, Instant::now());
+    assert!(s.settled());
+    assert_eq!(s.current.as_ref().map(|p| p.epoch), Some(old));
+    assert!(s.revert().is_empty(), "nothing left to undo");
+}
+
+#[tokio::test(start_paused = true)]
 async fn kill_and_spawn_failure() {
     let mut s = Slot::new(0, cfg(RestartPolicy::Always));
     let e = start_ready(&mut s);

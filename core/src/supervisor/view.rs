@@ -20,6 +20,7 @@ fn replica_view(index: u32, p: Option<&Proc>, slot: &super::replica::Slot) -> Re
         last_probe_error: p.and_then(|p| p.last_probe_error.clone()),
         cpu_percent: 0.0,
         rss_bytes: 0,
+        revision: p.map_or(slot.revision, |p| p.revision),
     }
 }
 
@@ -82,19 +83,22 @@ pub(super) fn build_view(a: &ServiceActor) -> ServiceView {
         cpu_percent: 0.0,
         rss_bytes: 0,
         replicas,
+        revision: a.history.current_number(),
+        rollout: a.rollout.as_ref().map(|r| r.view(a.ready_on(r.to), a.desired)),
+        deployed: a.deployed.clone(),
     }
 }
 
 /// The processes by what the address must do with them: leaving ones (terminated, not
 /// exited yet) take precedence over the state their slot still shows.
 pub(super) fn replica_set(a: &ServiceActor) -> ReplicaSet {
-    let mut set = ReplicaSet::default();
+    let mut set = ReplicaSet { revision: a.history.current_number(), ..ReplicaSet::default() };
     for slot in a.slots.values() {
         for p in [slot.outgoing.as_ref(), slot.current.as_ref()].into_iter().flatten() {
             if a.procs.get(&(slot.index, p.epoch)).is_some_and(|rt| rt.leaving.is_some()) {
                 continue;
             }
-            let member = Member { replica: slot.index, port: p.port };
+            let member = Member { replica: slot.index, port: p.port, revision: p.revision };
             match p.state {
                 ReplicaState::Ready => set.ready.push(member),
                 ReplicaState::Starting => set.starting.push(member),

@@ -42,6 +42,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/api/cluster/stop-all", post(stop_all))
         .route("/api/reload", post(reload))
         .merge(super::traffic::routes())
+        .merge(super::deploy::routes())
         .merge(super::lessons::routes())
         .merge(super::autoscale::routes())
         // Anything else under /api is a mistake, not a page of the app.

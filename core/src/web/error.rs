@@ -117,10 +117,13 @@ mod tests {
             E::LessonStarting => 30,
             E::StepRunning(_) => 31,
             E::NoLesson => 32,
-            E::NoManifestFile => 33,
-            E::InvalidManifest(_) => 34,
-            E::ManifestRead(_) => 35,
-            E::NoAutoscaler(_) => 36,
+            E::InvalidDeploy { .. } => 33,
+            E::NoPreviousRevision { .. } => 34,
+            E::UnknownRevision { .. } => 35,
+            E::NoManifestFile => 36,
+            E::InvalidManifest(_) => 37,
+            E::ManifestRead(_) => 38,
+            E::NoAutoscaler(_) => 39,
         }
     }
 
@@ -161,6 +164,9 @@ mod tests {
             (E::LessonStarting, 409, "busy"),
             (E::StepRunning("l".into()), 409, "busy"),
             (E::NoLesson, 400, "invalid-argument"),
+            (E::InvalidDeploy { service: web(), reason: "PORT is set by microdeck".into() }, 400, "invalid-argument"),
+            (E::NoPreviousRevision { service: web() }, 400, "invalid-argument"),
+            (E::UnknownRevision { service: web(), revision: 9 }, 400, "invalid-argument"),
             (E::NoManifestFile, 400, "invalid-argument"),
             (E::InvalidManifest(causes::invalid_manifest()), 422, "invalid-manifest"),
             (E::ManifestRead(causes::join()), 500, "io"),

@@ -4,7 +4,8 @@
 //! - [`auth`]: the guard (the API's bearer token, Host and Origin checks, no framing);
 //! - [`api`]: the routes over `Cluster`; [`traffic`]: `/metrics`, series, topology, load, knobs;
 //!   [`lessons`]: list, start, stop and progress of lessons; [`autoscale`]: a service's
-//!   autoscaler and its switch; [`error`]: `{ code, message }` answers;
+//!   autoscaler and its switch; [`deploy`]: deploy, rollout status, history and undo;
+//!   [`error`]: `{ code, message }` answers;
 //! - [`ui`]: the built UI folder, found at run time; [`files`]: the token and state files;
 //! - [`server`]: the connections: a cap on how many are open, a time limit on a request's
 //!   head, and a stop that waits for them only so long.
@@ -15,6 +16,7 @@
 pub mod api;
 pub mod auth;
 pub mod autoscale;
+pub mod deploy;
 pub mod error;
 pub mod files;
 pub mod lessons;

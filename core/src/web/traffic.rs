@@ -17,7 +17,7 @@ use super::error::{ApiError, ApiResult};
 use crate::cluster::load_duration;
 use crate::loadgen::LoadReport;
 use crate::manifest::ScenarioOutline;
-use crate::metrics::{prometheus::CONTENT_TYPE as PROMETHEUS_TEXT, ReplicaShare, Series, Topology};
+use crate::metrics::{prometheus::CONTENT_TYPE as PROMETHEUS_TEXT, ReplicaShare, RevisionSeries, Series, Topology};
 
 /// The window of series and spread when the query names none: the charts' 5 minutes.
 const DEFAULT_WINDOW_S: u64 = 300;
@@ -28,6 +28,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/api/topology", get(topology))
         .route("/api/services/{name}/series", get(series))
         .route("/api/services/{name}/spread", get(spread))
+        .route("/api/services/{name}/revision-series", get(revision_series))
         .route("/api/services/{name}/knobs", post(knobs))
         .route("/api/services/{name}/crash", post(crash))
         .route("/api/load", get(load_report))
@@ -74,6 +75,17 @@ async fn series(
     let window = window_of(params)?;
     let series = s.cluster.series(&name, window).await?;
     Ok(Json(series.unwrap_or_else(|| Series { service: name, ..Series::default() })))
+}
+
+/// Each revision's requests a second, error % and p95 (old and new side by side in a rollout).
+async fn revision_series(
+    State(s): State<ApiState>,
+    name: Result<Path<String>, PathRejection>,
+    params: Result<Query<WindowParams>, QueryRejection>,
+) -> ApiResult<Vec<RevisionSeries>> {
+    let name = name_of(name)?;
+    let window = window_of(params)?;
+    Ok(Json(s.cluster.revision_series(&name, window).await?))
 }
 
 async fn spread(

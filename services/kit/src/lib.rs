@@ -3,7 +3,9 @@
 //! The one way the Rust samples of the sample cluster start, so each shows the same face
 //! to Microdeck: `GET /health`, JSON log lines on stdout, graceful shutdown on SIGTERM,
 //! an HTTP client that names its caller, an `x-replica` header on every answer, and the
-//! demo knobs (`/admin/knobs`, `/admin/crash`).
+//! demo knobs (`/admin/knobs`, `/admin/crash`). Its `VERSION` (default `1`) is in `/health`,
+//! an `x-version` header and its log lines; `BAD_RELEASE=health` makes `/health` fail and
+//! `BAD_RELEASE=crash` exits at start, so a demo can deploy a broken release on purpose.
 //!
 //! ## Layout
 //!
@@ -40,6 +42,34 @@ pub use knobs::{KnobState, Knobs, KnobsPatch};
 pub const CALLER_HEADER: &str = "x-microdeck-caller";
 /// Names the replica that answered (`<service>-<replica>`).
 pub const REPLICA_HEADER: &str = "x-replica";
+/// The release that answered (`VERSION`).
+pub const VERSION_HEADER: &str = "x-version";
+
+/// A broken release on purpose (`BAD_RELEASE`), for demos of a rollout that stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BadRelease {
+    #[default]
+    No,
+    /// `/health` answers 503: the replica never gets ready.
+    Health,
+    /// The program exits with status 1 at start.
+    Crash,
+}
+
+impl BadRelease {
+    /// `health`, `crash`, or nothing; another value is ignored with a warning.
+    pub fn parse(value: Option<&str>) -> BadRelease {
+        match value.map(str::trim) {
+            None | Some("") => BadRelease::No,
+            Some("health") => BadRelease::Health,
+            Some("crash") => BadRelease::Crash,
+            Some(other) => {
+                tracing::warn!(value = other, "BAD_RELEASE is `health` or `crash`; ignoring it");
+                BadRelease::No
+            }
+        }
+    }
+}
 
 /// What a sample reads from its environment at start.
 #[derive(Debug, Clone)]
@@ -55,6 +85,10 @@ pub struct Config {
     pub knobs: Knobs,
     /// What `POST /admin/crash` does after replying (exit(1) outside tests).
     pub crash: fn(),
+    /// `VERSION`, default `1`.
+    pub version: String,
+    /// `BAD_RELEASE`.
+    pub bad_release: BadRelease,
 }
 
 fn crash_now() {
@@ -74,6 +108,8 @@ impl Config {
             data_dir,
             knobs: Knobs::from_env(),
             crash: crash_now,
+            version: std::env::var("VERSION").ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| "1".into()),
+            bad_release: BadRelease::parse(std::env::var("BAD_RELEASE").ok().as_deref()),
             service,
         }
     }
@@ -87,6 +123,8 @@ impl Config {
             data_dir: data_dir.into(),
             knobs: Knobs::default(),
             crash: crash_now,
+            version: "1".into(),
+            bad_release: BadRelease::No,
         }
     }
 
@@ -139,6 +177,8 @@ pub fn init_logging() {
 struct Admin {
     service: String,
     replica: String,
+    version: String,
+    health_fails: bool,
     started: Instant,
     knobs: Arc<KnobState>,
     crash: fn(),
@@ -151,11 +191,14 @@ pub fn app(config: &Config, routes: Router) -> Router {
     let admin = Admin {
         service: config.service.clone(),
         replica: config.replica.clone(),
+        version: config.version.clone(),
+        health_fails: config.bad_release == BadRelease::Health,
         started: Instant::now(),
         knobs: knobs.clone(),
         crash: config.crash,
     };
     let replica = HeaderValue::from_str(&config.replica_id()).unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+    let version = HeaderValue::from_str(&config.version).unwrap_or_else(|_| HeaderValue::from_static("unknown"));
     let own = routes.layer(middleware::from_fn_with_state(knobs, knobs::apply_knobs));
     Router::new()
         .route("/health", get(health))
@@ -164,16 +207,24 @@ pub fn app(config: &Config, routes: Router) -> Router {
         .with_state(admin)
         .merge(own)
         .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static(REPLICA_HEADER), replica))
-        .layer(middleware::from_fn(log_request))
+        .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static(VERSION_HEADER), version))
+        .layer(middleware::from_fn_with_state(Arc::<str>::from(config.version.as_str()), log_request))
 }
 
-async fn health(State(a): State<Admin>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "status": "ok",
+async fn health(State(a): State<Admin>) -> Response {
+    let status = if a.health_fails { "failing" } else { "ok" };
+    let body = Json(serde_json::json!({
+        "status": status,
         "service": a.service,
         "replica": a.replica,
+        "version": a.version,
         "uptime_ms": a.started.elapsed().as_millis() as u64,
-    }))
+    }));
+    if a.health_fails {
+        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    } else {
+        body.into_response()
+    }
 }
 
 async fn get_knobs(State(a): State<Admin>) -> Json<Knobs> {
@@ -201,7 +252,7 @@ async fn crash(State(a): State<Admin>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "crashing": true }))
 }
 
-async fn log_request(req: Request, next: Next) -> Response {
+async fn log_request(State(version): State<Arc<str>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -211,11 +262,11 @@ async fn log_request(req: Request, next: Next) -> Response {
     let status = resp.status().as_u16();
     // Health probes come every second: kept out of the default log level.
     if path == "/health" {
-        tracing::debug!(%method, %path, status, ms, %caller, "request");
+        tracing::debug!(%method, %path, status, ms, %caller, %version, "request");
     } else if status >= 500 {
-        tracing::warn!(%method, %path, status, ms, %caller, "request");
+        tracing::warn!(%method, %path, status, ms, %caller, %version, "request");
     } else {
-        tracing::info!(%method, %path, status, ms, %caller, "request");
+        tracing::info!(%method, %path, status, ms, %caller, %version, "request");
     }
     resp
 }
@@ -250,12 +301,21 @@ pub async fn shutdown_signal() {
 }
 
 /// A sample's whole life: bind `127.0.0.1:PORT`, serve `routes` wrapped by [`app`], stop on SIGTERM.
+/// A `BAD_RELEASE=crash` release ends here, before it listens.
 pub async fn run(config: Config, routes: Router) -> anyhow::Result<()> {
+    let version = config.version.clone();
+    if config.bad_release == BadRelease::Crash {
+        tracing::error!(%version, "BAD_RELEASE=crash: exiting at start on purpose");
+        anyhow::bail!("version {version} is a bad release on purpose (BAD_RELEASE=crash)");
+    }
     let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
     let addr = listener.local_addr()?;
-    tracing::info!(service = %config.service, replica = %config.replica, %addr, "listening");
+    tracing::info!(service = %config.service, replica = %config.replica, %version, %addr, "listening");
+    if config.bad_release == BadRelease::Health {
+        tracing::warn!(%version, "BAD_RELEASE=health: /health answers 503 on purpose");
+    }
     serve(listener, app(&config, routes), shutdown_signal()).await?;
-    tracing::info!("stopped");
+    tracing::info!(%version, "stopped");
     Ok(())
 }
 

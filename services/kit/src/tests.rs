@@ -54,6 +54,26 @@ async fn health_answers_json_naming_service_and_replica() {
     assert_eq!(v["replica"], "0");
     assert!(v["uptime_ms"].is_u64(), "{v}");
     assert_eq!(headers["x-replica"], "demo-0");
+    assert_eq!((v["version"].as_str(), headers["x-version"].to_str().ok()), (Some("1"), Some("1")));
+}
+
+#[tokio::test]
+async fn a_version_is_reported_and_a_bad_release_fails_its_health() {
+    let routes = || Router::new().route("/hello", get(|| async { "hi" }));
+    let v2 = Config { version: "2".into(), ..config() };
+    let (status, headers, _) = call(&app(&v2, routes()), "GET", "/hello", None).await;
+    assert_eq!((status, headers["x-version"].to_str().ok()), (StatusCode::OK, Some("2")));
+    let bad = Config { version: "3".into(), bad_release: BadRelease::Health, ..config() };
+    let app = app(&bad, routes());
+    let (status, _, body) = call(&app, "GET", "/health", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!((json(&body)["status"].as_str(), json(&body)["version"].as_str()), (Some("failing"), Some("3")));
+    // Only its health fails: a request that reaches it is served.
+    assert_eq!(call(&app, "GET", "/hello", None).await.0, StatusCode::OK);
+    let crash = Config { bad_release: BadRelease::Crash, ..config() };
+    assert!(run(crash, routes()).await.is_err(), "a crashing release ends at start");
+    assert_eq!(BadRelease::parse(Some("crash")), BadRelease::Crash);
+    assert_eq!(BadRelease::parse(Some("nonsense")), BadRelease::No);
 }
 
 #[tokio::test]

@@ -127,6 +127,11 @@ impl Db {
         self.get(name)
     }
 
+    /// Removes a profile; false when there was none.
+    pub fn delete(&self, name: &str) -> Result<bool, DbError> {
+        Ok(self.conn()?.execute("DELETE FROM profiles WHERE name = ?1", params![name])? > 0)
+    }
+
     /// Up to `limit` profiles, by name.
     pub fn list(&self, limit: u32) -> Result<Vec<Profile>, DbError> {
         let conn = self.conn()?;

@@ -7,7 +7,7 @@
 //! visible as the users → analytics edge of the traffic graph.
 //!
 //! Routes: `POST /users {name, display_name?, email?, bio?}`, `GET /users`,
-//! `GET /users/{name}`, `PUT /users/{name} {display_name?, email?, bio?}`.
+//! `GET /users/{name}`, `PUT /users/{name} {display_name?, email?, bio?}`, `DELETE /users/{name}`.
 //!
 //! - `db`: the SQLite store.
 
@@ -41,7 +41,7 @@ struct NewProfile {
 pub fn router(db: Db, analytics: Analytics) -> Router {
     Router::new()
         .route("/users", get(list).post(create))
-        .route("/users/{name}", get(read).put(update))
+        .route("/users/{name}", get(read).put(update).delete(remove))
         .with_state(AppState { db, analytics })
 }
 
@@ -116,6 +116,18 @@ async fn update(State(s): State<AppState>, Path(name): Path<String>, Json(f): Js
             Json(p).into_response()
         }
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no profile named `{name}`")),
+        Err(r) => r,
+    }
+}
+
+async fn remove(State(s): State<AppState>, Path(name): Path<String>) -> Response {
+    let (db, n) = (s.db.clone(), name.clone());
+    match blocking(move || db.delete(&n)).await {
+        Ok(true) => {
+            s.analytics.event("write", serde_json::json!({ "user": name, "op": "delete" }));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no profile named `{name}`")),
         Err(r) => r,
     }
 }

@@ -61,6 +61,17 @@ async fn crud_persists_across_a_new_router_on_the_same_db() {
 }
 
 #[tokio::test]
+async fn a_deleted_profile_is_gone_and_a_second_delete_is_a_404() {
+    let tmp = tempdir();
+    let app = app(tmp.path(), Analytics::new(None, "users"));
+    let (status, _) = call(&app, "POST", "/users", Some(serde_json::json!({ "name": "dora" }))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(call(&app, "DELETE", "/users/dora", None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(call(&app, "GET", "/users/dora", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call(&app, "DELETE", "/users/dora", None).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn demo_profile_is_seeded() {
     let tmp = tempdir();
     let app = app(tmp.path(), Analytics::new(None, "users"));

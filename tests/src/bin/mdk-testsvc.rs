@@ -10,6 +10,8 @@
 //! `--log-rate N` once listening, print N numbered lines a second, in 10 ms batches;
 //! `--max-inflight N` at most N `/sleep/MS` requests at once, the others wait their turn (so
 //! a replica's capacity is N × 1000 / MS requests a second).
+//! Like the sample kit: `VERSION` (default 1) is in every answer's `x-version` header and
+//! JSON, and `BAD_RELEASE=crash` exits 1 at start, `BAD_RELEASE=health` fails `/health` (503).
 
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -44,7 +46,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |name: &str| args.iter().any(|a| a == name);
     let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse::<u64>().ok());
-    if flag("--crash") {
+    if flag("--crash") || env("BAD_RELEASE") == "crash" {
         eprintln!("crashing on purpose");
         std::process::exit(1);
     }
@@ -81,8 +83,9 @@ fn main() {
         std::thread::spawn(move || log_steadily(rate));
     }
     let tcp = flag("--tcp");
+    let health_fails = env("BAD_RELEASE") == "health";
     for conn in listener.incoming().flatten() {
-        std::thread::spawn(move || if tcp { greet(conn) } else { serve(conn) });
+        std::thread::spawn(move || if tcp { greet(conn) } else { serve(conn, health_fails) });
     }
 }
 
@@ -112,7 +115,11 @@ fn greet(mut conn: TcpStream) {
     let _unsent = writeln!(conn, "replica {} pid {}", env("REPLICA"), std::process::id());
 }
 
-fn serve(conn: TcpStream) {
+fn version() -> String {
+    Some(env("VERSION")).filter(|v| !v.is_empty()).unwrap_or_else(|| "1".into())
+}
+
+fn serve(conn: TcpStream, health_fails: bool) {
     let _unsent = conn.set_read_timeout(Some(Duration::from_secs(10)));
     let Ok(clone) = conn.try_clone() else { return };
     let mut reader = BufReader::new(clone);
@@ -149,19 +156,25 @@ fn serve(conn: TcpStream) {
             env(name)
         } else {
             format!(
-                "{{\"service\":\"{}\",\"replica\":{},\"port\":{},\"pid\":{}}}",
+                "{{\"service\":\"{}\",\"replica\":{},\"port\":{},\"pid\":{},\"version\":\"{}\"}}",
                 env("SERVICE_NAME"),
                 env("REPLICA"),
                 env("PORT"),
-                std::process::id()
+                std::process::id(),
+                version()
             )
         };
-        let status = path.strip_prefix("/status/").and_then(|n| n.parse::<u16>().ok()).unwrap_or(200);
+        let status = match path.strip_prefix("/status/").and_then(|n| n.parse::<u16>().ok()) {
+            Some(n) => n,
+            None if path == "/health" && health_fails => 503,
+            None => 200,
+        };
         if let Some(ms) = path.strip_prefix("/sleep/").and_then(|n| n.parse::<u64>().ok()) {
             work(ms);
         }
         let response = format!(
-            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\nx-version: {}\r\ncontent-length: {}\r\n\r\n{body}",
+            version(),
             body.len()
         );
         if conn.write_all(response.as_bytes()).is_err() {

@@ -9,6 +9,7 @@ mod local_api;
 mod members;
 mod polish;
 mod reload;
+mod rollout;
 mod replica_port;
 mod run_folder;
 mod stop_signal;

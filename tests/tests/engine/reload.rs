@@ -94,7 +94,7 @@ async fn a_reload_rolls_the_changed_adds_the_new_stops_the_removed_and_leaves_th
     let report = tokio::time::timeout(LONG, cluster.reload(reread(&file))).await.expect("reload in time").expect("reload");
     assert_eq!(
         report,
-        ReloadReport { changed: vec!["web".into()], added: vec!["fresh".into()], removed: vec!["gone".into()], unchanged: vec!["keep".into()] }
+        ReloadReport { changed: vec!["web".into()], added: vec!["fresh".into()], removed: vec!["gone".into()], unchanged: vec!["keep".into()], deployed_on_top: vec![] }
     );
 
     // The removed service: its processes gone, its port free again, out of the snapshot.
@@ -151,7 +151,10 @@ async fn a_reload_rolls_the_changed_adds_the_new_stops_the_removed_and_leaves_th
     assert!(reloaded.message.contains("1 changed (web)") && reloaded.message.contains("1 removed (gone)"), "{}", reloaded.message);
     let keep_after: Vec<_> = events.iter().filter(|e| e.service == "keep" && e.seq > reloaded.seq).collect();
     assert!(keep_after.is_empty(), "keep was touched: {keep_after:?}");
-    assert!(events.iter().any(|e| e.service == "web" && e.kind == EventKind::Restarted && e.seq > reloaded.seq));
+    // The changed service's new definition is its next revision, rolled out.
+    let deployed = events.iter().find(|e| e.service == "web" && e.kind == EventKind::Deployed && e.seq > reloaded.seq).expect("web's new revision");
+    assert!(deployed.message.starts_with("revision 2 (manifest reloaded)") && deployed.message.contains("env GREETING"), "{}", deployed.message);
+    assert!(events.iter().any(|e| e.service == "web" && e.kind == EventKind::Rollout && e.message == "rollout of revision 2 complete"), "{events:?}");
 
     tokio::time::timeout(Duration::from_secs(15), cluster.shutdown()).await.expect("shutdown in time");
     let last: Vec<u32> = [rolled, fresh].iter().flat_map(pids).collect();

@@ -50,6 +50,7 @@ export function demoTransport(): Transport {
     last_probe_error: null,
     cpu_percent: Math.random() * 8,
     rss_bytes: 8_000_000 + Math.random() * 30_000_000,
+    revision: 1,
   });
   const services: DemoService[] = NAMES.map((name, i) => ({
     name,
@@ -108,6 +109,9 @@ export function demoTransport(): Transport {
       cpu_percent: s.replicas.reduce((a, r) => a + r.cpu_percent, 0),
       rss_bytes: s.replicas.reduce((a, r) => a + r.rss_bytes, 0),
       replicas: s.replicas.map((r) => ({ ...r })),
+      revision: 1,
+      rollout: null,
+      deployed: { set: {}, unset: [] },
     };
   }
   function snapshot(): ClusterSnapshot {
@@ -290,6 +294,18 @@ export function demoTransport(): Transport {
     },
     async stopLesson() {
       throw noTraffic;
+    },
+    async deploy() {
+      throw noTraffic;
+    },
+    async rolloutHistory() {
+      return [];
+    },
+    async rolloutUndo() {
+      throw noTraffic;
+    },
+    async revisionSeries() {
+      return [];
     },
     subscribe(onUpdate, onConnection?: (c: Connection) => void) {
       listeners.add(onUpdate);

@@ -4,12 +4,13 @@ import { REPLICA_STATES, SERVICE_STATES } from './types';
 import type { ReplicaView, ServiceView } from './types';
 
 function replica(over: Partial<ReplicaView> = {}): ReplicaView {
-  return { index: 0, pid: 100, port: 9000, state: 'ready', restarts: 0, started_at: 0, last_exit: null, last_probe_error: null, cpu_percent: 0, rss_bytes: 0, ...over };
+  return { index: 0, pid: 100, port: 9000, state: 'ready', restarts: 0, started_at: 0, last_exit: null, last_probe_error: null, cpu_percent: 0, rss_bytes: 0, revision: 1, ...over };
 }
 function service(over: Partial<ServiceView> = {}): ServiceView {
   return {
     name: 'media', state: 'ready', desired: 1, ready: 1, address: '127.0.0.1:7403', port: 7403, protocol: 'http', restarts: 0,
-    next_restart_at: null, problem: null, optional: false, started_at: 0, cpu_percent: 0, rss_bytes: 0, replicas: [replica()], ...over,
+    next_restart_at: null, problem: null, optional: false, started_at: 0, cpu_percent: 0, rss_bytes: 0, replicas: [replica()],
+    revision: 1, deployed: { set: {}, unset: [] }, ...over,
   };
 }
 

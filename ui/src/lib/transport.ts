@@ -4,6 +4,7 @@
 import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import type { AutoscalerView, ClusterEvent, ClusterSnapshot, CommandError, LogLine, LogQuery, ReloadReport, Update } from './types';
+import type { DeployApi } from './deploy';
 import type { LessonApi } from './lessons';
 import { takePageToken } from './pagetoken';
 import { followFeed } from './ssefeed';
@@ -12,7 +13,7 @@ import type { TrafficApi } from './traffic';
 /** Whether the feed is live; the web feed reconnects by itself, `lost` when the engine refuses it. */
 export type Connection = 'connecting' | 'live' | 'lost';
 
-export interface Transport extends TrafficApi, LessonApi {
+export interface Transport extends TrafficApi, LessonApi, DeployApi {
   readonly kind: 'tauri' | 'http' | 'demo';
   snapshot(): Promise<ClusterSnapshot>;
   /** Newest last. */
@@ -110,6 +111,10 @@ export function tauriTransport(): Transport {
     startLesson: (name, pace) => call('start_lesson', { request: { name, pace } }),
     advanceLesson: (rest) => call('advance_lesson', { rest }),
     stopLesson: () => call('stop_lesson'),
+    deploy: (name, change) => call('deploy', { name, change }),
+    rolloutHistory: (name) => call('rollout_history', { name }),
+    rolloutUndo: (name, toRevision) => call('rollout_undo', { name, toRevision: toRevision ?? null }),
+    revisionSeries: (name, windowS) => call('revision_series', { name, windowS }),
     onQuitting(onWaiting) {
       listen<{ waiting: string }>('quitting', (e) => onWaiting(e.payload.waiting)).catch(() => {
         // Without the event the window title still says it.
@@ -204,6 +209,10 @@ export function httpTransport(base = '', fetchImpl: typeof fetch = (...a) => fet
     startLesson: (name, pace) => request('POST', '/api/lessons/start', { name, pace }),
     advanceLesson: (rest) => request('POST', '/api/lessons/advance', { rest }),
     stopLesson: () => request('POST', '/api/lessons/stop'),
+    deploy: (name, change) => request('POST', `${svc(name)}/deploy`, { env: change.set, unset: change.unset }),
+    rolloutHistory: (name) => request('GET', `${svc(name)}/revisions`),
+    rolloutUndo: (name, toRevision) => request('POST', `${svc(name)}/rollout/undo`, { to_revision: toRevision ?? null }),
+    revisionSeries: (name, windowS) => request('GET', `${svc(name)}/revision-series?window=${windowS}`),
     subscribe(onUpdate, onConnection) {
       return followFeed({
         url: `${base}/api/subscribe`,

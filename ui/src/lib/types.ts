@@ -134,6 +134,65 @@ export interface ServiceView {
   cpu_percent: number;
   rss_bytes: number;
   replicas: ReplicaView[];
+  /** The revision the service runs, or rolls out. */
+  revision: number;
+  /** The last rollout, while the service runs. */
+  rollout?: RolloutView | null;
+  /** The deploys' environment changes on top of the manifest (a restart of Microdeck returns to the file). */
+  deployed: EnvChange;
+}
+
+/** `EnvChange` in supervisor/revision.rs: variables set and removed by deploys. */
+export interface EnvChange {
+  set: Record<string, string>;
+  unset: string[];
+}
+
+export type RolloutState = 'progressing' | 'complete' | 'rolling-back' | 'rolled-back' | 'paused';
+
+/** `RolloutView` in snapshot.rs. */
+export interface RolloutView {
+  from: number;
+  to: number;
+  state: RolloutState;
+  /** Ready replicas on revision `to`. */
+  updated: number;
+  desired: number;
+  /** "rollout of revision 4 failed: …", once it stopped on a bad replica. */
+  reason: string | null;
+  started_at: EpochMs;
+  finished_at: EpochMs | null;
+  deadline_ms: number;
+}
+
+/** `RevisionView` in snapshot.rs: one kept revision, as the history lists it. */
+export interface RevisionView {
+  revision: number;
+  at: EpochMs;
+  cause: string;
+  changes: string[];
+  command: string;
+  env: Record<string, string>;
+  deployed: EnvChange;
+  current: boolean;
+  failed: string | null;
+}
+
+/** `RevisionSeries` in metrics/revisions.rs: one revision's 1-second columns. */
+export interface RevisionSeries {
+  revision: number;
+  t: number[];
+  rps: number[];
+  error_pct: number[];
+  p95_ms: (number | null)[];
+}
+
+/** `DeployOutcome` in snapshot.rs: what a deploy or an undo did. */
+export interface DeployOutcome {
+  service: string;
+  revision: number;
+  changes: string[];
+  rolling: boolean;
 }
 
 export const REPLICA_STATES = ['starting', 'ready', 'unhealthy', 'stopping', 'stopped', 'exited'] as const;
@@ -151,6 +210,8 @@ export interface ReplicaView {
   last_probe_error: string | null;
   cpu_percent: number;
   rss_bytes: number;
+  /** The revision this process runs. */
+  revision: number;
 }
 
 export interface ExitInfo {
@@ -189,7 +250,9 @@ export type EventKind =
   | 'failed'
   | 'reloaded'
   | 'lesson'
-  | 'autoscale';
+  | 'autoscale'
+  | 'deployed'
+  | 'rollout';
 
 /** `Event` in snapshot.rs (renamed here so it does not shadow the DOM's `Event`). */
 export interface ClusterEvent {
@@ -226,6 +289,8 @@ export interface ReloadReport {
   added: string[];
   removed: string[];
   unchanged: string[];
+  /** Services whose deployed changes stay on top of the file. */
+  'deployed-on-top': string[];
 }
 
 export interface CommandError {

@@ -1,6 +1,8 @@
 //! The local API over a real `Cluster` of `sleep` services: JSON routes, errors as
 //! `{ code, message }`, the SSE feed, the guard, the CLI verbs found through the state file,
-//! and reloading the manifest file after an edit.
+//! reloading the manifest file after an edit, and (`deploy`) deploys and rollouts.
+
+mod deploy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -527,7 +529,7 @@ async fn reload_applies_the_edited_file_and_a_broken_one_changes_nothing() -> Re
 
         std::fs::write(&file, format!("{TINY}[services.napper]\ncommand = \"sleep\"\nargs = [\"1001\"]\n"))?;
         let (status, report) = call(&r, "POST", "/api/reload", None).await?;
-        assert_eq!((status, report), (200, json!({"changed": [], "added": ["napper"], "removed": [], "unchanged": ["sleeper"]})));
+        assert_eq!((status, report), (200, json!({"changed": [], "added": ["napper"], "removed": [], "unchanged": ["sleeper"], "deployed-on-top": []})));
         let running = wait_snapshot(&r, "napper ready", |s| s["services"][1]["name"] == "napper" && s["services"][1]["state"] == "ready").await?;
 
         // Line 5 has the error: nothing is applied, every process keeps running.
