@@ -406,19 +406,7 @@ fn limit(r: &mut Report<'_>, item: &Item<'_>, key: &str) -> Option<Limit> {
 
 /// An integer or a float within `min..=max`.
 fn number(r: &mut Report<'_>, item: &Item<'_>, key: &str, min: f64, max: f64) -> Option<f64> {
-    let v = match item.get_ref() {
-        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|n| n as f64),
-        DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok().filter(|v| v.is_finite()),
-        DeValue::String(s) if s.trim().parse::<f64>().is_ok() => {
-            r.error(&item.span(), key, "expected a number, found a string", Some(format!("drop the quotes: {}", s.trim())));
-            return None;
-        }
-        _ => None,
-    };
-    let Some(v) = v else {
-        r.error(&item.span(), key, "expected a number", None);
-        return None;
-    };
+    let v = walk::number(r, item, key)?;
     if v < min || v > max {
         r.error(&item.span(), key, format!("{v} is out of range {min}..={max}"), None);
         return None;

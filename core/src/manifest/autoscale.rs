@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use toml::de::{DeTable, DeValue};
+use toml::de::DeTable;
 
 use super::source::Report;
 use super::walk::{self, field, unknown_keys, Item};
@@ -126,19 +126,7 @@ fn target(r: &mut Report<'_>, item: &Item<'_>, key: &str, protocol: Protocol) ->
 
 /// A number above zero and at most `max`, integer or float.
 fn positive(r: &mut Report<'_>, item: &Item<'_>, key: &str, max: f64) -> Option<f64> {
-    let v = match item.get_ref() {
-        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|n| n as f64),
-        DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok().filter(|v| v.is_finite()),
-        DeValue::String(s) if s.trim().parse::<f64>().is_ok() => {
-            r.error(&item.span(), key, "expected a number, found a string", Some(format!("drop the quotes: {}", s.trim())));
-            return None;
-        }
-        _ => None,
-    };
-    let Some(v) = v else {
-        r.error(&item.span(), key, format!("expected a number, found {}", item.get_ref().type_str()), None);
-        return None;
-    };
+    let v = walk::number(r, item, key)?;
     if v <= 0.0 {
         r.error(&item.span(), key, format!("a target of {v} can never be met"), Some("give a number above 0".into()));
         return None;

@@ -111,6 +111,23 @@ pub(crate) fn integer(r: &mut Report<'_>, item: &Item<'_>, key: &str, range: Ran
     Some(n)
 }
 
+/// A number, integer or float, finite; a number in quotes is refused with a hint.
+pub(crate) fn number(r: &mut Report<'_>, item: &Item<'_>, key: &str) -> Option<f64> {
+    let v = match item.get_ref() {
+        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|n| n as f64),
+        DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok().filter(|v| v.is_finite()),
+        DeValue::String(s) if s.trim().parse::<f64>().is_ok() => {
+            r.error(&item.span(), key, "expected a number, found a string", Some(format!("drop the quotes: {}", s.trim())));
+            return None;
+        }
+        _ => None,
+    };
+    if v.is_none() {
+        r.error(&item.span(), key, format!("expected a number, found {}", item.get_ref().type_str()), None);
+    }
+    v
+}
+
 pub(crate) fn boolean(r: &mut Report<'_>, item: &Item<'_>, key: &str) -> Option<bool> {
     match item.get_ref() {
         DeValue::Boolean(b) => Some(*b),
