@@ -6,6 +6,11 @@ import './lib/locale';
 import { mount } from 'svelte';
 import './app.css';
 import type { Transport } from './lib/transport';
+import { takePageToken } from './lib/pagetoken';
+
+// Taken at once, before any module loads: the page may be sent to another route (`#/logs`)
+// as soon as it has loaded, and the token in the address would be gone by then.
+const pageToken = takePageToken();
 
 async function pickTransport(): Promise<Transport> {
   // `?demo` is a development aid only: Vite removes this branch from builds.
@@ -14,7 +19,7 @@ async function pickTransport(): Promise<Transport> {
     return demoTransport();
   }
   const { detectTransport } = await import('./lib/transport');
-  return detectTransport();
+  return detectTransport(pageToken);
 }
 
 /** Plain DOM (no Svelte): whatever broke the app may be in Svelte's path. */

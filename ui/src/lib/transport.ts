@@ -232,7 +232,8 @@ export function httpTransport(base = '', fetchImpl: typeof fetch = (...a) => fet
   };
 }
 
-/** The transport for this page: Tauri IPC in the app, HTTP with the address's token otherwise. */
-export function detectTransport(): Transport {
-  return isTauri() ? tauriTransport() : httpTransport('', undefined, takePageToken());
+/** The transport for this page: Tauri IPC in the app, HTTP with the address's token otherwise
+ * (`token`: the one the entry point took from the address before anything else ran). */
+export function detectTransport(token: string | null = takePageToken()): Transport {
+  return isTauri() ? tauriTransport() : httpTransport('', undefined, token);
 }
