@@ -280,8 +280,9 @@ async fn a_steady_rate_reuses_a_few_keep_alive_connections() {
     let r = timeout(T, h.finished()).await.expect("finishes");
     assert_eq!((r.sent, r.ok, r.errors.total()), (1000, 1000, 0));
     let opened = connections.load(Ordering::SeqCst);
-    // One connection per request would be 1000; a burst per timer tick needs a handful.
-    assert!((1..=32).contains(&opened), "{opened} connections for 1000 requests");
+    // One connection per request would be 1000; a burst per timer tick needs a handful, and a
+    // stall of the shared host (requests keep coming in an open loop) a few dozen more.
+    assert!((1..=100).contains(&opened), "{opened} connections for 1000 requests");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
