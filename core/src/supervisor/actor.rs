@@ -306,12 +306,12 @@ impl ServiceActor {
     }
 
     pub(super) fn start_slots(&mut self) {
-        let cfg = SlotConfig::of(&self.service);
-        let current = self.history.current_number();
+        let revision = self.start_revision();
+        let cfg = SlotConfig::of(self.definition(revision));
         for i in 0..self.desired {
             let slot = self.slots.entry(i).or_insert_with(|| Slot::new(i, cfg.clone()));
             if !slot.has_process() && slot.pending_restart.is_none() {
-                slot.revision = current;
+                slot.revision = revision;
             }
         }
         let now = Instant::now();

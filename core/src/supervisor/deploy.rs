@@ -112,6 +112,16 @@ impl ServiceActor {
         true
     }
 
+    /// The revision a replica with no process of its own starts on (a scale-up, a first
+    /// start): the current one, but beside a paused rollout the revision it came from, so a
+    /// scale-up never spreads the release that stopped.
+    pub(super) fn start_revision(&self) -> u32 {
+        match &self.rollout {
+            Some(r) if r.state == RolloutState::Paused => r.from,
+            _ => self.history.current_number(),
+        }
+    }
+
     /// Ready replicas on revision `revision`.
     pub(super) fn ready_on(&self, revision: u32) -> u32 {
         let procs = self.slots.values().flat_map(|s| [s.current.as_ref(), s.outgoing.as_ref()]).flatten();

@@ -82,7 +82,7 @@ impl ServiceActor {
     fn try_launch(&mut self, index: u32, epoch: u64) -> Result<(), SpawnError> {
         let port = spawn::free_port().map_err(|source| SpawnError::Io { program: "a free port".into(), source })?;
         // Its slot's revision: during a rollout, a restart of an old replica runs the old definition.
-        let revision = self.slots.get(&index).and_then(|s| s.current.as_ref()).map_or(self.roll_to, |p| p.revision);
+        let revision = self.slots.get(&index).and_then(|s| s.current.as_ref()).map_or_else(|| self.start_revision(), |p| p.revision);
         let definition = self.definition(revision).clone();
         let mut spec = spawn::launch_spec(&definition, &self.senv, index, port)?;
         spec.env.extend(self.knob_env.iter().map(|(k, v)| (k.clone(), v.clone())));

@@ -191,6 +191,14 @@ async fn with_manual_rollback_a_bad_version_waits_beside_the_old_replicas_until_
         assert_eq!(old_ready, 2, "{v:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // A scale-up beside the paused rollout adds a replica of the revision that works.
+    cluster.scale("api", 3).await.expect("scale");
+    let scaled = poll_until_async("a third replica ready", LONG, || {
+        Some(api(&cluster)).filter(|v| v.replicas.iter().any(|r| r.index == 2 && r.state == ReplicaState::Ready))
+    })
+    .await;
+    let third = scaled.replicas.iter().find(|r| r.index == 2).map(|r| r.revision);
+    assert_eq!(third, Some(1), "the new replica runs revision 1, not the release that stopped: {scaled:?}");
     let undo = cluster.rollout_undo("api", None).await.expect("undo");
     assert_eq!(undo.revision, 3, "an undo is a new revision");
     assert!(undo.changes.iter().any(|c| c == "env BAD_RELEASE: health → (unset)"), "{:?}", undo.changes);
