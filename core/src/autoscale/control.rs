@@ -35,7 +35,8 @@ pub(crate) trait Plant: Send + Sync + 'static {
 }
 
 pub(crate) enum Command {
-    Switch { on: bool, reply: oneshot::Sender<AutoscalerView> },
+    /// A switch by hand, or (with `why`) one the cluster makes, saying why.
+    Switch { on: bool, why: Option<String>, reply: oneshot::Sender<AutoscalerView> },
     /// A user's scale: carried out, then the autoscaler is off; the reply holds what to tell the user.
     UserScale { replicas: u32, reply: oneshot::Sender<Result<Option<String>, ClusterError>> },
 }
@@ -72,9 +73,9 @@ pub(crate) async fn run<P: Plant>(
             _ = cancel.cancelled() => break,
             cmd = commands.recv() => match cmd {
                 None => break,
-                Some(Command::Switch { on: want, reply }) => {
+                Some(Command::Switch { on: want, why, reply }) => {
                     if want != on {
-                        l.switch(want, None);
+                        l.switch(want, why);
                         tick.reset();
                     }
                     let _gone = reply.send(l.view.borrow().clone());

@@ -114,7 +114,7 @@ async fn a_users_scale_switches_it_off_with_a_note_and_it_scales_no_more() {
     r.tx.send(Command::UserScale { replicas: 2, reply }).await.expect("send");
     assert_eq!(answer.await.expect("reply").expect("scaled"), None);
     let (reply, answer) = oneshot::channel();
-    r.tx.send(Command::Switch { on: true, reply }).await.expect("send");
+    r.tx.send(Command::Switch { on: true, why: None, reply }).await.expect("send");
     let view = answer.await.expect("reply");
     assert!(view.on && view.note.is_none());
     tokio::time::sleep(Duration::from_millis(2100)).await;

@@ -119,8 +119,25 @@ impl Cluster {
     pub async fn set_autoscale(&self, service: &str, on: bool) -> Result<AutoscalerView, ClusterError> {
         let h = self.autoscaler(service)?;
         let (reply, answer) = oneshot::channel();
-        h.commands.send(Command::Switch { on, reply }).await.map_err(|_| ClusterError::ShuttingDown)?;
+        h.commands.send(Command::Switch { on, why: None, reply }).await.map_err(|_| ClusterError::ShuttingDown)?;
         answer.await.map_err(|_| ClusterError::ShuttingDown)
+    }
+
+    /// A reload set the replicas of `service`, whose autoscaler runs on unchanged settings: the
+    /// file is a user's scale too, so the autoscaler switches off and says so.
+    pub(super) async fn manifest_scaled(&self, service: &str, replicas: u32) {
+        let Ok(h) = self.autoscaler(service) else { return };
+        if !h.view.borrow().on {
+            return;
+        }
+        let why = format!(
+            "{service}'s autoscaler switched off: the manifest now asks for {replicas} replica(s); {}",
+            crate::autoscale::how_to_switch_on(service)
+        );
+        let (reply, answer) = oneshot::channel();
+        if h.commands.send(Command::Switch { on: false, why: Some(why), reply }).await.is_ok() {
+            let _switched = answer.await;
+        }
     }
 
     /// A user's scale. An autoscaled service's scale goes through its autoscaler, which then

@@ -130,8 +130,18 @@ impl Cluster {
             .chain(d.rewired.iter().map(|n| (n, false)))
             .filter_map(|(n, roll)| Some((manifest.service(n)?.clone(), roll)))
             .collect();
+        // Services whose file sets another count while their autoscaler's settings stay.
+        let rescaled: Vec<(String, u32)> = manifest
+            .services
+            .iter()
+            .filter(|s| old.get(&s.name).is_some_and(|o| o.service.replicas != s.replicas && o.service.autoscale == s.autoscale))
+            .map(|s| (s.name.clone(), s.replicas))
+            .collect();
         inner.set.store(Arc::new(ServiceSet { manifest, services }));
         self.sync_autoscalers(&inner.set.load().manifest);
+        for (service, replicas) in &rescaled {
+            self.manifest_scaled(service, *replicas).await;
+        }
         if why == Applying::Reload {
             inner.events.record(EventDraft {
                 service: name,

@@ -127,6 +127,32 @@ async fn a_manual_scale_switches_the_autoscaler_off_with_the_event() {
     cluster.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_sets_another_count_switches_the_autoscaler_off_and_one_that_does_not_leaves_it() {
+    let (cluster, dir) = cluster(MANIFEST).await;
+    poll_until_async("web ready", LONG, || (cluster.snapshot().services.iter().all(|v| v.ready == 1)).then_some(())).await;
+    let file = dir.path().join("cluster.toml");
+    let text = std::fs::read_to_string(&file).expect("manifest");
+    // Another service changed: web's autoscaler runs on.
+    std::fs::write(&file, text.replace("[services.other]\ncommand = \"mdk-testsvc\"", "[services.other]\ncommand = \"mdk-testsvc\"\nenv = { X = \"1\" }")).expect("edit");
+    let report = cluster.reload(microdeck::manifest::load_file(&file).expect("valid")).await.expect("reload");
+    assert_eq!(report.changed, ["other"]);
+    assert!(cluster.autoscaler_view("web").expect("web's autoscaler").on, "a reload that leaves web alone leaves its autoscaler on");
+    // web's count set in the file: the file is a user's scale.
+    std::fs::write(&file, text.replace("[services.web]\n", "[services.web]\nreplicas = 3\n")).expect("edit");
+    cluster.reload(microdeck::manifest::load_file(&file).expect("valid")).await.expect("reload");
+    let view = cluster.autoscaler_view("web").expect("web's autoscaler");
+    let note = view.note.clone().unwrap_or_default();
+    assert!(!view.on && note.contains("manifest now asks for 3") && note.contains("microdeck autoscale web on"), "{view:?}");
+    let events = autoscale_events(&cluster).await;
+    assert!(events.iter().any(|e| e.message == note), "the note is an event: {events:?}");
+    poll_until_async("web at the file's 3", LONG, || (desired(&cluster, "web") == 3).then_some(())).await;
+    // Idle and on, it would go to min at its next period; off, the file's 3 stay.
+    tokio::time::sleep(PERIOD * 3).await;
+    assert_eq!(desired(&cluster, "web"), 3);
+    cluster.shutdown().await;
+}
+
 /// `microdeck up` with its own state folder, so the CLI verbs find this one; SIGTERM on drop.
 struct UpWithState {
     child: std::process::Child,
