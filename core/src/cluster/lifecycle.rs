@@ -18,6 +18,7 @@ use crate::manifest::{Manifest, Service};
 use crate::proxy::ServiceProxy;
 use crate::snapshot::{EventKind, ServiceView};
 use crate::supervisor::actor::spawn_service;
+use crate::supervisor::revision::History;
 use crate::supervisor::spawn::ServiceEnv;
 use crate::supervisor::{Redefinition, ServiceHandle, DRAIN_LIMIT};
 
@@ -55,6 +56,13 @@ impl Cluster {
             }
         }
 
+        // A service at a new address keeps its revisions: the actor taking over goes on from them.
+        let mut histories = HashMap::new();
+        for r in leaving.iter().filter(|r| d.replaced.contains(&r.handle.name)) {
+            if let Some(history) = r.handle.handover().await {
+                histories.insert(r.handle.name.clone(), history);
+            }
+        }
         stop_services(&leaving).await;
         // The ports just let go (a replaced service keeping its port, or taking a removed one's).
         let mut late = None;
@@ -87,7 +95,7 @@ impl Cluster {
         let mut started = vec![];
         for s in wiring::dependency_order(&manifest) {
             let Some(proxy) = bound.get(&s.name) else { continue };
-            let handle = self.launch(s, proxy, senv.clone(), deps_of(s, &handles));
+            let handle = self.launch(s, proxy, senv.clone(), deps_of(s, &handles), histories.remove(&s.name));
             handles.insert(s.name.clone(), handle.clone());
             started.push(handle);
         }
@@ -170,10 +178,10 @@ impl Cluster {
     /// The one way a service joins the cluster, once its address is bound and its log open:
     /// its actor (idle until started), its address following the actor's replica set, its
     /// traffic recorded. A task every service needs starts here.
-    fn launch(&self, service: &Service, proxy: &ServiceProxy, senv: ServiceEnv, deps: Vec<watch::Receiver<ServiceView>>) -> ServiceHandle {
+    fn launch(&self, service: &Service, proxy: &ServiceProxy, senv: ServiceEnv, deps: Vec<watch::Receiver<ServiceView>>, before: Option<History>) -> ServiceHandle {
         let inner = &self.inner;
         let port = proxy.local_addr().port();
-        let (handle, members) = spawn_service(service.clone(), senv, port, deps, inner.shared.clone());
+        let (handle, members) = spawn_service(service.clone(), senv, port, deps, inner.shared.clone(), before);
         let follow = wiring::follow_replicas(proxy.clone(), members, inner.metrics.clone(), inner.tracker.clone(), inner.cancel.clone());
         inner.tracker.spawn(follow);
         metrics_feed::attach_metrics(proxy, &inner.metrics, &inner.tracker);

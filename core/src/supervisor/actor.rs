@@ -85,16 +85,29 @@ pub struct ServiceActor {
 /// Starts a service's actor (idle: send `Start`). `deps` are the views of its `depends_on`.
 /// The replica set is for the service's address to follow; while someone holds it, a
 /// leaving replica is signalled only after that follower drained it.
+/// `before`: the history of the service this one takes over at a new address, which goes on
+/// (the file's definition as its next revision, with what was deployed on top).
 pub fn spawn_service(
-    service: Service,
+    base: Service,
     senv: ServiceEnv,
     port: u16,
     deps: Vec<watch::Receiver<ServiceView>>,
     shared: Arc<Shared>,
+    before: Option<History>,
 ) -> (ServiceHandle, watch::Receiver<ReplicaSet>) {
     let (tx, cmd_rx) = mpsc::channel(32);
     let (internal_tx, internal_rx) = mpsc::channel(256);
     let (probe_tx, probe_rx) = mpsc::channel(256);
+    let history = match before {
+        Some(mut history) => {
+            let deployed = history.current().deployed.clone();
+            let on_top = if deployed.is_empty() { String::new() } else { format!(" (deployed {} kept on top)", deployed.describe()) };
+            let _same = history.record(base.clone(), deployed, format!("manifest reloaded at a new address{on_top}"), now_ms());
+            history
+        }
+        None => History::new(base.clone(), EnvChange::default(), now_ms()),
+    };
+    let (service, deployed) = (history.current().service.clone(), history.current().deployed.clone());
     let desired = service.replicas;
     let mut actor = ServiceActor {
         slots: BTreeMap::new(),
@@ -106,12 +119,12 @@ pub fn spawn_service(
         procs: HashMap::new(),
         roll: VecDeque::new(),
         rolling: None,
-        roll_to: 1,
+        roll_to: history.current_number(),
         rollout: None,
         rollout_ids: 0,
-        history: History::new(service.clone(), EnvChange::default(), now_ms()),
-        base: service.clone(),
-        deployed: EnvChange::default(),
+        history,
+        base,
+        deployed,
         knob_env: BTreeMap::new(),
         internal_tx,
         probe_tx,
@@ -255,6 +268,10 @@ impl ServiceActor {
             ServiceCommand::Undo(to, reply) => Some(Answer::Deployed(reply, self.guard().and_then(|()| self.undo(to)))),
             ServiceCommand::History(reply) => {
                 let _caller_gone = reply.send(self.history.views());
+                None
+            }
+            ServiceCommand::Handover(reply) => {
+                let _caller_gone = reply.send(self.history.clone());
                 None
             }
             ServiceCommand::Shutdown(reply) => {

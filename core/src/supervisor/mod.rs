@@ -70,6 +70,8 @@ pub enum ServiceCommand {
     Undo(Option<u32>, DeployReply),
     /// The kept revisions, newest first.
     History(oneshot::Sender<Vec<RevisionView>>),
+    /// The whole history, for the actor that takes the service over at a new address.
+    Handover(oneshot::Sender<revision::History>),
     /// Stop everything and end the actor; answered once every process is gone.
     Shutdown(oneshot::Sender<()>),
 }
@@ -162,6 +164,13 @@ impl ServiceHandle {
         let (reply, rx) = oneshot::channel();
         self.tx.send(ServiceCommand::History(reply)).await.map_err(|_| ClusterError::ShuttingDown)?;
         rx.await.map_err(|_| ClusterError::ShuttingDown)
+    }
+    /// The service's history, for the actor that takes it over at a new address (`None` once
+    /// this one has ended).
+    pub async fn handover(&self) -> Option<revision::History> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(ServiceCommand::Handover(reply)).await.ok()?;
+        rx.await.ok()
     }
     /// Resolves once the service's processes are all gone (at once if the actor already ended).
     pub async fn shutdown(&self) {

@@ -50,7 +50,7 @@ fn web(dir: &std::path::Path, cancel: &CancellationToken) -> (ServiceHandle, wat
         data_dir: dir.join("data"),
         addresses: Default::default(),
     };
-    spawn_service(service, senv, 0, vec![], shared)
+    spawn_service(service, senv, 0, vec![], shared, None)
 }
 
 fn ready_pid(view: &watch::Receiver<ServiceView>) -> Option<u32> {

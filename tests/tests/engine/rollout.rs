@@ -276,5 +276,28 @@ async fn a_reload_keeps_the_deploy_and_applies_a_changed_file_with_the_deploy_on
     assert_eq!(history[0].changes, ["env GREETING: hi → hello"]);
     let events = cluster.events().await;
     assert!(events.iter().any(|e| e.kind == EventKind::Deployed && e.message.contains("kept on top")), "{events:?}");
+
+    // A new address and a changed file: the service starts over there, its revisions and its
+    // deploy going on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let moved = template.replace("\"hi\"", "\"hey\"").replace("[services.api]\n", &format!("[services.api]\nport = {port}\n"));
+    std::fs::write(dir.path().join("cluster.toml"), manifest_text(&moved)).expect("edit");
+    let report = cluster.reload_from_source().await.expect("reload");
+    assert_eq!(report.changed, ["api"], "{report:?}");
+    assert_eq!(cluster.address("api").map(|a| a.port()), Ok(port));
+    poll_until_async("revision 4 ready at the new address", LONG, || Some(api(&cluster)).filter(|v| all_on(v, 4))).await;
+    assert_eq!((get_text(&cluster, "/env/GREETING").await, get_text(&cluster, "/env/VERSION").await), ("hey".to_string(), "2".to_string()));
+    let history = cluster.rollout_history("api").await.expect("history");
+    assert_eq!(history.iter().map(|r| r.revision).collect::<Vec<_>>(), [4, 3, 2, 1]);
+    assert_eq!(history[0].cause, "manifest reloaded at a new address (deployed VERSION=2 kept on top)");
+    assert_eq!(history[0].changes, ["env GREETING: hello → hey"]);
+    // Only the address moves: the same processes start there, on the same revision.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let moved = template.replace("\"hi\"", "\"hey\"").replace("[services.api]\n", &format!("[services.api]\nport = {port}\n"));
+    std::fs::write(dir.path().join("cluster.toml"), manifest_text(&moved)).expect("edit");
+    cluster.reload_from_source().await.expect("reload");
+    assert_eq!(cluster.address("api").map(|a| a.port()), Ok(port));
+    poll_until_async("revision 4 ready again", LONG, || Some(api(&cluster)).filter(|v| all_on(v, 4))).await;
+    assert_eq!(cluster.rollout_history("api").await.expect("history").len(), 4);
     cluster.shutdown().await;
 }
