@@ -14,7 +14,7 @@ use crate::error::ClusterError;
 use crate::events::{now_ms, EventDraft};
 use crate::health::ProbeReport;
 use crate::manifest::{HealthCheck, Service};
-use crate::snapshot::{DeployOutcome, EventKind, Level, ServiceView};
+use crate::snapshot::{DeployOutcome, EventKind, Level, ReplicaState, ServiceView};
 
 use super::members::{Leaving, ReplicaSet};
 use super::replica::{ReplicaAction, Slot, SlotConfig};
@@ -488,10 +488,14 @@ impl ServiceActor {
                 }
             }
             Internal::Exited { index, epoch, code, signal, port_taken } => {
-                if let Some(rt) = self.procs.remove(&(index, epoch)) {
+                let revision = self.procs.remove(&(index, epoch)).map(|rt| {
                     rt.probes.cancel();
-                }
-                let last_probe = self.slots.get(&index).and_then(|s| s.current.as_ref()).filter(|p| p.epoch == epoch).and_then(|p| p.last_probe_error.clone());
+                    rt.revision
+                });
+                let current = self.slots.get(&index).and_then(|s| s.current.as_ref()).filter(|p| p.epoch == epoch);
+                let last_probe = current.and_then(|p| p.last_probe_error.clone());
+                // Only an exit nobody asked for counts against a rollout.
+                let unasked = current.is_some_and(|p| p.state != ReplicaState::Stopping);
                 if let Some(slot) = self.slots.get_mut(&index) {
                     let actions = match port_taken {
                         Some(by) => slot.exited_port_taken(epoch, (code, signal), &by, now_ms(), now),
@@ -499,7 +503,9 @@ impl ServiceActor {
                     };
                     self.apply(index, actions);
                 }
-                self.step_exited(index, epoch, &super::replica::describe_exit(code, signal), last_probe);
+                if let (Some(revision), true) = (revision, unasked) {
+                    self.step_exited(index, epoch, revision, &super::replica::describe_exit(code, signal), last_probe);
+                }
                 self.prune_slots();
             }
             Internal::RolloutDeadline { id, index, epoch } => self.step_deadline(id, index, epoch),

@@ -160,10 +160,9 @@ impl ServiceActor {
         }
     }
 
-    pub(super) fn step_exited(&mut self, index: u32, epoch: u64, how: &str, last_probe: Option<String>) {
+    pub(super) fn step_exited(&mut self, index: u32, epoch: u64, revision: u32, how: &str, last_probe: Option<String>) {
         let Some(r) = self.rollout.as_mut() else { return };
-        let revision = r.to;
-        if let Some(stopped) = r.exited(index, epoch, &format!("of revision {revision} {how}"), last_probe.as_deref(), now_ms()) {
+        if let Some(stopped) = r.exited(index, epoch, revision, &format!("of revision {revision} {how}"), last_probe.as_deref(), now_ms()) {
             self.rollout_stopped(stopped);
         }
     }

@@ -87,9 +87,11 @@ impl Rollout {
         self.step
     }
 
-    /// The step's new process exited: the rollout stops.
-    pub fn exited(&mut self, replica: u32, epoch: u64, how: &str, last_probe: Option<&str>, now: EpochMs) -> Option<Stopped> {
-        if !self.is_step(replica, epoch) {
+    /// A process exited that was not asked to: the step's new one, or one of the new revision an
+    /// earlier step made, stops the rollout (a release that crashes a minute in is as bad).
+    pub fn exited(&mut self, replica: u32, epoch: u64, revision: u32, how: &str, last_probe: Option<&str>, now: EpochMs) -> Option<Stopped> {
+        let of_the_release = self.state == RolloutState::Progressing && revision == self.to;
+        if !self.is_step(replica, epoch) && !of_the_release {
             return None;
         }
         let probe = last_probe.map(|p| format!(" (last probe: {p})")).unwrap_or_default();
@@ -184,12 +186,12 @@ mod tests {
         for (policy, want, state) in cases {
             let mut r = Rollout::new(7, 3, 4, &service(policy), 0);
             r.step_started(0, 5);
-            assert_eq!(r.exited(1, 5, "exited with code 1", None, 10), None, "another slot");
-            assert_eq!(r.exited(0, 4, "exited with code 1", None, 10), None, "an older process of the slot");
-            assert_eq!(r.exited(0, 5, "exited with code 1", Some("HTTP 503"), 10), Some(want));
+            assert_eq!(r.exited(1, 5, 3, "exited with code 1", None, 10), None, "another slot's old process");
+            assert_eq!(r.exited(0, 4, 3, "exited with code 1", None, 10), None, "the slot's old process");
+            assert_eq!(r.exited(0, 5, 4, "exited with code 1", Some("HTTP 503"), 10), Some(want));
             assert_eq!(r.state, state);
             assert_eq!(r.reason.as_deref(), Some("rollout of revision 4 failed: replica 0 exited with code 1 (last probe: HTTP 503)"));
-            assert_eq!(r.exited(0, 5, "exited with code 1", None, 11), None, "stopped once");
+            assert_eq!(r.exited(0, 5, 4, "exited with code 1", None, 11), None, "stopped once");
         }
     }
 
@@ -222,9 +224,26 @@ mod tests {
 
         let mut paused = Rollout::new(1, 1, 2, &service(Rollback::Manual), 0);
         paused.step_started(0, 3);
-        paused.exited(0, 3, "exited with code 1", None, 4);
+        paused.exited(0, 3, 2, "exited with code 1", None, 4);
         assert!(!paused.active());
         assert_eq!(paused.finish(9), None, "a paused rollout waits for the user");
+    }
+
+    #[test]
+    fn a_process_of_the_release_that_exits_stops_the_rollout_and_one_of_the_old_revision_does_not() {
+        // (replica, epoch, revision of the exited process, stops)
+        let cases = [(1, 9, 2, true), (0, 4, 2, true), (0, 4, 1, false), (1, 8, 1, false)];
+        for (replica, epoch, revision, stops) in cases {
+            let mut r = Rollout::new(1, 1, 2, &service(Rollback::Auto), 0);
+            r.step_started(1, 9);
+            let stopped = r.exited(replica, epoch, revision, "exited with code 1", None, 5);
+            assert_eq!(stopped.is_some(), stops, "{replica} {epoch} {revision}");
+        }
+        let mut r = Rollout::new(1, 1, 2, &service(Rollback::Auto), 0);
+        r.exited(0, 4, 2, "exited with code 3", None, 5);
+        assert_eq!(r.reason.as_deref(), Some("rollout of revision 2 failed: replica 0 exited with code 3"));
+        // On the way back, revision 2's processes are meant to go.
+        assert_eq!(r.exited(1, 5, 2, "exited with code 1", None, 6), None);
     }
 
     #[test]
