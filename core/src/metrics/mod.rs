@@ -71,6 +71,18 @@ pub struct RequestSample {
     pub latency: Duration,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// What a fault at the address added to the request.
+    pub injected: Injected,
+}
+
+/// What a fault injected into one request: counted apart, so a chart never blames a
+/// service for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Injected {
+    /// Waited by the address before forwarding; part of the measured latency.
+    pub delay: Duration,
+    /// Answered by the address with the fault's status; no replica saw it.
+    pub aborted: bool,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

@@ -19,6 +19,7 @@ fn sample(service: &str, replica: Option<u32>, caller: &str, status: u16, latenc
         latency: Duration::from_millis(latency_ms),
         bytes_in: 10,
         bytes_out: 100,
+        injected: Default::default(),
     }
 }
 
