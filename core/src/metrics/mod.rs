@@ -34,7 +34,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 pub use store::{
-    InFlightGauge, InFlightGuard, Point, ReplicaShare, ReplicaTotals, Series, ServiceTotals, Store, Topology, TopologyEdge,
+    InFlightGauge, InFlightGuard, InjectedTotals, Point, ReplicaShare, ReplicaTotals, Series, ServiceTotals, Store, Topology, TopologyEdge,
     TopologyNode,
 };
 pub use revisions::{RevisionMap, RevisionSeries, RevisionTotals};
