@@ -9,7 +9,7 @@
 //! The framing follows RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304; chunked;
 //! `content-length`; else up to the close.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, StatusCode, Uri};
 
@@ -60,6 +60,62 @@ pub struct ResponseHead {
     pub headers: HeaderMap,
 }
 
+/// Where [`ResponseReader::step`] puts a response's head once it is all in.
+pub enum Keep<'a> {
+    /// Nowhere: only the framing is read.
+    Nothing,
+    /// As a status and a header map.
+    Map(&'a mut ResponseHead),
+    /// Appended as the head goes on to a client: the status line as sent, then every header
+    /// that is not of this hop (see [`is_hop_by_hop`]), without the blank line that ends it.
+    Relay(&'a mut BytesMut),
+}
+
+impl Keep<'_> {
+    pub fn reborrow(&mut self) -> Keep<'_> {
+        match self {
+            Keep::Nothing => Keep::Nothing,
+            Keep::Map(head) => Keep::Map(head),
+            Keep::Relay(out) => Keep::Relay(out),
+        }
+    }
+}
+
+/// What a buffer of heads sets aside at a time, so that many heads are written in one room.
+const HEAD_ROOM: usize = 4 * 1024;
+
+/// Makes room for `length` more bytes in a buffer heads are written to and split off from:
+/// a larger room when this head does not fit, which the next heads use too.
+pub fn head_room(out: &mut BytesMut, length: usize) {
+    if out.capacity() - out.len() < length {
+        out.reserve(length.max(HEAD_ROOM));
+    }
+}
+
+/// Headers of one hop only (RFC 9110 §7.6.1), in any case: a proxy never passes them on.
+pub fn is_hop_by_hop(name: &[u8]) -> bool {
+    const NAMES: [&[u8]; 9] = [
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    ];
+    NAMES.iter().any(|hop| hop.eq_ignore_ascii_case(name))
+}
+
+/// The header names a `Connection` value lists besides `close` and `keep-alive` (hop-by-hop too).
+pub fn connection_names(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|token| !token.is_empty() && !token.eq_ignore_ascii_case(b"close") && !token.eq_ignore_ascii_case(b"keep-alive"))
+}
+
 /// What [`ResponseReader::step`] found next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -105,7 +161,22 @@ pub struct ResponseReader {
 
 impl ResponseReader {
     pub fn new(method: &Method) -> ResponseReader {
-        ResponseReader { head_request: *method == Method::HEAD, state: State::Head, status: 0, reusable: true, started: false }
+        ResponseReader::answering(*method == Method::HEAD)
+    }
+
+    /// A reader of the answer to a HEAD request (no body, whatever the head says) or another.
+    pub fn answering(head_request: bool) -> ResponseReader {
+        ResponseReader { head_request, state: State::Head, status: 0, reusable: true, started: false }
+    }
+
+    /// The response's status once its head is read (0 before).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Once the head is read: the body's end is known without reading to it (a length, or none).
+    pub fn framed_by_length(&self) -> bool {
+        matches!(self.state, State::Length { .. })
     }
 
     /// The body bytes still to come, when the answer says its length (0 once it has none left).
@@ -124,7 +195,7 @@ impl ResponseReader {
     /// Takes what it can from `buf`, dropping the body; `Some` once the response is complete.
     pub fn read(&mut self, buf: &mut BytesMut) -> Result<Option<Done>, WireError> {
         loop {
-            match self.step(buf, None)? {
+            match self.step(buf, Keep::Nothing)? {
                 Step::More => return Ok(None),
                 Step::Head => {}
                 Step::Body(n) => buf.advance(n),
@@ -133,14 +204,14 @@ impl ResponseReader {
         }
     }
 
-    /// The next thing `buf` holds. On [`Step::Head`] the status and headers are in `head`
-    /// (when given); on [`Step::Body`] the caller takes exactly that many bytes off the front.
-    pub fn step(&mut self, buf: &mut BytesMut, mut head: Option<&mut ResponseHead>) -> Result<Step, WireError> {
+    /// The next thing `buf` holds. On [`Step::Head`] the head is where `keep` says; on
+    /// [`Step::Body`] the caller takes exactly that many bytes off the front.
+    pub fn step(&mut self, buf: &mut BytesMut, mut keep: Keep<'_>) -> Result<Step, WireError> {
         self.started |= !buf.is_empty();
         loop {
             match self.state {
                 State::Head => {
-                    if !self.head(buf, head.as_deref_mut())? {
+                    if !self.head(buf, keep.reborrow())? {
                         return Ok(Step::More);
                     }
                     if self.state != State::Head {
@@ -202,9 +273,9 @@ impl ResponseReader {
         Done { status: self.status, reusable: self.reusable }
     }
 
-    /// Parses the status line and headers once they are all in (copying them into `keep`
-    /// when given); false while more are needed.
-    fn head(&mut self, buf: &mut BytesMut, keep: Option<&mut ResponseHead>) -> Result<bool, WireError> {
+    /// Parses the status line and headers once they are all in (keeping them where `keep`
+    /// says); false while more are needed.
+    fn head(&mut self, buf: &mut BytesMut, keep: Keep<'_>) -> Result<bool, WireError> {
         // Left uninitialised: the parser fills only as many as the head has.
         let mut headers = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
         let mut response = httparse::Response::new(&mut []);
@@ -246,7 +317,7 @@ impl ResponseReader {
             return Ok(true);
         }
         match keep {
-            Some(keep) => {
+            Keep::Map(keep) => {
                 keep.status = StatusCode::from_u16(status).map_err(|_| WireError::Bad("status"))?;
                 // Values stay where they were read: each is a slice of the head's bytes. Where
                 // each name and value lies is noted on the stack while `buf` is borrowed.
@@ -267,7 +338,11 @@ impl ResponseReader {
                     keep.headers.append(name, value);
                 }
             }
-            None => buf.advance(used),
+            Keep::Relay(out) => {
+                relay_head(&response, out);
+                buf.advance(used);
+            }
+            Keep::Nothing => buf.advance(used),
         }
         self.status = status;
         self.reusable = !close;
@@ -286,6 +361,36 @@ impl ResponseReader {
             self.reusable = false;
         }
         Ok(true)
+    }
+}
+
+/// The head as it goes on: HTTP/1.1, the status and reason as sent, and the headers not of this hop.
+fn relay_head(response: &httparse::Response<'_, '_>, out: &mut BytesMut) {
+    let code = response.code.unwrap_or(0);
+    let reason = response.reason.unwrap_or_default();
+    // With room for the framing lines the proxy adds.
+    let length = 64 + reason.len() + response.headers.iter().map(|h| h.name.len() + h.value.len() + 4).sum::<usize>();
+    head_room(out, length);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    // httparse reads exactly three digits.
+    out.extend_from_slice(&[b'0' + (code / 100 % 10) as u8, b'0' + (code / 10 % 10) as u8, b'0' + (code % 10) as u8, b' ']);
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let connection = |h: &httparse::Header<'_>| h.name.eq_ignore_ascii_case("connection");
+    // Rare: a `Connection` naming more headers of this hop, which then stay behind too.
+    let named: Vec<&[u8]> = match response.headers.iter().any(|h| connection(h) && connection_names(h.value).next().is_some()) {
+        true => response.headers.iter().filter(|h| connection(h)).flat_map(|h| connection_names(h.value)).collect(),
+        false => Vec::new(),
+    };
+    for h in response.headers.iter() {
+        let name = h.name.as_bytes();
+        if is_hop_by_hop(name) || named.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        out.extend_from_slice(name);
+        out.put_slice(b": ");
+        out.extend_from_slice(h.value);
+        out.put_slice(b"\r\n");
     }
 }
 
@@ -388,5 +493,20 @@ mod tests {
         assert!(!r.untouched());
         assert_eq!(r.closed(), Err(WireError::Truncated));
         assert_eq!(read_all(Method::GET, &[b"HTTP/1.1 20x OK\r\n\r\n"]).0, Err(WireError::Bad("malformed head")));
+    }
+
+    #[test]
+    fn a_relayed_head_keeps_the_status_line_and_headers_as_sent_less_this_hops() {
+        let answer = b"HTTP/1.1 200 Fine\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive, X-Hop\r\nx-hop: 1\r\nX-Kept: Yes\r\nkeep-alive: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+        let mut r = ResponseReader::new(&Method::GET);
+        let (mut buf, mut out) = (BytesMut::from(&answer[..]), BytesMut::new());
+        assert_eq!(r.step(&mut buf, Keep::Relay(&mut out)), Ok(Step::Head));
+        assert_eq!(&out[..], b"HTTP/1.1 200 Fine\r\nX-Kept: Yes\r\n");
+        assert_eq!((r.status(), r.framed_by_length()), (200, false));
+        let mut r = ResponseReader::new(&Method::GET);
+        let (mut buf, mut out) = (BytesMut::from(&b"HTTP/1.0 404 Not Found\r\ncontent-length: 2\r\n\r\nno"[..]), BytesMut::new());
+        assert_eq!(r.step(&mut buf, Keep::Relay(&mut out)), Ok(Step::Head));
+        assert_eq!(&out[..], b"HTTP/1.1 404 Not Found\r\ncontent-length: 2\r\n", "always HTTP/1.1 to the client");
+        assert!(r.framed_by_length());
     }
 }

@@ -47,14 +47,28 @@ pub struct Exchange {
 
 /// What a request carries from its arrival to its record: first in [`Abandoned`], then in
 /// the answer's [`Tracker`].
-struct Meta {
-    started: Instant,
+pub(super) struct Meta {
+    pub started: Instant,
     caller: Arc<str>,
     request_bytes: u64,
     /// The service's in-flight gauge, held until the request is recorded.
     _gauge: Option<crate::metrics::InFlightGuard>,
     /// Marks the client connection busy until the request is recorded.
     _busy: Busy,
+}
+
+impl Meta {
+    /// A request that has just arrived, from `caller` (else [`crate::metrics::EXTERNAL`]).
+    pub(super) fn new(shared: &ProxyShared, caller: Option<Arc<str>>, request_bytes: u64, activity: &Arc<Activity>) -> Meta {
+        Meta {
+            started: Instant::now(),
+            // The common caller shares one name.
+            caller: caller.filter(|c| **c != *crate::metrics::EXTERNAL).unwrap_or_else(|| shared.external.clone()),
+            request_bytes,
+            _gauge: shared.gauge.get().map(|g| g.enter()),
+            _busy: activity.enter(),
+        }
+    }
 }
 
 /// Serves one request, and records it however it ends.
@@ -65,26 +79,12 @@ pub async fn handle(
     upstreams: Upstreams,
     activity: Arc<Activity>,
 ) -> Result<Response<ProxyBody>, Infallible> {
-    let survey = Survey::of(req.headers());
-    let caller = survey
-        .caller
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .unwrap_or(crate::metrics::EXTERNAL);
-    // The common caller shares one name; only a named caller costs an allocation.
-    let caller = if caller == crate::metrics::EXTERNAL { shared.external.clone() } else { Arc::from(caller) };
-    let meta = Meta {
-        started: Instant::now(),
-        caller,
-        request_bytes: survey.content_length,
-        _gauge: shared.gauge.get().map(|g| g.enter()),
-        _busy: activity.enter(),
-    };
+    let mut survey = Survey::of(req.headers());
+    let meta = Meta::new(&shared, survey.caller.take(), survey.content_length, &activity);
     let started = meta.started;
     let mut abandoned = Abandoned { shared: &shared, meta: Some(meta), replica: None, injected: Injected::default() };
     let waiting = Waiting { activity: &activity, since: started };
-    let mut response = respond(&shared, &upstreams, req, peer, &survey, waiting, &mut abandoned.replica, &mut abandoned.injected).await;
+    let mut response = respond(&shared, &upstreams, req, peer, &survey, waiting, (&mut abandoned.replica, &mut abandoned.injected)).await;
     // From here the response's tracker records the request.
     if let Some(tracker) = response.body_mut().tracker.as_mut() {
         tracker.meta = abandoned.meta.take();
@@ -96,13 +96,14 @@ pub async fn handle(
 /// Records a request its caller gave up on before any answer came (status 499, as nginx
 /// logs it, with the time it waited): callers timing out of a queue would otherwise leave
 /// the service looking idle.
-struct Abandoned<'a> {
-    shared: &'a Arc<ProxyShared>,
+pub(super) struct Abandoned<'a> {
+    pub shared: &'a Arc<ProxyShared>,
     /// Taken by the answer's tracker once there is one.
-    meta: Option<Meta>,
+    pub meta: Option<Meta>,
     /// The replica it was sent to, once picked.
-    replica: Option<u32>,
-    injected: Injected,
+    pub replica: Option<u32>,
+    /// What a fault at the address added, once it did.
+    pub injected: Injected,
 }
 
 impl Drop for Abandoned<'_> {
@@ -127,7 +128,6 @@ pub const CLIENT_CLOSED: u16 = 499;
 
 /// Forwards, retries once elsewhere if safe, or answers 503/502/504; `sent_to` learns each
 /// replica tried, `injected` what a fault added.
-#[allow(clippy::too_many_arguments)]
 async fn respond(
     shared: &Arc<ProxyShared>,
     upstreams: &Upstreams,
@@ -135,18 +135,17 @@ async fn respond(
     peer: Option<Peer>,
     survey: &Survey,
     mut waiting: Waiting<'_>,
-    sent_to: &mut Option<u32>,
-    injected: &mut Injected,
+    (sent_to, injected): (&mut Option<u32>, &mut Injected),
 ) -> Response<ProxyBody> {
     let Some(first) = shared.balancer.pick(None) else {
-        let body = serde_json::json!({ "error": "no ready replica", "service": &*shared.service });
-        return shared.answer(StatusCode::SERVICE_UNAVAILABLE, body, None);
+        let (status, body) = shared.no_replica();
+        return shared.answer(status, body, None);
     };
     // A fault applies after the pick, to that replica's requests.
     if let Some(fault) = shared.faults.current() {
         match super::inject::http(shared, &fault, first.backend.replica, waiting.since, injected).await {
             super::inject::Applied::Forward { since } => waiting.since = since,
-            super::inject::Applied::Answer(answer) => return *answer,
+            super::inject::Applied::Abort { status, body } => return shared.answer(status, body, None),
         }
     }
     let (mut parts, body) = req.into_parts();
@@ -193,9 +192,9 @@ async fn respond(
 
 /// How a request waits for its answers: on its connection's watch, from its arrival.
 #[derive(Clone, Copy)]
-struct Waiting<'a> {
-    activity: &'a Activity,
-    since: Instant,
+pub(super) struct Waiting<'a> {
+    pub activity: &'a Activity,
+    pub since: Instant,
 }
 
 /// A request's line and headers, ready for any replica.
@@ -334,6 +333,21 @@ impl ProxyShared {
         self: &Arc<Self>,
         error: &UpstreamError,
     ) -> Response<ProxyBody> {
+        let (status, body) = self.failure(error);
+        let mut response = self.answer(status, body, Some(error.replica));
+        if let Some(tracker) = response.body_mut().tracker.as_mut() {
+            tracker.failed = true;
+        }
+        response
+    }
+
+    /// The address's own answer when no replica is ready.
+    pub(super) fn no_replica(&self) -> (StatusCode, serde_json::Value) {
+        (StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "error": "no ready replica", "service": &*self.service }))
+    }
+
+    /// The address's own answer when no replica answered (502), or none in time (504).
+    pub(super) fn failure(&self, error: &UpstreamError) -> (StatusCode, serde_json::Value) {
         tracing::debug!(service = %self.service, replica = error.replica, "upstream failed: {}", error.detail);
         let (status, what) = match error.timed_out {
             true => (StatusCode::GATEWAY_TIMEOUT, "upstream timed out"),
@@ -345,11 +359,7 @@ impl ProxyShared {
             "replica": error.replica,
             "detail": error.detail,
         });
-        let mut response = self.answer(status, body, Some(error.replica));
-        if let Some(tracker) = response.body_mut().tracker.as_mut() {
-            tracker.failed = true;
-        }
-        response
+        (status, body)
     }
 }
 
@@ -370,7 +380,7 @@ async fn tunnel_upgraded(
     }
 }
 
-fn is_idempotent(method: &Method) -> bool {
+pub(super) fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
@@ -390,17 +400,17 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 /// Counts a response as it streams and records the request when it is done (or dropped).
-struct Tracker {
-    shared: Arc<ProxyShared>,
-    replica: Option<u32>,
+pub(super) struct Tracker {
+    pub shared: Arc<ProxyShared>,
+    pub replica: Option<u32>,
     /// Holds the backend's in-flight count until the body is done.
-    _in_flight: Option<InFlight>,
-    status: u16,
+    pub _in_flight: Option<InFlight>,
+    pub status: u16,
     /// Given by the request's handler as it returns the answer.
-    meta: Option<Meta>,
-    failed: bool,
-    bytes: u64,
-    injected: Injected,
+    pub meta: Option<Meta>,
+    pub failed: bool,
+    pub bytes: u64,
+    pub injected: Injected,
 }
 
 impl Drop for Tracker {

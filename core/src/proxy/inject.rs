@@ -1,27 +1,25 @@
 //! A fault applied at the address ([`fault`](super::fault) decides): the HTTP delay (a sleep
 //! in the request's own future) and abort (the address's own JSON answer, no replica
-//! contacted), and the TCP connect delay and reset.
+//! contacted), for plain requests (`front`) and hyper's (`http`) alike, and the TCP connect
+//! delay and reset.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use hyper::{Response, StatusCode};
+use hyper::StatusCode;
 
 use super::conn::Accepted;
 use super::fault::{Armed, Injected};
-use super::http::ProxyBody;
 use super::ProxyShared;
 
 /// What a request does after its fault: go on (its answer's wait now counted from `since`),
 /// or take the address's own answer.
 pub enum Applied {
     Forward { since: Instant },
-    /// Boxed: only an abort pays for it.
-    Answer(Box<Response<ProxyBody>>),
+    Abort { status: StatusCode, body: serde_json::Value },
 }
 
 /// Delays and/or aborts one HTTP request to `replica`; `injected` learns what was done.
-pub async fn http(shared: &Arc<ProxyShared>, armed: &Armed, replica: u32, since: Instant, injected: &mut Injected) -> Applied {
+pub async fn http(shared: &ProxyShared, armed: &Armed, replica: u32, since: Instant, injected: &mut Injected) -> Applied {
     let decision = armed.draw(replica);
     let mut since = since;
     if !decision.delay.is_zero() {
@@ -40,7 +38,7 @@ pub async fn http(shared: &Arc<ProxyShared>, armed: &Armed, replica: u32, since:
         "service": &*shared.service,
         "fault": armed.fault.describe(),
     });
-    Applied::Answer(Box::new(shared.answer(status, body, None)))
+    Applied::Abort { status, body }
 }
 
 /// Delays the connect to `replica` or resets `client`; false when the connection is done.

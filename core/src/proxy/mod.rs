@@ -2,7 +2,9 @@
 //! replicas — an HTTP/1.1 reverse proxy (keep-alive, streamed bodies) or a TCP forward.
 //!
 //! - [`balance`]: the lock-free backend set, round-robin / least-in-flight, counters;
-//! - `http`: HTTP forwarding, the 503/502/504 answers, the per-request record hook;
+//! - `front`: plain HTTP/1.1 requests read in place and their answers written as they came;
+//! - `http`: HTTP forwarding through hyper's server for the rest (upgrades, streamed bodies…),
+//!   the 503/502/504 answers, the per-request record hook;
 //! - `headers`: hop-by-hop headers, `x-forwarded-for`, the dashboard's cookie, upgrades;
 //! - `upstream`: each client connection's own connections to the replicas, written and read in its task;
 //! - `watch`: each client connection's idle limit, stop and response timeout, one timer per connection;
@@ -15,6 +17,7 @@
 pub mod balance;
 mod conn;
 pub mod fault;
+mod front;
 mod headers;
 pub mod holder;
 mod http;
@@ -423,9 +426,10 @@ impl AcceptLoop {
     }
 }
 
-/// Serves one client connection; its requests are written to the replicas and their answers
-/// read in this task too (`upstream`). A stop lets the request under way finish (at most
-/// [`STOP_GRACE`]).
+/// Serves one client connection: its plain requests in place (`front`), the rest with
+/// hyper's server (`http`); either way its requests are written to the replicas and their
+/// answers read in this task too (`upstream`). A stop lets the request under way finish (at
+/// most [`STOP_GRACE`]).
 async fn serve_http(
     http: http1::Builder,
     stream: conn::Accepted,
@@ -440,10 +444,27 @@ async fn serve_http(
     // Watched by a task of its own, so that a request's wake-ups poll only the connection.
     let limits = watch::Limits { idle: shared.options.header_read_timeout, response: shared.options.response_timeout };
     shared.connections.spawn(watch::watch(activity.clone(), limits, shared.stop.clone(), ended));
+    let front = front::Front { shared: shared.clone(), client: stream, peer: peer.clone(), upstreams: upstreams.clone(), activity: activity.clone() };
+    let (stream, read) = {
+        let mut serving = std::pin::pin!(front.serve());
+        tokio::select! {
+            biased;
+            ended = serving.as_mut() => match ended {
+                front::Ended::Closed => return,
+                front::Ended::Unusual(stream, read) => (stream, read),
+            },
+            why = activity.closing() => {
+                if why == watch::Close::Stop {
+                    let _ = tokio::time::timeout(STOP_GRACE, serving).await;
+                }
+                return;
+            }
+        }
+    };
     let watched = activity.clone();
     let service = service_fn(move |req| http::handle(shared.clone(), req, peer.clone(), upstreams.clone(), watched.clone()));
     let connection = http
-        .serve_connection(TokioIo::new(stream), service)
+        .serve_connection(TokioIo::new(conn::Prefixed::new(read, stream)), service)
         .with_upgrades();
     tokio::pin!(connection);
     tokio::select! {

@@ -23,14 +23,14 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::CONTENT_LENGTH;
 use hyper::http::request;
-use hyper::{Response, Version};
+use hyper::{Method, Response, Version};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_util::task::TaskTracker;
 
 use super::balance::Backend;
-use crate::http1::{Done, ResponseHead, ResponseReader, Step};
+use crate::http1::{Done, Keep, ResponseHead, ResponseReader, Step};
 
 /// The body of a request sent for an upgrade, over hyper's client.
 pub type UpgradeBody = BoxBody<Bytes, hyper::Error>;
@@ -39,8 +39,6 @@ pub type UpgradeSender = SendRequest<UpgradeBody>;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Kept connections a client connection holds before those its replicas closed are let go.
 const KEPT_BEFORE_SWEEP: usize = 4;
-/// What a connection sets aside at a time for the heads of its requests.
-const HEAD_ROOM: usize = 4 * 1024;
 /// Read at least this much room at a time: an answer rarely fills it, and a short read tells
 /// tokio the socket is drained (so a kept connection's readiness means its replica spoke).
 const READ_ROOM: usize = 16 * 1024;
@@ -88,34 +86,60 @@ impl Upstreams {
             Some(_) if head.headers.contains_key(CONTENT_LENGTH) => Framing::Raw,
             Some(_) => Framing::Chunked,
         };
-        let (mut conn, kept) = match self.take(backend) {
-            Some(conn) => (conn, true),
-            None => (Conn::open(backend).await?, false),
-        };
-        let mut upload = Upload {
+        let (mut conn, kept) = self.conn(backend).await?;
+        let upload = Upload {
             head: encode_head(head, framing, &mut conn.heads),
             pieces: VecDeque::new(),
             body,
             framing,
         };
+        let mut answer = ResponseHead::default();
+        let (_, body) = self.exchange(backend, (conn, kept), upload, head.method == Method::HEAD, Keep::Map(&mut answer)).await?;
+        let mut response = Response::new(body);
+        *response.status_mut() = answer.status;
+        *response.headers_mut() = answer.headers;
+        *response.version_mut() = Version::HTTP_11;
+        Ok(response)
+    }
+
+    /// Sends a request already on the wire (`head` ends with its blank line; `body` is all of
+    /// it) and appends its answer's head to `out` as it goes on (see [`Keep::Relay`]); the
+    /// answer's status and its body follow.
+    pub async fn relay(&self, backend: Backend, head: Bytes, body: Bytes, head_request: bool, out: &mut BytesMut) -> Result<(u16, ReplicaBody), String> {
+        let pieces = if body.is_empty() { VecDeque::new() } else { VecDeque::from([body]) };
+        let upload = Upload { head, pieces, body: None, framing: Framing::Raw };
+        let conn = self.conn(backend).await?;
+        self.exchange(backend, conn, upload, head_request, Keep::Relay(out)).await
+    }
+
+    /// The kept connection to `backend`, else a new one (and whether it was kept).
+    async fn conn(&self, backend: Backend) -> Result<(Conn, bool), String> {
+        match self.take(backend) {
+            Some(conn) => Ok((conn, true)),
+            None => Ok((Conn::open(backend).await?, false)),
+        }
+    }
+
+    /// Writes `upload` and reads its answer's head into `keep`.
+    async fn exchange(&self, backend: Backend, (mut conn, kept): (Conn, bool), mut upload: Upload, head_request: bool, mut keep: Keep<'_>) -> Result<(u16, ReplicaBody), String> {
         // The first piece of the body goes out with the head.
         if upload.body.is_some() {
             std::future::poll_fn(|cx| upload.poll_next_piece(cx)).await?;
         }
         let again = if kept { upload.again() } else { None };
-        let mut reader = ResponseReader::new(&head.method);
-        let mut answer = ResponseHead::default();
-        match read_head(&mut conn, &mut upload, &mut reader, &mut answer).await {
+        let mut reader = ResponseReader::answering(head_request);
+        match read_head(&mut conn, &mut upload, &mut reader, keep.reborrow()).await {
             Ok(()) => {}
             // The keep-alive race: the replica closed the kept connection as the request went out.
             Err(e) if reader.untouched() => {
                 let Some(again) = again else { return Err(e) };
                 (conn, upload) = (Conn::open(backend).await?, again);
-                reader = ResponseReader::new(&head.method);
-                read_head(&mut conn, &mut upload, &mut reader, &mut answer).await?;
+                reader = ResponseReader::answering(head_request);
+                read_head(&mut conn, &mut upload, &mut reader, keep).await?;
             }
             Err(e) => return Err(e),
         }
+        let status = reader.status();
         let mut body = ReplicaBody { flight: Some(Box::new(Flight { conn, upload, reader, ready: 0 })), home: (self.clone(), backend) };
         // An answer with no body (HEAD, 204, 304, a length of 0) is done: its connection
         // goes back now, as nothing will poll the body.
@@ -123,11 +147,7 @@ impl Upstreams {
             let mut cx = Context::from_waker(Waker::noop());
             let _done = Pin::new(&mut body).poll_frame(&mut cx);
         }
-        let mut response = Response::new(body);
-        *response.status_mut() = answer.status;
-        *response.headers_mut() = answer.headers;
-        *response.version_mut() = Version::HTTP_11;
-        Ok(response)
+        Ok((status, body))
     }
 
     /// The kept connection to `backend` if its replica has not spoken since (which would be
@@ -267,13 +287,13 @@ impl Upload {
 
 /// Writes the request while reading until the answer's head is in; a body too big for the
 /// sockets' buffers keeps going out as the answer streams back (an echo needs both at once).
-async fn read_head(conn: &mut Conn, upload: &mut Upload, reader: &mut ResponseReader, answer: &mut ResponseHead) -> Result<(), String> {
+async fn read_head(conn: &mut Conn, upload: &mut Upload, reader: &mut ResponseReader, mut keep: Keep<'_>) -> Result<(), String> {
     std::future::poll_fn(|cx| {
         if let Poll::Ready(Err(e)) = upload.poll_write(&mut conn.stream, cx) {
             return Poll::Ready(Err(e));
         }
         loop {
-            match reader.step(&mut conn.read, Some(answer)).map_err(|e| e.to_string())? {
+            match reader.step(&mut conn.read, keep.reborrow()).map_err(|e| e.to_string())? {
                 Step::Head => return Poll::Ready(Ok(())),
                 Step::More => match std::task::ready!(conn.poll_read_more(cx)) {
                     Ok(0) => return Poll::Ready(Err("the replica closed the connection before answering".into())),
@@ -291,11 +311,7 @@ async fn read_head(conn: &mut Conn, upload: &mut Upload, reader: &mut ResponseRe
 fn encode_head(head: &request::Parts, framing: Framing, out: &mut BytesMut) -> Bytes {
     let target = head.uri.path_and_query().map_or("/", |p| p.as_str());
     let length = head.method.as_str().len() + target.len() + 48 + head.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>();
-    // Room for several heads, made when this one does not fit: once the heads sent before are
-    // dropped, the same room is used again.
-    if out.capacity() - out.len() < length {
-        out.reserve(length.max(HEAD_ROOM));
-    }
+    crate::http1::head_room(out, length);
     out.extend_from_slice(head.method.as_str().as_bytes());
     out.put_u8(b' ');
     out.extend_from_slice(target.as_bytes());
@@ -331,6 +347,11 @@ pub struct ReplicaBody {
 }
 
 impl ReplicaBody {
+    /// The answer says where its body ends (a length, or no body at all), so it can go on as it came.
+    pub fn framed_by_length(&self) -> bool {
+        self.flight.as_ref().is_none_or(|f| f.reader.framed_by_length())
+    }
+
     /// The answer is whole: its connection goes back if it can carry the next request.
     fn finish(&mut self, done: Done) {
         if let Some(flight) = self.flight.take() {
@@ -362,7 +383,7 @@ impl Body for ReplicaBody {
                 let data = flight.conn.read.split_to(std::mem::take(&mut flight.ready)).freeze();
                 // Looked ahead, so the last piece goes out as the last: hyper may drop a body
                 // once it has sent the length it announced, and the connection must go home first.
-                match flight.reader.step(&mut flight.conn.read, None) {
+                match flight.reader.step(&mut flight.conn.read, Keep::Nothing) {
                     Ok(Step::Done(done)) => this.finish(done),
                     Ok(Step::Body(n)) => flight.ready = n,
                     Ok(Step::More | Step::Head) => {}
@@ -370,7 +391,7 @@ impl Body for ReplicaBody {
                 }
                 return Poll::Ready(Some(Ok(Frame::data(data))));
             }
-            match flight.reader.step(&mut flight.conn.read, None) {
+            match flight.reader.step(&mut flight.conn.read, Keep::Nothing) {
                 Ok(Step::Body(n)) => flight.ready = n,
                 Ok(Step::Head) => {}
                 Ok(Step::Done(done)) => {

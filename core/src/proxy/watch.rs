@@ -54,6 +54,11 @@ impl Activity {
         Closing(self)
     }
 
+    /// The watch has said the connection should close.
+    pub fn decided(&self) -> bool {
+        self.close.load(Ordering::Acquire) != 0
+    }
+
     fn decide(&self, why: Close) {
         self.close.store(why as u8, Ordering::Release);
         self.connection.wake();

@@ -1,9 +1,10 @@
 //! The proxy over real sockets: tiny axum backends on port 0, real clients.
-//! HTTP forwarding here; TCP, upgrades, ports and stop in `sockets`; timeouts, the
-//! connection cap and credentials in `hostile`.
+//! HTTP forwarding here; plain requests on the wire in `plain`; TCP, upgrades, ports and stop
+//! in `sockets`; timeouts, the connection cap and credentials in `hostile`.
 
 mod faults;
 mod hostile;
+mod plain;
 mod sockets;
 
 use std::collections::HashMap;
