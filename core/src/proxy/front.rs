@@ -38,6 +38,8 @@ pub const WHOLE_BODY: u64 = 64 * 1024;
 /// Room for each read from the client: a request rarely fills it, and a short read tells
 /// tokio the socket is drained.
 const READ_ROOM: usize = 8 * 1024;
+/// Pieces of an answer queued for one write at most (a chunk takes three).
+const GATHERED: usize = 12;
 /// Bytes of requests pipelined behind the one under way read ahead at most.
 const READ_AHEAD: usize = MAX_HEAD + WHOLE_BODY as usize;
 
@@ -351,8 +353,9 @@ async fn relay_answer(client: &mut Accepted, heads: &mut BytesMut, pieces: &mut 
     pieces.push_back(heads.split().freeze());
     let mut body_is = BodyIs::Coming;
     loop {
-        // What the answer has ready goes out with what is queued, in one write.
-        while body_is == BodyIs::Coming {
+        // What the answer has ready goes out with what is queued, in one write (a few reads'
+        // worth at most, so a fast replica and a slow client hold little in between).
+        while body_is == BodyIs::Coming && pieces.len() < GATHERED {
             match Pin::new(&mut body).poll_frame(&mut Context::from_waker(Waker::noop())) {
                 Poll::Ready(frame) => body_is = queue(frame, chunked, pieces, &mut tracker, heads),
                 Poll::Pending => break,
