@@ -9,6 +9,10 @@ describe('faultFromForm', () => {
     expect(faultFromForm(form({ delayMs: '200', jitterMs: '50', abortPercent: '10', status: '502', replica: '1', forSeconds: '30' }))).toEqual({
       fault: { delay_ms: 200, jitter_ms: 50, delay_percent: 100, abort_percent: 10, abort_status: 502, replica: 1, for_ms: 30000 },
     });
+    // A bound number input gives numbers, and null when emptied.
+    expect(faultFromForm(form({ delayMs: 300, jitterMs: null, status: null }))).toEqual({
+      fault: { delay_ms: 300, jitter_ms: 0, delay_percent: 100, abort_percent: 0, abort_status: 503 },
+    });
     expect(faultFromForm(form({ abortPercent: '5' }))).toEqual({ fault: { delay_ms: 0, jitter_ms: 0, delay_percent: 100, abort_percent: 5, abort_status: 503 } });
   });
 

@@ -24,17 +24,22 @@ export interface FaultView {
   until?: EpochMs;
 }
 
+/** A field as an input gives it: a number input bound in Svelte gives a number, or null when empty. */
+export type Field = string | number | null | undefined;
+
 /** The Faults panel's fields, as typed. */
 export interface FaultForm {
-  delayMs: string;
-  jitterMs: string;
-  abortPercent: string;
-  status: string;
+  delayMs: Field;
+  jitterMs: Field;
+  abortPercent: Field;
+  status: Field;
   /** '' = every replica. */
-  replica: string;
+  replica: Field;
   /** '' = until cleared. */
-  forSeconds: string;
+  forSeconds: Field;
 }
+
+const textOf = (v: Field) => (v === null || v === undefined ? '' : String(v)).trim();
 
 export const EMPTY_FORM: FaultForm = { delayMs: '', jitterMs: '', abortPercent: '', status: '503', replica: '', forSeconds: '' };
 
@@ -43,11 +48,11 @@ export const MAX_DELAY_MS = 600_000;
 
 /** The fault the form describes, or what is wrong with it. */
 export function faultFromForm(f: FaultForm): { fault: Fault } | { error: string } {
-  const num = (s: string) => (s.trim() === '' ? 0 : Number(s.trim()));
+  const num = (v: Field) => (textOf(v) === '' ? 0 : Number(textOf(v)));
   const delay = num(f.delayMs);
   const jitter = num(f.jitterMs);
   const abort = num(f.abortPercent);
-  const status = num(f.status || '503');
+  const status = textOf(f.status) === '' ? 503 : num(f.status);
   const lasting = num(f.forSeconds);
   if (![delay, jitter, abort, status, lasting].every(Number.isFinite)) return { error: 'each field is a number' };
   if (!Number.isInteger(delay) || delay < 0 || !Number.isInteger(jitter) || jitter < 0) return { error: 'a delay and its jitter are whole milliseconds' };
@@ -58,7 +63,7 @@ export function faultFromForm(f: FaultForm): { fault: Fault } | { error: string 
   if (delay === 0 && abort === 0) return { error: 'give a delay or an abort percentage' };
   if (lasting < 0) return { error: 'a duration is more than 0 s' };
   const fault: Fault = { delay_ms: delay, jitter_ms: jitter, delay_percent: 100, abort_percent: abort, abort_status: status };
-  if (f.replica.trim() !== '') fault.replica = Number(f.replica);
+  if (textOf(f.replica) !== '') fault.replica = Number(textOf(f.replica));
   if (lasting > 0) fault.for_ms = Math.round(lasting * 1000);
   return { fault };
 }
