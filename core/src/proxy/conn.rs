@@ -1,6 +1,6 @@
 //! An accepted connection that closes with a reset when the proxy stops, so no socket
-//! of the proxy's port lingers in TIME_WAIT and the port can be bound again at once; and the
-//! same connection handed to hyper's server with the bytes already read from it.
+//! of the proxy's port lingers in TIME_WAIT and the port can be bound again at once; handed
+//! on with the bytes already read from it, it gives them again first.
 
 use std::io;
 use std::pin::Pin;
@@ -14,11 +14,19 @@ use tokio_util::sync::CancellationToken;
 pub struct Accepted {
     stream: TcpStream,
     stop: CancellationToken,
+    /// Bytes read from the stream already, read again first (see [`Accepted::unread`]).
+    unread: Bytes,
 }
 
 impl Accepted {
     pub fn new(stream: TcpStream, stop: CancellationToken) -> Self {
-        Self { stream, stop }
+        Self { stream, stop, unread: Bytes::new() }
+    }
+
+    /// The connection as it was before `read` was taken from it, for whoever reads it next.
+    pub fn unread(mut self, read: Bytes) -> Self {
+        self.unread = read;
+        self
     }
 
     pub fn stream_mut(&mut self) -> &mut TcpStream {
@@ -41,7 +49,13 @@ impl AsyncRead for Accepted {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        if self.unread.is_empty() {
+            return Pin::new(&mut self.stream).poll_read(cx, buf);
+        }
+        let n = self.unread.len().min(buf.remaining());
+        buf.put_slice(&self.unread[..n]);
+        self.unread.advance(n);
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -75,48 +89,3 @@ impl AsyncWrite for Accepted {
     }
 }
 
-/// An accepted connection handed on with the bytes already read from it, which are read first.
-pub struct Prefixed {
-    read: Bytes,
-    stream: Accepted,
-}
-
-impl Prefixed {
-    pub fn new(read: Bytes, stream: Accepted) -> Self {
-        Self { read, stream }
-    }
-}
-
-impl AsyncRead for Prefixed {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        if self.read.is_empty() {
-            return Pin::new(&mut self.stream).poll_read(cx, buf);
-        }
-        let n = self.read.len().min(buf.remaining());
-        buf.put_slice(&self.read[..n]);
-        self.read.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for Prefixed {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-}

@@ -464,7 +464,7 @@ async fn serve_http(
     let watched = activity.clone();
     let service = service_fn(move |req| http::handle(shared.clone(), req, peer.clone(), upstreams.clone(), watched.clone()));
     let connection = http
-        .serve_connection(TokioIo::new(conn::Prefixed::new(read, stream)), service)
+        .serve_connection(TokioIo::new(stream.unread(read)), service)
         .with_upgrades();
     tokio::pin!(connection);
     tokio::select! {
