@@ -82,9 +82,9 @@ pub struct InjectedTotals {
 impl InjectedTotals {
     fn add(&mut self, injected: super::Injected) {
         self.aborts += u64::from(injected.aborted);
-        if !injected.delay.is_zero() {
+        if injected.delay_ms > 0 {
             self.delayed += 1;
-            self.delay_us += micros(injected.delay);
+            self.delay_us += u64::from(injected.delay_ms) * 1000;
         }
     }
 }
@@ -146,7 +146,7 @@ impl Store {
         }
         // The service's own numbers: an injected abort never reached it, an injected delay is not its time.
         if !s.injected.aborted {
-            let own = s.latency.saturating_sub(s.injected.delay);
+            let own = s.latency.saturating_sub(std::time::Duration::from_millis(u64::from(s.injected.delay_ms)));
             svc.total.add(class, own, s.bytes_in, s.bytes_out);
             svc.by_revision.record(proto, s.replica, class, own, (s.bytes_in, s.bytes_out));
             svc.replicas.entry(s.replica).or_insert_with(|| Tally::new(proto)).add(class, own, s.bytes_in, s.bytes_out);

@@ -58,7 +58,7 @@ async fn n_samples_are_counted_exactly_per_status_class() {
 async fn injected_aborts_and_delay_are_counted_apart_from_the_service() {
     let m = Metrics::spawn(CancellationToken::new()).expect("metrics");
     tokio::time::sleep(TICK / 2).await;
-    let injected = |delay_ms: u64, aborted: bool| Injected { delay: Duration::from_millis(delay_ms), aborted };
+    let injected = |delay_ms: u32, aborted: bool| Injected { delay_ms, aborted };
     // 10 answered by the service in 20 ms after 200 ms injected; 5 aborted with 503; 5 plain 500s.
     for _ in 0..10 {
         m.record(RequestSample { injected: injected(200, false), ..sample("users", Some(0), "gateway", 200, 220) });

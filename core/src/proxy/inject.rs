@@ -23,7 +23,7 @@ pub async fn http(shared: &ProxyShared, armed: &Armed, replica: u32, since: Inst
     let decision = armed.draw(replica);
     let mut since = since;
     if !decision.delay.is_zero() {
-        injected.delay = decision.delay;
+        injected.delay_ms = u32::try_from(decision.delay.as_millis()).unwrap_or(u32::MAX);
         tokio::time::sleep(decision.delay).await;
         // The address's response timeout is for the replica's answer, not the injected wait.
         since = Instant::now();
