@@ -34,7 +34,7 @@ fn main() {
 }
 
 /// The commands of `src/commands.rs` (docs/api.md).
-const COMMANDS: [&str; 34] = [
+const COMMANDS: [&str; 36] = [
     "snapshot",
     "events",
     "logs",
@@ -43,6 +43,8 @@ const COMMANDS: [&str; 34] = [
     "restart_service",
     "scale",
     "set_autoscale",
+    "set_fault",
+    "clear_fault",
     "kill_replica",
     "start_all",
     "stop_all",

@@ -18,8 +18,9 @@ pub fn manifest() -> Result<Manifest, LoadError> {
 }
 
 /// `services/lessons/*.toml`, as built into this binary: (file name, text), in teaching order.
-pub const BUNDLED_LESSONS: [(&str, &str); 7] = [
+pub const BUNDLED_LESSONS: [(&str, &str); 8] = [
     ("fault-isolation.toml", include_str!("../../services/lessons/fault-isolation.toml")),
+    ("slow-dependency.toml", include_str!("../../services/lessons/slow-dependency.toml")),
     ("independent-scaling.toml", include_str!("../../services/lessons/independent-scaling.toml")),
     ("autoscaling.toml", include_str!("../../services/lessons/autoscaling.toml")),
     ("freedom-of-technology.toml", include_str!("../../services/lessons/freedom-of-technology.toml")),

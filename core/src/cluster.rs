@@ -19,12 +19,14 @@
 //! - `crash`: a replica asked to crash itself, through the service's address;
 //! - `deploy`: deploys, undos and the revision history of a service (its actor keeps them);
 //! - `lesson`: one lesson at a time, run by `lessons::runner` as a client of this API;
+//! - `fault`: faults injected at a service's address, their expiry and events;
 //! - `autoscale`: each autoscaled service's loop (`crate::autoscale`), its switch, and the
 //!   user's scale that switches it off.
 
 mod autoscale;
 mod crash;
 mod deploy;
+mod fault;
 pub mod feed;
 mod folders;
 mod knobs;
@@ -60,6 +62,7 @@ use set::ServiceSet;
 pub use crate::error::ClusterError;
 pub use folders::{lock_data, reset_data, reset_unless_running, DataLock, ResetError};
 pub use crate::logs::LogQuery;
+pub use fault::FaultView;
 pub use lesson::{LessonStart, Pace};
 pub use load::load_duration;
 pub use reload::ReloadReport;
@@ -297,6 +300,7 @@ impl Cluster {
             run_dir: self.inner.options.run_dir.display().to_string(),
             lesson: self.lesson_progress().map(Box::new),
             autoscalers: self.autoscalers(),
+            faults: self.faults(),
         }
     }
 

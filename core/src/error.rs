@@ -135,6 +135,13 @@ pub enum ClusterError {
 
     #[error("{0} has no autoscaler; give it an `[services.{0}.autoscale]` block in the manifest")]
     NoAutoscaler(String),
+
+    #[error("cannot inject a fault into {service}: {source}")]
+    InvalidFault {
+        service: String,
+        #[source]
+        source: crate::proxy::fault::FaultError,
+    },
 }
 
 impl ClusterError {
@@ -158,6 +165,7 @@ impl ClusterError {
             | E::NoLesson
             | E::NoManifestFile
             | E::NoAutoscaler(_)
+            | E::InvalidFault { .. }
             | E::InvalidDeploy { .. }
             | E::NoPreviousRevision { .. }
             | E::UnknownRevision { .. } => "invalid-argument",

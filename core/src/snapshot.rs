@@ -21,6 +21,9 @@ pub struct ClusterSnapshot {
     /// The autoscalers of the services that have an `autoscale` block, in manifest order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub autoscalers: Vec<crate::autoscale::AutoscalerView>,
+    /// The faults injected now, in manifest order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<crate::cluster::FaultView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -244,6 +247,8 @@ pub enum EventKind {
     Deployed,
     /// A step of a rollout: a replica on the new revision, complete, failed, rolled back.
     Rollout,
+    /// A fault injected at the service's address, or cleared.
+    Fault,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

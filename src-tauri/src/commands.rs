@@ -8,11 +8,12 @@ use tauri::ipc::Channel;
 use tauri::{Runtime, State, Webview};
 
 use microdeck::autoscale::AutoscalerView;
-use microdeck::cluster::{load_duration, Cluster, ClusterError, LessonStart, LogQuery, ReloadReport, Update};
+use microdeck::cluster::{load_duration, Cluster, ClusterError, FaultView, LessonStart, LogQuery, ReloadReport, Update};
 use microdeck::lessons::progress::LessonProgress;
 use microdeck::lessons::LessonOutline;
 use microdeck::loadgen::LoadReport;
 use microdeck::manifest::ScenarioOutline;
+use microdeck::proxy::fault::Fault;
 use microdeck::metrics::{ReplicaShare, RevisionSeries, Series, Topology};
 use microdeck::snapshot::{ClusterSnapshot, DeployOutcome, Event, LogLine, RevisionView, ServiceView};
 use microdeck::supervisor::revision::EnvChange;
@@ -77,6 +78,17 @@ pub async fn scale(session: State<'_, SessionHandle>, name: String, replicas: u3
 #[tauri::command]
 pub async fn set_autoscale(session: State<'_, SessionHandle>, name: String, on: bool) -> Answer<AutoscalerView> {
     Ok(cluster(&session).set_autoscale(&name, on).await?)
+}
+
+#[tauri::command]
+pub async fn set_fault(session: State<'_, SessionHandle>, name: String, fault: Fault) -> Answer<FaultView> {
+    Ok(cluster(&session).set_fault(&name, fault).await?)
+}
+
+/// The fault cleared, if there was one.
+#[tauri::command]
+pub fn clear_fault(session: State<'_, SessionHandle>, name: String) -> Answer<Option<FaultView>> {
+    Ok(cluster(&session).clear_fault(&name)?)
 }
 
 #[tauri::command]

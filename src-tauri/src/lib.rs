@@ -38,6 +38,8 @@ pub fn register<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::restart_service,
         commands::scale,
         commands::set_autoscale,
+        commands::set_fault,
+        commands::clear_fault,
         commands::kill_replica,
         commands::start_all,
         commands::stop_all,

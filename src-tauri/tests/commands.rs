@@ -259,3 +259,17 @@ fn deploy_rollout_history_and_undo_reach_the_cluster() {
     let series = invoke(&f.window, "revision_series", json!({ "name": "sleeper", "windowS": 60 })).unwrap();
     assert!(series.is_array(), "{series}");
 }
+
+#[test]
+fn set_fault_and_clear_fault_reach_the_cluster_and_refuse_what_the_api_refuses() {
+    let f = fixture("fault");
+    let set = invoke(&f.window, "set_fault", json!({ "name": "sleeper", "fault": { "delay_ms": 200, "jitter_ms": 50, "for_ms": 60000 } })).unwrap();
+    assert_eq!(set["summary"], "delay 200ms ±50ms on 100% of requests", "{set}");
+    wait_for_snapshot(&f.window, "the fault in the snapshot", |s| s["faults"][0]["service"] == "sleeper");
+    let err = invoke(&f.window, "set_fault", json!({ "name": "sleeper", "fault": { "abort_percent": 10, "abort_status": 200 } })).unwrap_err();
+    assert_eq!(err, json!({ "code": "invalid-argument", "message": "cannot inject a fault into sleeper: an abort answers a status from 400 to 599, not 200" }));
+    let cleared = invoke(&f.window, "clear_fault", json!({ "name": "sleeper" })).unwrap();
+    assert_eq!(cleared["summary"], "delay 200ms ±50ms on 100% of requests", "the first fault stayed: {cleared}");
+    assert_eq!(invoke(&f.window, "clear_fault", json!({ "name": "sleeper" })), Ok(Value::Null));
+    wait_for_snapshot(&f.window, "no fault in the snapshot", |s| s.get("faults").is_none());
+}

@@ -5,7 +5,7 @@
 // output/<target>.png (reported, not counted as a test), and always cleans up — then checks
 // that no process of that target's cluster is left. Ends with "N passed, N failed".
 //
-//   node run.mjs [--target desktop|web]... [--suite bundled|flood]...   (default: all)
+//   node run.mjs [--target desktop|web]... [--suite bundled|flood|faults]...   (default: bundled and flood)
 // Environment: CARGO_TARGET_DIR (where the binaries are), MICRODECK_BIN, MICRODECK_DESKTOP_BIN,
 // E2E_MANIFEST (a manifest instead of the bundled one), E2E_PORT_OFFSET (default 1100).
 
@@ -17,6 +17,7 @@ import { startDesktop, startWeb } from './lib/targets.mjs';
 import { deployScenarios } from './deploy.mjs';
 import { FLOOD_MANIFEST, floodScenarios } from './flood.mjs';
 import { autoscaleScenarios } from './autoscale.mjs';
+import { faultScenarios } from './faults.mjs';
 import { lessonScenarios } from './lessons.mjs';
 import { capture, scenarios, screenshot } from './scenarios.mjs';
 
@@ -33,21 +34,23 @@ const TARGETS = {
 
 /** The bundled cluster (or E2E_MANIFEST) with the scenarios, then the flood on its own cluster. */
 const SUITES = {
-  bundled: { manifest: process.env.E2E_MANIFEST ? path.resolve(process.env.E2E_MANIFEST) : undefined, scenarios: process.env.E2E_MANIFEST ? scenarios : [...scenarios, ...deployScenarios, ...lessonScenarios, ...autoscaleScenarios], portShift: 0, screenshot: true },
+  bundled: { manifest: process.env.E2E_MANIFEST ? path.resolve(process.env.E2E_MANIFEST) : undefined, scenarios: process.env.E2E_MANIFEST ? scenarios : [...scenarios, ...deployScenarios, ...faultScenarios, ...lessonScenarios, ...autoscaleScenarios], portShift: 0, screenshot: true },
   flood: { manifest: FLOOD_MANIFEST, scenarios: floodScenarios, portShift: 50, screenshot: false },
+  // The faults scenario alone (it is in `bundled` too), on the bundled cluster once it is ready.
+  faults: { manifest: undefined, scenarios: [scenarios[0], ...faultScenarios], portShift: 0, screenshot: false },
 };
 
 function parseArgs(argv) {
   const chosen = { target: [], suite: [] };
   for (let i = 0; i < argv.length; i++) {
     const m = /^--(target|suite)(?:=(.*))?$/.exec(argv[i]);
-    if (!m) throw new Error(`unknown argument ${argv[i]} (use --target desktop|web, --suite bundled|flood)`);
+    if (!m) throw new Error(`unknown argument ${argv[i]} (use --target desktop|web, --suite bundled|flood|faults)`);
     const value = m[2] ?? argv[++i];
     if (!value) throw new Error(`--${m[1]} needs a value`);
     chosen[m[1]].push(value);
   }
   for (const t of chosen.target) if (!TARGETS[t]) throw new Error(`unknown target ${t} (desktop or web)`);
-  for (const t of chosen.suite) if (!SUITES[t]) throw new Error(`unknown suite ${t} (bundled or flood)`);
+  for (const t of chosen.suite) if (!SUITES[t]) throw new Error(`unknown suite ${t} (bundled, flood or faults)`);
   return { targets: chosen.target.length ? chosen.target : ['desktop', 'web'], suites: chosen.suite.length ? chosen.suite : ['bundled', 'flood'] };
 }
 

@@ -211,7 +211,7 @@ fn every_bundled_lesson_passes_on_the_sample_cluster_and_leaves_it_as_it_found_i
     let list = up.run(&["lesson", "list", "--json"]);
     let list: Value = serde_json::from_slice(&list.stdout).expect("list json");
     let names: Vec<&str> = list.as_array().expect("a list").iter().filter_map(|l| l["name"].as_str()).collect();
-    assert_eq!(names, ["fault-isolation", "independent-scaling", "autoscaling", "freedom-of-technology", "independent-deployment", "roll-back", "data-per-service"]);
+    assert_eq!(names, ["fault-isolation", "slow-dependency", "independent-scaling", "autoscaling", "freedom-of-technology", "independent-deployment", "roll-back", "data-per-service"]);
     for name in names {
         let before = up.state();
         let out = up.run(&["lesson", "run", name, "--json"]);

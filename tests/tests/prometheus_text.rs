@@ -63,6 +63,7 @@ fn metrics_text_parses_with_the_reference_parser_and_counts_every_request() {
                 latency: Duration::from_micros(u64::from(i) * 997),
                 bytes_in: 3,
                 bytes_out: 7,
+                injected: Default::default(),
             });
         }
         m.record_resources("users", 12.5, 4096);

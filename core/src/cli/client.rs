@@ -137,6 +137,22 @@ impl Client {
             None => self.json(Method::GET, &path, None).await,
         }
     }
+    /// The fault at a service's address now.
+    pub async fn fault(&self, name: &str) -> Result<Option<crate::cluster::FaultView>, ClientError> {
+        let answer: FaultAnswer = self.json(Method::GET, &format!("/api/services/{}/fault", segment(name)), None).await?;
+        Ok(answer.fault)
+    }
+    pub async fn set_fault(&self, name: &str, fault: &crate::proxy::fault::Fault) -> Result<crate::cluster::FaultView, ClientError> {
+        let path = format!("/api/services/{}/fault", segment(name));
+        let body = serde_json::to_value(fault).map_err(|e| ClientError::Protocol { url: path.clone(), detail: e.to_string() })?;
+        let answer: FaultAnswer = self.json(Method::PUT, &path, Some(body)).await?;
+        answer.fault.ok_or_else(|| ClientError::Protocol { url: path, detail: "no fault in the answer".into() })
+    }
+    /// Clears a service's fault; the one cleared, if any.
+    pub async fn clear_fault(&self, name: &str) -> Result<Option<crate::cluster::FaultView>, ClientError> {
+        let answer: FaultAnswer = self.json(Method::DELETE, &format!("/api/services/{}/fault", segment(name)), None).await?;
+        Ok(answer.fault)
+    }
     pub async fn kill_replica(&self, name: &str, index: u32) -> Result<(), ClientError> {
         self.command(&format!("/api/services/{}/replicas/{index}/kill", segment(name)), None).await
     }
@@ -226,6 +242,12 @@ fn parse_frame(frame: &str) -> Result<Option<Update>, String> {
         return Ok(None);
     }
     serde_json::from_str(&data.join("\n")).map(Some).map_err(|e| format!("bad update: {e}"))
+}
+
+/// The body of every fault route.
+#[derive(Debug, serde::Deserialize)]
+struct FaultAnswer {
+    fault: Option<crate::cluster::FaultView>,
 }
 
 #[cfg(test)]

@@ -147,7 +147,7 @@ mod tests {
             name: "demo".into(), taken_at: 0,
             services: vec![service("users", ServiceState::Ready, 2, 2), service("analytics", ServiceState::CrashLooping, 0, 1)],
             engine: EngineStats { pid: 1, cpu_percent: 0.0, rss_bytes: 0 }, logs_dir: String::new(), run_dir: String::new(), lesson: None,
-            autoscalers: vec![],
+            autoscalers: vec![], faults: vec![],
         };
         let table = status_table(&snap, Columns::WithResources);
         let lines: Vec<&str> = table.lines().collect();

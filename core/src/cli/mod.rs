@@ -8,10 +8,12 @@
 //! - `load`: open-loop load from a manifest scenario, a line a second and a summary;
 //! - `lesson`: the bundled lessons, and a lesson run in the running cluster, watched;
 //! - `autoscale`: `microdeck autoscale SERVICE on|off|status`;
+//! - `fault`: `microdeck fault SERVICE --delay … --abort … | --clear`;
 //! - `rollout`: `deploy` and `rollout status|history|undo`, what they print.
 
 pub mod autoscale;
 pub mod client;
+pub mod fault;
 pub mod format;
 pub mod lesson;
 pub mod load;

@@ -1,5 +1,5 @@
 //! The client verbs — `status`, `logs`, `scale`, `autoscale`, `restart`, `stop`, `start`,
-//! `kill`, `reload`, `deploy`, `rollout` — against a running cluster (headless or desktop) found
+//! `kill`, `reload`, `deploy`, `rollout`, `fault` — against a running cluster (headless or desktop) found
 //! through its state file.
 
 use std::collections::HashMap;
@@ -45,6 +45,9 @@ pub enum ClientCommand {
     Scale { service: String, replicas: u32 },
     /// Switch a service's autoscaler on or off, or show it (`status`).
     Autoscale(super::autoscale::AutoscaleArgs),
+    /// Inject a fault at a service's address (a delay, an abort, on one replica, for a
+    /// while), clear it with `--clear`, or show it.
+    Fault(super::fault::FaultArgs),
     /// Restart a service, one replica at a time.
     Restart { service: String },
     /// Stop a service.
@@ -144,6 +147,7 @@ pub async fn execute(client: &Client, command: ClientCommand) -> Result<bool, Cl
             println!("{service}/{index}: killed");
         }
         ClientCommand::Autoscale(args) => super::autoscale::run(client, args).await?,
+        ClientCommand::Fault(args) => super::fault::run(client, args).await?,
         ClientCommand::Reload => print!("{}", format::reload_report(&client.reload().await?)),
         ClientCommand::Deploy { service, env, unset } => {
             let outcome = client.deploy(&service, &super::rollout::change(env, unset)).await?;

@@ -52,6 +52,10 @@ pub enum Action {
     /// One HTTP request to the service's address, as a client would send it; an answer below
     /// 500 carries the step on (a 409 "exists" is a state the lesson can go on from).
     Request { service: String, method: String, path: String, body: Option<String> },
+    /// Injects a fault at the service's address, in place of any there.
+    Fault { service: String, fault: crate::proxy::fault::Fault },
+    /// Clears the fault at the service's address.
+    ClearFault { service: String },
 }
 
 impl Action {
@@ -68,7 +72,9 @@ impl Action {
             | Action::Autoscale { service, .. }
             | Action::Deploy { service, .. }
             | Action::WaitRollout { service, .. }
-            | Action::Request { service, .. } => Some(service),
+            | Action::Request { service, .. }
+            | Action::Fault { service, .. }
+            | Action::ClearFault { service } => Some(service),
             Action::StartLoad { .. } | Action::SetLoadRate { .. } | Action::StopLoad | Action::Wait(_) => None,
         }
     }

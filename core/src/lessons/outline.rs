@@ -94,6 +94,8 @@ pub fn describe_action(a: &Action) -> String {
         Action::Deploy { service, change } => format!("deploy {service} with {}", change.describe()),
         Action::WaitRollout { service, within } => format!("wait until {service}'s rollout ends ({} at most)", seconds(*within)),
         Action::Request { service, method, path, .. } => format!("send {method} {path} to {service}"),
+        Action::Fault { service, fault } => format!("inject a fault into {service}: {}", fault.describe()),
+        Action::ClearFault { service } => format!("clear the fault at {service}"),
     }
 }
 

@@ -36,6 +36,8 @@ pub(crate) const ACTIONS: &[(&str, &[&str])] = &[
     ("deploy", &["env", "unset"]),
     ("wait_rollout", &["within"]),
     ("request", &["method", "path", "body"]),
+    ("fault", &["delay", "jitter", "abort", "status", "for"]),
+    ("clear_fault", &[]),
 ];
 /// Measurements over less than this say nothing (the series are per second).
 pub(crate) const MIN_WINDOW: Duration = Duration::from_secs(1);
@@ -295,6 +297,30 @@ fn action(r: &mut Report<'_>, item: &Item<'_>, key: &str) -> Option<Action> {
             let body = field(t, key, "body").and_then(|(i, k)| walk::text(r, i, &k).map(str::to_string));
             Action::Request { service, method, path, body }
         }
+        "fault" => {
+            let service = service(r)?;
+            let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+            // A key given but unreadable is reported by its reader and ends the action.
+            let delay = field(t, key, "delay").map(|(i, k)| walk::duration(r, i, &k, Duration::ZERO).map(ms));
+            let jitter = field(t, key, "jitter").map(|(i, k)| walk::duration(r, i, &k, Duration::ZERO).map(ms));
+            let abort = field(t, key, "abort").map(|(i, k)| number(r, i, &k, 0.0, 100.0));
+            let status = field(t, key, "status").map(|(i, k)| walk::integer(r, i, &k, 400..600, "an HTTP status from 400 to 599").map(|n| n as u16));
+            let lasting = field(t, key, "for").map(|(i, k)| walk::duration(r, i, &k, MIN_WINDOW).map(ms));
+            let fault = crate::proxy::fault::Fault {
+                delay_ms: delay.unwrap_or(Some(0))?,
+                jitter_ms: jitter.unwrap_or(Some(0))?,
+                abort_percent: abort.unwrap_or(Some(0.0))?,
+                abort_status: status.unwrap_or(Some(crate::proxy::fault::DEFAULT_STATUS))?,
+                for_ms: match lasting { Some(parsed) => Some(parsed?), None => None },
+                ..crate::proxy::fault::Fault::default()
+            };
+            if let Err(e) = fault.validate() {
+                r.error(&at, key, e.to_string(), Some("e.g. `{ fault = \"users\", delay = \"5s\" }` or `{ fault = \"users\", abort = 10, status = 503 }`".into()));
+                return None;
+            }
+            Action::Fault { service, fault }
+        }
+        "clear_fault" => Action::ClearFault { service: service(r)? },
         "wait_rollout" => {
             let service = service(r)?;
             let within = field(t, key, "within").map_or(Some(DEFAULT_WITHIN), |(i, k)| walk::duration(r, i, &k, MIN_WINDOW))?;

@@ -38,6 +38,8 @@ struct Before {
     revisions: BTreeMap<String, u32>,
     /// Each service's processes when the lesson began (for `replaced`).
     pids: BTreeMap<String, Vec<u32>>,
+    /// Each service's fault (or none) before the lesson first set or cleared one.
+    faults: BTreeMap<String, Option<crate::proxy::fault::Fault>>,
 }
 
 /// A service as the lesson found it.
@@ -60,7 +62,7 @@ impl Before {
             .collect();
         let autoscale = snapshot.autoscalers.iter().map(|a| (a.service.clone(), a.on)).collect();
         let pids = snapshot.services.iter().map(|s| (s.name.clone(), s.replicas.iter().filter_map(|r| r.pid).collect())).collect();
-        Before { services, knobs: BTreeMap::new(), autoscale, revisions: BTreeMap::new(), pids }
+        Before { services, knobs: BTreeMap::new(), autoscale, revisions: BTreeMap::new(), pids, faults: BTreeMap::new() }
     }
 }
 
@@ -218,6 +220,14 @@ async fn act(cluster: &Cluster, actions: &[Action], before: &mut Before, done: &
                     return Err(format!("{service}'s rollout did not end within {} s", within.as_secs()));
                 }
             }
+            Action::Fault { service, fault } => {
+                note_fault(cluster, before, service).map_err(said)?;
+                cluster.set_fault(service, *fault).await.map(drop).map_err(said)?;
+            }
+            Action::ClearFault { service } => {
+                note_fault(cluster, before, service).map_err(said)?;
+                cluster.clear_fault(service).map(drop).map_err(said)?;
+            }
             Action::Request { service, method, path, body } => {
                 let status = request(cluster, service, method, path, body.as_deref()).await?;
                 if status >= 500 {
@@ -372,6 +382,16 @@ async fn restore(cluster: &Cluster, before: &Before) -> Vec<String> {
             tokio::time::sleep(POLL).await;
         }
     }
+    // Faults first: the services behave as they did while the rest is put back.
+    for (service, was) in &before.faults {
+        let put_back = match was {
+            Some(fault) => cluster.set_fault(service, *fault).await.map(drop),
+            None => cluster.clear_fault(service).map(drop),
+        };
+        if let Err(e) = put_back {
+            problems.push(format!("{service}'s fault could not be put back: {e}"));
+        }
+    }
     // Off while the replicas are put back, so none scales against it; on again after, if it was.
     let now = cluster.snapshot();
     for a in now.autoscalers.iter().filter(|a| a.on) {
@@ -427,6 +447,15 @@ async fn restore(cluster: &Cluster, before: &Before) -> Vec<String> {
         }
     }
     problems
+}
+
+/// Keeps the service's fault as it was before the lesson first changed it.
+fn note_fault(cluster: &Cluster, before: &mut Before, service: &str) -> Result<(), ClusterError> {
+    if !before.faults.contains_key(service) {
+        let now = cluster.fault(service)?.map(|v| v.fault);
+        before.faults.insert(service.to_string(), now);
+    }
+    Ok(())
 }
 
 /// Every service the lesson names (its `services`, actions and service checks) that the

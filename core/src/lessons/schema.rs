@@ -27,7 +27,7 @@ const TEXT_PATTERN: &str = r"\S";
 /// The keys besides its verb that an action cannot do without.
 const REQUIRED_PARAMS: &[(&str, &str)] = &[("start_load", "rate"), ("scale", "replicas"), ("autoscale", "on"), ("request", "path")];
 /// Actions whose keys are each optional but which need at least one of them.
-const SOME_PARAM: &[&str] = &["knobs", "deploy"];
+const SOME_PARAM: &[&str] = &["knobs", "deploy", "fault"];
 /// What a measure can be taken on: one `if`/`then` rule each in a check.
 const SUBJECTS: [SubjectKind; 3] = [SubjectKind::Service, SubjectKind::Edge, SubjectKind::Load];
 
@@ -243,6 +243,8 @@ fn verb_value(verb: &str) -> Value {
         "deploy" => service("Deploys the service with `env` set and `unset` removed, rolled out as a new revision."),
         "wait_rollout" => service("Waits until the service's rollout ends: complete, rolled back or paused."),
         "request" => service("Sends one HTTP request to the service's address; an answer of 500 or more, or none, ends the step."),
+        "fault" => service("Injects a fault at the service's address: a `delay` (with `jitter`) and/or an `abort` percentage answered with `status`, for a while (`for`) or until cleared."),
+        "clear_fault" => service("Clears the fault at the service's address."),
         _ => untyped(),
     }
 }
@@ -272,6 +274,15 @@ fn param(key: &str) -> Value {
         "path" => json!({ "description": "The request's path, e.g. \"/users/ada\".", "type": "string", "pattern": "^/" }),
         "body" => text("The request's body (sent as JSON)."),
         "unset" => json!({ "description": "Environment variables to remove.", "type": "array", "items": { "type": "string" } }),
+        "delay" => duration_of("Held before each request is forwarded, e.g. \"5s\" (at most 10 minutes)."),
+        "jitter" => duration_of("Each delay varies by up to this either way (at most the delay)."),
+        "abort" => number("The percentage of requests the address answers itself with `status`.", 0.0, 100.0),
+        "status" => {
+            let mut s = integer("The status an abort answers (default 503).", 400, 599);
+            s["default"] = json!(crate::proxy::fault::DEFAULT_STATUS);
+            s
+        }
+        "for" => duration_of("The fault is cleared after this long (default: when cleared or the lesson ends)."),
         "within" => {
             let mut w = duration_of("How long to wait at most.");
             w["default"] = json!(duration::format(DEFAULT_WITHIN));

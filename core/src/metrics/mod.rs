@@ -34,7 +34,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 pub use store::{
-    InFlightGauge, InFlightGuard, Point, ReplicaShare, ReplicaTotals, Series, ServiceTotals, Store, Topology, TopologyEdge,
+    InFlightGauge, InFlightGuard, InjectedTotals, Point, ReplicaShare, ReplicaTotals, Series, ServiceTotals, Store, Topology, TopologyEdge,
     TopologyNode,
 };
 pub use revisions::{RevisionMap, RevisionSeries, RevisionTotals};
@@ -71,6 +71,20 @@ pub struct RequestSample {
     pub latency: Duration,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// What a fault at the address added to the request.
+    pub injected: Injected,
+}
+
+/// What a fault injected into one request: counted apart, so a chart never blames a
+/// service for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Eight bytes: every request carries one from its arrival to its record.
+pub struct Injected {
+    /// Milliseconds waited by the address before forwarding (faults delay in whole
+    /// milliseconds); part of the measured latency.
+    pub delay_ms: u32,
+    /// Answered by the address with the fault's status; no replica saw it.
+    pub aborted: bool,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

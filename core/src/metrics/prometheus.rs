@@ -84,9 +84,21 @@ pub fn render(store: &Store, dropped: u64) -> String {
             let _ = writeln!(out, "microdeck_request_bytes_total{l} {n}");
         }
     }
-    header(&mut out, "microdeck_request_duration_seconds", "histogram", "Request latency seen by a service's proxy.");
+    header(&mut out, "microdeck_request_duration_seconds", "histogram", "Request latency seen by a service's proxy, less any injected delay.");
     for (service, t, _) in store.services() {
         histogram(&mut out, "microdeck_request_duration_seconds", &[("service", service)], t);
+    }
+    header(&mut out, "microdeck_injected_aborts_total", "counter", "Requests answered by a fault injected at a service's address; in no other request count.");
+    for (service, injected) in store.injected() {
+        let _ = writeln!(out, "microdeck_injected_aborts_total{} {}", labels(&[("service", service)]), injected.aborts);
+    }
+    header(&mut out, "microdeck_injected_delayed_requests_total", "counter", "Requests held by a delay injected at a service's address.");
+    for (service, injected) in store.injected() {
+        let _ = writeln!(out, "microdeck_injected_delayed_requests_total{} {}", labels(&[("service", service)]), injected.delayed);
+    }
+    header(&mut out, "microdeck_injected_delay_seconds_total", "counter", "Delay injected at a service's address, not in its request duration.");
+    for (service, injected) in store.injected() {
+        let _ = writeln!(out, "microdeck_injected_delay_seconds_total{} {}", labels(&[("service", service)]), injected.delay_us as f64 / 1e6);
     }
     header(&mut out, "microdeck_edge_requests_total", "counter", "Requests from a caller (x-microdeck-caller, else external) to a service.");
     for (caller, callee, t) in store.edges() {

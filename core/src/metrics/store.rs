@@ -52,6 +52,10 @@ pub struct Point {
     pub in_flight: i64,
     pub cpu_percent: Option<f64>,
     pub rss_bytes: Option<u64>,
+    /// Requests answered by an injected abort (in `rps`, not in `error_pct`).
+    pub injected_aborts: u64,
+    /// The mean delay injected into the second's delayed requests (not in the percentiles).
+    pub injected_delay_ms: Option<f64>,
 }
 
 /// The open second being filled.
@@ -61,6 +65,28 @@ struct Bucket {
     errors: u64,
     latency: Histogram<u64>,
     replicas: BTreeMap<u32, u64>,
+    injected: InjectedTotals,
+}
+
+/// What faults at a service's address injected, kept apart from what the service did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct InjectedTotals {
+    /// Requests answered by an abort: no replica saw them.
+    pub aborts: u64,
+    /// Requests held by an injected delay before being forwarded.
+    pub delayed: u64,
+    /// The delay injected into them, summed in microseconds (exact, unlike a float sum).
+    pub delay_us: u64,
+}
+
+impl InjectedTotals {
+    fn add(&mut self, injected: super::Injected) {
+        self.aborts += u64::from(injected.aborted);
+        if injected.delay_ms > 0 {
+            self.delayed += 1;
+            self.delay_us += u64::from(injected.delay_ms) * 1000;
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -76,6 +102,7 @@ struct ServiceStats {
     cpu_percent: Option<f64>,
     rss_bytes: Option<u64>,
     by_revision: ByRevision,
+    injected: InjectedTotals,
 }
 
 #[derive(Debug)]
@@ -112,14 +139,22 @@ impl Store {
         let class = Class::of(s.status);
         let proto = &self.proto;
         let Some(svc) = service_entry(&mut self.services, proto, &s.service) else { return };
-        svc.total.add(class, s.latency, s.bytes_in, s.bytes_out);
-        svc.by_revision.record(proto, s.replica, class, s.latency, (s.bytes_in, s.bytes_out));
-        svc.replicas.entry(s.replica).or_insert_with(|| Tally::new(proto)).add(class, s.latency, s.bytes_in, s.bytes_out);
         svc.bucket.requests += 1;
-        svc.bucket.errors += u64::from(class.is_error());
-        svc.bucket.latency.saturating_record(micros(s.latency));
-        if let Some(r) = s.replica {
-            *svc.bucket.replicas.entry(r).or_default() += 1;
+        if s.injected != super::Injected::default() {
+            svc.injected.add(s.injected);
+            svc.bucket.injected.add(s.injected);
+        }
+        // The service's own numbers: an injected abort never reached it, an injected delay is not its time.
+        if !s.injected.aborted {
+            let own = s.latency.saturating_sub(std::time::Duration::from_millis(u64::from(s.injected.delay_ms)));
+            svc.total.add(class, own, s.bytes_in, s.bytes_out);
+            svc.by_revision.record(proto, s.replica, class, own, (s.bytes_in, s.bytes_out));
+            svc.replicas.entry(s.replica).or_insert_with(|| Tally::new(proto)).add(class, own, s.bytes_in, s.bytes_out);
+            svc.bucket.errors += u64::from(class.is_error());
+            svc.bucket.latency.saturating_record(micros(own));
+            if let Some(r) = s.replica {
+                *svc.bucket.replicas.entry(r).or_default() += 1;
+            }
         }
         // Any local client may name any caller; only the cluster's services get an edge of their own.
         let caller = if self.services.contains_key(&*s.caller) { s.caller } else { self.external.clone() };
@@ -163,16 +198,19 @@ impl Store {
         for svc in self.services.values_mut() {
             let b = &mut svc.bucket;
             let p = Percentiles::of(&b.latency);
+            let own = b.requests - b.injected.aborts;
             let point = Point {
                 t: now,
                 rps: b.requests as f64 / secs,
-                error_pct: if b.requests == 0 { 0.0 } else { 100.0 * b.errors as f64 / b.requests as f64 },
+                error_pct: if own == 0 { 0.0 } else { 100.0 * b.errors as f64 / own as f64 },
                 p50_ms: p.p50_ms,
                 p95_ms: p.p95_ms,
                 p99_ms: p.p99_ms,
                 in_flight: svc.in_flight.get(),
                 cpu_percent: svc.cpu_percent,
                 rss_bytes: svc.rss_bytes,
+                injected_aborts: b.injected.aborts,
+                injected_delay_ms: (b.injected.delayed > 0).then(|| b.injected.delay_us as f64 / 1000.0 / b.injected.delayed as f64),
             };
             push_bounded(&mut svc.series, point, RETENTION);
             push_bounded(&mut svc.spread, std::mem::take(&mut b.replicas), SPREAD_KEEP);
@@ -180,6 +218,7 @@ impl Store {
             b.requests = 0;
             b.errors = 0;
             b.latency.reset();
+            b.injected = InjectedTotals::default();
         }
         for edge in self.edges.values_mut() {
             push_bounded(&mut edge.recent, std::mem::take(&mut edge.bucket), EDGE_RATE_WINDOW);
@@ -201,6 +240,8 @@ impl Store {
             s.in_flight.push(p.in_flight);
             s.cpu_percent.push(p.cpu_percent);
             s.rss_bytes.push(p.rss_bytes);
+            s.injected_aborts.push(p.injected_aborts);
+            s.injected_delay_ms.push(p.injected_delay_ms);
         }
         Some(s)
     }
@@ -267,6 +308,7 @@ impl Store {
                 bytes_in: svc.total.bytes_in,
                 bytes_out: svc.total.bytes_out,
                 latency: Percentiles::of(&svc.total.latency),
+                injected: svc.injected,
                 revisions: svc.by_revision.totals(),
                 replicas: svc
                     .replicas
@@ -282,6 +324,11 @@ impl Store {
                     .collect(),
             })
             .collect()
+    }
+
+    /// Per service: what faults injected.
+    pub(crate) fn injected(&self) -> impl Iterator<Item = (&str, InjectedTotals)> {
+        self.services.iter().map(|(n, s)| (n.as_str(), s.injected))
     }
 
     pub(crate) fn services(&self) -> impl Iterator<Item = (&str, &Tally, &BTreeMap<Option<u32>, Tally>)> {
@@ -319,13 +366,14 @@ fn new_service(proto: &Histogram<u64>) -> ServiceStats {
     ServiceStats {
         total: Tally::new(proto),
         replicas: BTreeMap::new(),
-        bucket: Bucket { requests: 0, errors: 0, latency: Histogram::new_from(proto), replicas: BTreeMap::new() },
+        bucket: Bucket { requests: 0, errors: 0, latency: Histogram::new_from(proto), replicas: BTreeMap::new(), injected: InjectedTotals::default() },
         series: VecDeque::with_capacity(RETENTION),
         spread: VecDeque::with_capacity(SPREAD_KEEP),
         in_flight: InFlightGauge::default(),
         cpu_percent: None,
         rss_bytes: None,
         by_revision: ByRevision::default(),
+        injected: InjectedTotals::default(),
     }
 }
 
@@ -360,6 +408,8 @@ pub struct Series {
     pub in_flight: Vec<i64>,
     pub cpu_percent: Vec<Option<f64>>,
     pub rss_bytes: Vec<Option<u64>>,
+    pub injected_aborts: Vec<u64>,
+    pub injected_delay_ms: Vec<Option<f64>>,
 }
 
 /// Services and the traffic seen between them.
@@ -406,6 +456,8 @@ pub struct ServiceTotals {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub latency: Percentiles,
+    /// Counted apart: injected aborts are in none of the above, injected delay in no latency.
+    pub injected: InjectedTotals,
     pub replicas: Vec<ReplicaTotals>,
     /// The same requests by the revision of the replica that answered (they add up to `requests`).
     pub revisions: Vec<RevisionTotals>,

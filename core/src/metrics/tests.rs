@@ -19,6 +19,7 @@ fn sample(service: &str, replica: Option<u32>, caller: &str, status: u16, latenc
         latency: Duration::from_millis(latency_ms),
         bytes_in: 10,
         bytes_out: 100,
+        injected: Default::default(),
     }
 }
 
@@ -51,6 +52,46 @@ async fn n_samples_are_counted_exactly_per_status_class() {
     assert_eq!(by_replica, vec![334, 333, 333]);
     assert_eq!(users.replicas.iter().map(|r| r.classes.total()).sum::<u64>(), n as u64);
     assert_eq!(m.dropped(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn injected_aborts_and_delay_are_counted_apart_from_the_service() {
+    let m = Metrics::spawn(CancellationToken::new()).expect("metrics");
+    tokio::time::sleep(TICK / 2).await;
+    let injected = |delay_ms: u32, aborted: bool| Injected { delay_ms, aborted };
+    // 10 answered by the service in 20 ms after 200 ms injected; 5 aborted with 503; 5 plain 500s.
+    for _ in 0..10 {
+        m.record(RequestSample { injected: injected(200, false), ..sample("users", Some(0), "gateway", 200, 220) });
+    }
+    for _ in 0..5 {
+        m.record(RequestSample { injected: injected(0, true), ..sample("users", None, "gateway", 503, 1) });
+        m.record(sample("users", Some(0), "gateway", 500, 20));
+    }
+    next_second().await;
+    let totals = timeout(T, m.totals()).await.expect("in time").expect("totals");
+    let users = totals.iter().find(|t| t.service == "users").expect("users counted");
+    assert_eq!(users.requests, 15, "the aborted requests are not the service's");
+    assert_eq!((users.classes.success, users.classes.server_error), (10, 5));
+    assert_eq!(users.injected, InjectedTotals { aborts: 5, delayed: 10, delay_us: 2_000_000 });
+    let p99 = users.latency.p99_ms.expect("a latency");
+    assert!((19.0..=21.0).contains(&p99), "the service's own latency is 20 ms, not {p99} ms");
+
+    let s = m.series("users", Duration::from_secs(60)).await.expect("series").expect("users has a series");
+    assert_eq!(s.rps, vec![20.0], "every request reached the address");
+    assert_eq!(s.error_pct, vec![100.0 * 5.0 / 15.0], "its own 500s, not the injected 503s");
+    assert_eq!(s.injected_aborts, vec![5]);
+    assert_eq!(s.injected_delay_ms, vec![Some(200.0)]);
+
+    let text = m.render_prometheus().await.expect("text");
+    for line in [
+        "microdeck_injected_aborts_total{service=\"users\"} 5",
+        "microdeck_injected_delayed_requests_total{service=\"users\"} 10",
+        "microdeck_injected_delay_seconds_total{service=\"users\"} 2",
+        "microdeck_requests_total{service=\"users\",replica=\"0\",class=\"5xx\"} 5",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+    }
+    assert!(!text.contains("replica=\"none\""), "an injected abort is counted on no replica");
 }
 
 #[tokio::test(start_paused = true)]

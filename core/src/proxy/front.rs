@@ -22,6 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::balance::{Backend, InFlight};
 use super::conn::Accepted;
+use super::fault::Injected;
 use super::headers::{forwarded_for, Peer, Survey};
 use super::http::{is_idempotent, Abandoned, Meta, Tracker, UpstreamError, Waiting};
 use super::upstream::{ReplicaBody, Upstreams};
@@ -184,24 +185,24 @@ impl Front {
             let close = survey.close;
             let meta = Meta::new(&shared, survey.caller.take(), survey.content_length, &activity);
             let waiting = Waiting { activity: &activity, since: meta.started };
-            let mut abandoned = Abandoned { shared: &shared, meta: Some(meta), replica: None };
+            let mut abandoned = Abandoned { shared: &shared, meta: Some(meta), replica: None, injected: Default::default() };
             let out = Outgoing { head: &head, body: &body, hostless: !survey.host, head_request };
             let replayable = idempotent && body.is_empty();
             let answer = {
-                let responding = pin!(respond(&shared, &upstreams, &out, replayable, waiting, &mut abandoned.replica, &mut heads));
+                let responding = pin!(respond(&shared, &upstreams, &out, replayable, waiting, (&mut abandoned.replica, &mut abandoned.injected), &mut heads));
                 watch_client(responding, &mut client, &mut buf).await
             };
             // The client closed the connection first: `abandoned` records it.
             let Some(answer) = answer else { return Ended::Closed };
-            let meta = abandoned.meta.take();
+            let (meta, injected) = (abandoned.meta.take(), abandoned.injected);
             let written = match answer {
                 Answer::Replica { status, body, slot } => {
-                    let tracker = Tracker { shared: shared.clone(), replica: Some(slot.backend.replica), _in_flight: Some(slot), status, meta, failed: false, bytes: 0 };
+                    let tracker = Tracker { shared: shared.clone(), replica: Some(slot.backend.replica), _in_flight: Some(slot), status, meta, failed: false, bytes: 0, injected };
                     relay_answer(&mut client, &mut heads, &mut pieces, body, close, tracker).await
                 }
                 Answer::Own { status, body, replica, failed } => {
                     let body = Bytes::from(body.to_string());
-                    let tracker = Tracker { shared: shared.clone(), replica, _in_flight: None, status: status.as_u16(), meta, failed, bytes: body.len() as u64 };
+                    let tracker = Tracker { shared: shared.clone(), replica, _in_flight: None, status: status.as_u16(), meta, failed, bytes: body.len() as u64, injected };
                     own_answer(&mut heads, &mut pieces, status, body, close);
                     let written = write_all(&mut client, &mut pieces).await.is_ok();
                     drop(tracker);
@@ -216,20 +217,27 @@ impl Front {
 }
 
 /// Forwards, retries once elsewhere if safe, or answers 503/502/504; `sent_to` learns each
-/// replica tried.
+/// replica tried, `injected` what a fault added.
 async fn respond(
     shared: &Arc<ProxyShared>,
     upstreams: &Upstreams,
     out: &Outgoing<'_>,
     replayable: bool,
-    waiting: Waiting<'_>,
-    sent_to: &mut Option<u32>,
+    mut waiting: Waiting<'_>,
+    (sent_to, injected): (&mut Option<u32>, &mut Injected),
     heads: &mut BytesMut,
 ) -> Answer {
     let Some(first) = shared.balancer.pick(None) else {
         let (status, body) = shared.no_replica();
         return Answer::Own { status, body, replica: None, failed: false };
     };
+    // A fault applies after the pick, to that replica's requests.
+    if let Some(fault) = shared.faults.current() {
+        match super::inject::http(shared, &fault, first.backend.replica, waiting.since, injected).await {
+            super::inject::Applied::Forward { since } => waiting.since = since,
+            super::inject::Applied::Abort { status, body } => return Answer::Own { status, body, replica: None, failed: false },
+        }
+    }
     *sent_to = Some(first.backend.replica);
     let (error, failed) = match send(shared, upstreams, out, first, waiting, heads).await {
         Ok(answer) => return answer,

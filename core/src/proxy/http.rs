@@ -20,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
 use super::balance::{Backend, InFlight};
+use super::fault::Injected;
 use super::headers::{prepare_headers, strip_hop_by_hop, upgrade_protocol, Peer, Survey};
 use super::upstream::{self, ReplicaBody, UpgradeBody, Upstreams};
 use super::watch::{Activity, Busy};
@@ -40,6 +41,8 @@ pub struct Exchange {
     /// No response from any replica (connect refused, reset, none in time): the proxy answered
     /// 502 or 504.
     pub failed: bool,
+    /// What a fault at the address added.
+    pub injected: Injected,
 }
 
 /// What a request carries from its arrival to its record: first in [`Abandoned`], then in
@@ -79,12 +82,13 @@ pub async fn handle(
     let mut survey = Survey::of(req.headers());
     let meta = Meta::new(&shared, survey.caller.take(), survey.content_length, &activity);
     let started = meta.started;
-    let mut abandoned = Abandoned { shared: &shared, meta: Some(meta), replica: None };
+    let mut abandoned = Abandoned { shared: &shared, meta: Some(meta), replica: None, injected: Injected::default() };
     let waiting = Waiting { activity: &activity, since: started };
-    let mut response = respond(&shared, &upstreams, req, peer, &survey, waiting, &mut abandoned.replica).await;
+    let mut response = respond(&shared, &upstreams, req, peer, &survey, waiting, (&mut abandoned.replica, &mut abandoned.injected)).await;
     // From here the response's tracker records the request.
     if let Some(tracker) = response.body_mut().tracker.as_mut() {
         tracker.meta = abandoned.meta.take();
+        tracker.injected = abandoned.injected;
     }
     Ok(response)
 }
@@ -98,6 +102,8 @@ pub(super) struct Abandoned<'a> {
     pub meta: Option<Meta>,
     /// The replica it was sent to, once picked.
     pub replica: Option<u32>,
+    /// What a fault at the address added, once it did.
+    pub injected: Injected,
 }
 
 impl Drop for Abandoned<'_> {
@@ -111,6 +117,7 @@ impl Drop for Abandoned<'_> {
             caller: meta.caller,
             request_bytes: meta.request_bytes,
             failed: false,
+            injected: self.injected,
         };
         self.shared.record(&outcome);
     }
@@ -120,20 +127,27 @@ impl Drop for Abandoned<'_> {
 pub const CLIENT_CLOSED: u16 = 499;
 
 /// Forwards, retries once elsewhere if safe, or answers 503/502/504; `sent_to` learns each
-/// replica tried.
+/// replica tried, `injected` what a fault added.
 async fn respond(
     shared: &Arc<ProxyShared>,
     upstreams: &Upstreams,
     req: Request<Incoming>,
     peer: Option<Peer>,
     survey: &Survey,
-    waiting: Waiting<'_>,
-    sent_to: &mut Option<u32>,
+    mut waiting: Waiting<'_>,
+    (sent_to, injected): (&mut Option<u32>, &mut Injected),
 ) -> Response<ProxyBody> {
     let Some(first) = shared.balancer.pick(None) else {
         let (status, body) = shared.no_replica();
         return shared.answer(status, body, None);
     };
+    // A fault applies after the pick, to that replica's requests.
+    if let Some(fault) = shared.faults.current() {
+        match super::inject::http(shared, &fault, first.backend.replica, waiting.since, injected).await {
+            super::inject::Applied::Forward { since } => waiting.since = since,
+            super::inject::Applied::Abort { status, body } => return shared.answer(status, body, None),
+        }
+    }
     let (mut parts, body) = req.into_parts();
     let upgrade = if survey.connection { upgrade_protocol(&parts.headers) } else { None };
     prepare_headers(&mut parts.headers, &peer, survey);
@@ -258,6 +272,7 @@ async fn forward(
                 meta: None,
                 failed: false,
                 bytes: 0,
+                injected: Injected::default(),
             };
             Ok(Response::from_parts(parts, ProxyBody::new(body, Some(tracker))))
         }
@@ -288,8 +303,8 @@ fn upgrade_request(parts: &request::Parts, body: Option<Incoming>) -> Request<Up
 }
 
 impl ProxyShared {
-    /// A JSON answer of the proxy itself (503, 502).
-    fn answer(
+    /// A JSON answer of the proxy itself (503, 502, an injected abort).
+    pub(super) fn answer(
         self: &Arc<Self>,
         status: StatusCode,
         body: serde_json::Value,
@@ -304,6 +319,7 @@ impl ProxyShared {
             meta: None,
             failed: false,
             bytes: 0,
+            injected: Injected::default(),
         };
         let mut response = Response::new(ProxyBody::new(Inner::Own(Full::new(bytes)), Some(tracker)));
         *response.status_mut() = status;
@@ -394,6 +410,7 @@ pub(super) struct Tracker {
     pub meta: Option<Meta>,
     pub failed: bool,
     pub bytes: u64,
+    pub injected: Injected,
 }
 
 impl Drop for Tracker {
@@ -407,6 +424,7 @@ impl Drop for Tracker {
             caller: meta.caller,
             request_bytes: meta.request_bytes,
             failed: self.failed,
+            injected: self.injected,
         };
         self.shared.record(&outcome);
     }

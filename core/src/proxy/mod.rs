@@ -9,15 +9,19 @@
 //! - `upstream`: each client connection's own connections to the replicas, written and read in its task;
 //! - `watch`: each client connection's idle limit, stop and response timeout, one timer per connection;
 //! - `tcp`: TCP forwarding;
+//! - [`fault`]: a fault at the address, as described and as read on the request path;
+//! - `inject`: a fault applied to an HTTP request or a TCP connection;
 //! - `conn`: accepted sockets that reset on stop, so the port frees at once;
 //! - [`holder`]: who holds a port, for a clear "port in use" error.
 
 pub mod balance;
 mod conn;
+pub mod fault;
 mod front;
 mod headers;
 pub mod holder;
 mod http;
+mod inject;
 mod tcp;
 mod upstream;
 mod watch;
@@ -115,6 +119,8 @@ pub struct ProxyTotals {
     /// 503s: no ready replica.
     pub unavailable: u64,
     pub response_bytes: u64,
+    /// Answered by an injected fault's abort, counted in none of the above.
+    pub injected_aborts: u64,
 }
 
 /// What every connection task shares.
@@ -133,6 +139,8 @@ pub(crate) struct ProxyShared {
     /// The service's in-flight gauge, entered per request.
     gauge: OnceLock<metrics::InFlightGauge>,
     options: AddressOptions,
+    /// The fault injected here, if any.
+    faults: fault::FaultSlot,
 }
 
 #[derive(Default)]
@@ -143,6 +151,7 @@ struct Totals {
     server_errors: AtomicU64,
     unavailable: AtomicU64,
     response_bytes: AtomicU64,
+    injected_aborts: AtomicU64,
 }
 
 impl ProxyShared {
@@ -153,6 +162,7 @@ impl ProxyShared {
         t.response_bytes
             .fetch_add(outcome.response_bytes, Ordering::Relaxed);
         let class = match outcome.status {
+            _ if outcome.injected.aborted => &t.injected_aborts,
             503 if outcome.replica.is_none() => &t.unavailable,
             500..=599 => &t.server_errors,
             400..=499 => &t.client_errors,
@@ -168,6 +178,7 @@ impl ProxyShared {
                 latency: outcome.latency,
                 bytes_in: outcome.request_bytes,
                 bytes_out: outcome.response_bytes,
+                injected: outcome.injected,
             });
         }
     }
@@ -211,6 +222,7 @@ impl ServiceProxy {
             metrics: OnceLock::new(),
             gauge: OnceLock::new(),
             options,
+            faults: fault::FaultSlot::default(),
         });
         let closed = CancellationToken::new();
         let accept = AcceptLoop {
@@ -270,7 +282,23 @@ impl ServiceProxy {
             server_errors: t.server_errors.load(Ordering::Relaxed),
             unavailable: t.unavailable.load(Ordering::Relaxed),
             response_bytes: t.response_bytes.load(Ordering::Relaxed),
+            injected_aborts: t.injected_aborts.load(Ordering::Relaxed),
         }
+    }
+
+    /// Injects `fault` (validated by the caller) into the next requests, in place of any other.
+    pub fn set_fault(&self, fault: fault::Fault) -> Arc<fault::Armed> {
+        self.shared.faults.set(fault)
+    }
+
+    /// Clears the fault injected now (only if its id is `id`, when given); the one cleared.
+    pub fn clear_fault(&self, id: Option<u64>) -> Option<Arc<fault::Armed>> {
+        self.shared.faults.clear(id)
+    }
+
+    /// The fault injected now.
+    pub fn fault(&self) -> Option<Arc<fault::Armed>> {
+        self.shared.faults.current()
     }
 
     /// Closes the listener and waits for open connections to finish their current

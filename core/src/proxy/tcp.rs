@@ -29,6 +29,11 @@ pub async fn forward(shared: Arc<ProxyShared>, mut client: Accepted) {
         let Some(slot) = shared.balancer.pick(failed) else {
             return;
         };
+        if let Some(fault) = shared.faults.current() {
+            if !super::inject::tcp(&shared, &fault, slot.backend.replica, &mut client).await {
+                return;
+            }
+        }
         let connected =
             tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(slot.backend.addr)).await;
         let mut upstream = match connected {

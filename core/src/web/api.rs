@@ -45,6 +45,7 @@ pub fn routes() -> Router<ApiState> {
         .merge(super::deploy::routes())
         .merge(super::lessons::routes())
         .merge(super::autoscale::routes())
+        .merge(super::fault::routes())
         // Anything else under /api is a mistake, not a page of the app.
         .route("/api", get(unknown_route).post(unknown_route))
         .route("/api/{*rest}", get(unknown_route).post(unknown_route))

@@ -124,6 +124,7 @@ mod tests {
             E::InvalidManifest(_) => 37,
             E::ManifestRead(_) => 38,
             E::NoAutoscaler(_) => 39,
+            E::InvalidFault { .. } => 40,
         }
     }
 
@@ -171,6 +172,7 @@ mod tests {
             (E::InvalidManifest(causes::invalid_manifest()), 422, "invalid-manifest"),
             (E::ManifestRead(causes::join()), 500, "io"),
             (E::NoAutoscaler(web()), 400, "invalid-argument"),
+            (E::InvalidFault { service: web(), source: crate::proxy::fault::FaultError::Status(200) }, 400, "invalid-argument"),
         ];
         for (i, (e, status, code)) in cases.into_iter().enumerate() {
             assert_eq!(row(&e), i, "{e:?} is out of place");

@@ -5,6 +5,7 @@
 //! - [`api`]: the routes over `Cluster`; [`traffic`]: `/metrics`, series, topology, load, knobs;
 //!   [`lessons`]: list, start, stop and progress of lessons; [`autoscale`]: a service's
 //!   autoscaler and its switch; [`deploy`]: deploy, rollout status, history and undo;
+//!   [`fault`]: a fault at a service's address, set, read and cleared;
 //!   [`error`]: `{ code, message }` answers;
 //! - [`ui`]: the built UI folder, found at run time; [`files`]: the token and state files;
 //! - [`server`]: the connections: a cap on how many are open, a time limit on a request's
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod autoscale;
 pub mod deploy;
 pub mod error;
+pub mod fault;
 pub mod files;
 pub mod lessons;
 pub mod server;

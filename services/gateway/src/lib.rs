@@ -28,6 +28,9 @@ pub const MAX_BODY: usize = 64 * 1024 * 1024;
 /// The services the gateway fronts, and the variable holding each one's address.
 pub const UPSTREAMS: [(&str, &str); 4] =
     [("auth", "AUTH_URL"), ("users", "USERS_URL"), ("media", "MEDIA_URL"), ("analytics", "ANALYTICS_URL")];
+/// How long `/api/home` waits for each dependency before answering 504 naming it; set
+/// `DEPENDENCY_TIMEOUT_MS` to change it.
+pub const DEPENDENCY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Where an upstream's own `x-replica` is passed on (the gateway's own replaces `x-replica`).
 pub const UPSTREAM_REPLICA_HEADER: &str = "x-upstream-replica";
 
@@ -51,17 +54,28 @@ impl Gateway {
     pub fn new(service: &str, upstreams: BTreeMap<String, String>) -> Gateway {
         Gateway {
             upstreams,
-            fast: service_kit::client(service, Duration::from_secs(2)),
+            fast: service_kit::client(service, DEPENDENCY_TIMEOUT),
             patient: service_kit::client(service, Duration::from_secs(30)),
         }
     }
 
-    /// From `AUTH_URL`, `USERS_URL`, `MEDIA_URL`, `ANALYTICS_URL` (unset ones are not routed).
+    /// From `AUTH_URL`, `USERS_URL`, `MEDIA_URL`, `ANALYTICS_URL` (unset ones are not routed),
+    /// and `DEPENDENCY_TIMEOUT_MS` for the home page's calls.
     pub fn from_env(service: &str) -> Gateway {
         let upstreams =
             UPSTREAMS.iter().filter_map(|(name, var)| Some((name.to_string(), service_kit::env_url(var)?))).collect();
-        Gateway::new(service, upstreams)
+        let mut gw = Gateway::new(service, upstreams);
+        if let Some(timeout) = dependency_timeout(std::env::var("DEPENDENCY_TIMEOUT_MS").ok().as_deref()) {
+            gw.fast = service_kit::client(service, timeout);
+        }
+        gw
     }
+}
+
+/// `DEPENDENCY_TIMEOUT_MS` read: a whole number of milliseconds above 0; anything else is ignored.
+pub fn dependency_timeout(value: Option<&str>) -> Option<Duration> {
+    let ms: u64 = value?.trim().parse().ok().filter(|ms| *ms > 0)?;
+    Some(Duration::from_millis(ms))
 }
 
 /// The gateway's routes (the kit adds health, knobs and logs).

@@ -153,3 +153,12 @@ mod timing {
         }
     }
 }
+
+#[test]
+fn the_dependency_timeout_is_read_from_a_whole_number_of_milliseconds() {
+    assert_eq!(crate::dependency_timeout(Some("500")), Some(Duration::from_millis(500)));
+    assert_eq!(crate::dependency_timeout(Some(" 2000 ")), Some(crate::DEPENDENCY_TIMEOUT));
+    for ignored in [None, Some(""), Some("0"), Some("2s"), Some("-1")] {
+        assert_eq!(crate::dependency_timeout(ignored), None, "{ignored:?}");
+    }
+}

@@ -3,6 +3,7 @@
 //! (`make test` does).
 
 mod autoscale;
+mod faults;
 mod feed;
 mod lessons;
 mod local_api;

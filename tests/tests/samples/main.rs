@@ -123,6 +123,32 @@ async fn with_auth_stopped_home_fails_fast_naming_auth_while_media_serves() {
 }
 
 #[tokio::test]
+async fn with_users_held_past_the_gateways_timeout_home_answers_504_naming_users_in_time() {
+    let (cluster, _dir) = bundled_cluster().await;
+    wait_all_ready(&cluster).await;
+    let gw = url_of(&cluster, "gateway");
+    let token = login(&format!("{gw}/api/auth/login")).await;
+    let fault = microdeck::proxy::fault::Fault { delay_ms: 5000, ..Default::default() };
+    cluster.set_fault("users", fault).await.expect("slow users");
+
+    let start = Instant::now();
+    let home = send(client().get(format!("{gw}/api/home")).bearer_auth(&token)).await;
+    let took = start.elapsed();
+    assert_eq!((home.status, home.json["service"].as_str()), (504, Some("users")), "{}", home.json);
+    // The gateway's own 2 s timeout, not the 5 s users takes.
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(3), "the 504 took {took:?}");
+    let image = send(client().get(format!("{gw}/api/media/objects/sunset.png"))).await;
+    assert_eq!(image.status, 200, "media is not held");
+
+    cluster.clear_fault("users").expect("clear");
+    let start = Instant::now();
+    let home = send(client().get(format!("{gw}/api/home")).bearer_auth(&token)).await;
+    assert_eq!(home.status, 200, "{}", home.json);
+    assert!(start.elapsed() < Duration::from_secs(1), "home took {:?} once cleared", start.elapsed());
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_user_created_before_users_restarts_is_still_there_after() {
     let (cluster, _dir) = bundled_cluster().await;
     wait_all_ready(&cluster).await;

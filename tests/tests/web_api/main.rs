@@ -1,8 +1,10 @@
 //! The local API over a real `Cluster` of `sleep` services: JSON routes, errors as
 //! `{ code, message }`, the SSE feed, the guard, the CLI verbs found through the state file,
-//! reloading the manifest file after an edit, and (`deploy`) deploys and rollouts.
+//! reloading the manifest file after an edit, (`deploy`) deploys and rollouts, and (`fault`)
+//! faults at a service's address.
 
 mod deploy;
+mod fault;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -76,7 +78,7 @@ async fn start_with(name: &str, extra: &str) -> Result<Running> {
 async fn call(r: &Running, method: &str, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
     let client = reqwest::Client::new();
     let url = format!("{}{path}", r.url);
-    let mut req = if method == "POST" { client.post(&url) } else { client.get(&url) };
+    let mut req = client.request(reqwest::Method::from_bytes(method.as_bytes())?, &url);
     req = req.bearer_auth(&r.token);
     if let Some(b) = body {
         req = req.json(&b);

@@ -202,6 +202,12 @@ export function demoTransport(): Transport {
     async setAutoscale(name) {
       throw { code: 'invalid-argument', message: `${name} has no autoscaler in the demo` };
     },
+    async setFault(name) {
+      throw { code: 'invalid-argument', message: `the demo injects no fault into ${name}` };
+    },
+    async clearFault() {
+      return null;
+    },
     async scale(name, replicas) {
       const s = find(name);
       if (replicas < 0 || replicas > 16) throw { code: 'invalid-argument', message: 'replicas must be between 0 and 16' };

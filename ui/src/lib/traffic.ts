@@ -13,6 +13,10 @@ export interface Series {
   in_flight: number[];
   cpu_percent: (number | null)[];
   rss_bytes: (number | null)[];
+  /** Requests answered by an injected abort each second (not in `error_pct`). */
+  injected_aborts?: number[];
+  /** The mean injected delay of each second's delayed requests (not in the percentiles). */
+  injected_delay_ms?: (number | null)[];
 }
 
 export interface Percentiles {

@@ -5,6 +5,7 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import type { AutoscalerView, ClusterEvent, ClusterSnapshot, CommandError, LogLine, LogQuery, ReloadReport, Update } from './types';
 import type { DeployApi } from './deploy';
+import type { Fault, FaultView } from './fault';
 import type { LessonApi } from './lessons';
 import { takePageToken } from './pagetoken';
 import { followFeed } from './ssefeed';
@@ -26,6 +27,10 @@ export interface Transport extends TrafficApi, LessonApi, DeployApi {
   scale(name: string, replicas: number): Promise<void>;
   /** Switches the service's autoscaler on or off; its state after. */
   setAutoscale(name: string, on: boolean): Promise<AutoscalerView>;
+  /** Sets a fault at the service's address in place of any; the fault set. */
+  setFault(name: string, fault: Fault): Promise<FaultView>;
+  /** Clears the service's fault; the one cleared, or null. */
+  clearFault(name: string): Promise<FaultView | null>;
   killReplica(name: string, index: number): Promise<void>;
   startAll(): Promise<void>;
   stopAll(): Promise<void>;
@@ -93,6 +98,8 @@ export function tauriTransport(): Transport {
     restartService: (name) => call('restart_service', { name }),
     scale: (name, replicas) => call<unknown>('scale', { name, replicas }).then(() => undefined),
     setAutoscale: (name, on) => call('set_autoscale', { name, on }),
+    setFault: (name, fault) => call('set_fault', { name, fault }),
+    clearFault: (name) => call('clear_fault', { name }),
     killReplica: (name, index) => call('kill_replica', { name, index }),
     startAll: () => call('start_all'),
     stopAll: () => call('stop_all'),
@@ -151,7 +158,7 @@ export function tauriTransport(): Transport {
 /** The web mode: every call carries the page's token as a bearer header, and never a cookie. */
 export function httpTransport(base = '', fetchImpl: typeof fetch = (...a) => fetch(...a), token: string | null = null): Transport {
   const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-  async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await fetchImpl(base + path, {
@@ -191,6 +198,8 @@ export function httpTransport(base = '', fetchImpl: typeof fetch = (...a) => fet
     restartService: (name) => post(`${svc(name)}/restart`),
     scale: (name, replicas) => post(`${svc(name)}/scale`, { replicas }),
     setAutoscale: (name, on) => request('POST', `${svc(name)}/autoscale`, { on }),
+    setFault: (name, fault) => request<{ fault: FaultView }>('PUT', `${svc(name)}/fault`, fault).then((a) => a.fault),
+    clearFault: (name) => request<{ fault: FaultView | null }>('DELETE', `${svc(name)}/fault`).then((a) => a.fault),
     killReplica: (name, index) => post(`${svc(name)}/replicas/${index}/kill`),
     startAll: () => post('/api/cluster/start-all'),
     stopAll: () => post('/api/cluster/stop-all'),

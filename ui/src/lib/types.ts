@@ -1,6 +1,8 @@
 // TypeScript mirrors of core/src/snapshot.rs and core/src/cluster.rs (LogQuery, Update).
 // Same field names, kebab-case enum strings; `Option<T>` is `T | null`. Change both together.
 
+import type { FaultView } from './fault';
+
 /** Milliseconds since the Unix epoch. */
 export type EpochMs = number;
 
@@ -16,6 +18,8 @@ export interface ClusterSnapshot {
   lesson?: LessonProgress;
   /** The autoscalers of the services with an `autoscale` block; absent when none has one. */
   autoscalers?: AutoscalerView[];
+  /** The faults set now at services' addresses; absent when none is. */
+  faults?: FaultView[];
 }
 
 /** `AutoscalerView` in autoscale/mod.rs. */
@@ -252,7 +256,8 @@ export type EventKind =
   | 'lesson'
   | 'autoscale'
   | 'deployed'
-  | 'rollout';
+  | 'rollout'
+  | 'fault';
 
 /** `Event` in snapshot.rs (renamed here so it does not shadow the DOM's `Event`). */
 export interface ClusterEvent {

@@ -2,6 +2,7 @@
 //! HTTP forwarding here; plain requests on the wire in `plain`; TCP, upgrades, ports and stop
 //! in `sockets`; timeouts, the connection cap and credentials in `hostile`.
 
+mod faults;
 mod hostile;
 mod plain;
 mod sockets;

@@ -1,0 +1,92 @@
+// A fault injected and cleared from users' Faults panel, on every target: the panel shows the
+// fault set, users' charts shade its time as a band, the events say it was set and cleared, and
+// once cleared the panel shows none while the band stays on the charts for the time it lasted.
+
+import { waitFor } from './lib/procs.mjs';
+
+const WAIT_MS = Number(process.env.E2E_WAIT_MS ?? 60_000);
+const sel = (testid) => `[data-testid="${testid}"]`;
+
+async function attr(browser, testid, name) {
+  const el = await browser.$(sel(testid));
+  if (!(await el.isExisting())) return null;
+  const v = await el.getAttribute(name);
+  return v === null ? null : String(v);
+}
+
+async function text(browser, testid) {
+  const el = await browser.$(sel(testid));
+  return (await el.isExisting()) ? (await el.getText()).trim() : null;
+}
+
+async function click(browser, testid) {
+  const el = await browser.$(sel(testid));
+  await el.waitForClickable({ timeout: WAIT_MS, timeoutMsg: `${testid} never became clickable` });
+  await el.click();
+}
+
+async function type(browser, testid, value) {
+  const el = await browser.$(sel(testid));
+  await el.waitForDisplayed({ timeout: WAIT_MS, timeoutMsg: `${testid} never showed` });
+  await el.clearValue();
+  await el.setValue(value);
+}
+
+async function openUsers(browser) {
+  await click(browser, 'nav-overview');
+  await click(browser, 'open-users');
+  await browser.$(sel('detail-view-users')).waitForExist({ timeout: WAIT_MS });
+}
+
+/** The Events view's fault events of users, newest first. */
+async function faultEvents(browser) {
+  await click(browser, 'nav-events');
+  return browser.execute(() =>
+    [...document.querySelectorAll('[data-testid="event-item"]')]
+      .filter((e) => e.getAttribute('data-kind') === 'fault' && e.getAttribute('data-service') === 'users')
+      .map((e) => e.textContent ?? ''),
+  );
+}
+
+const bands = async (browser) => Number((await attr(browser, 'chart-users', 'data-fault-bands')) ?? 0);
+
+export const faultScenarios = [
+  {
+    name: 'Faults: a delay injected into users from its Faults panel shows in the panel, as a band on its charts and in the events, and is cleared from the panel',
+    async run(browser, out) {
+      await openUsers(browser);
+      if ((await attr(browser, 'fault-users', 'data-active')) !== 'no') throw new Error('users has a fault before the test set one');
+      await click(browser, 'fault-toggle-users');
+      // A mistake is named before anything is sent.
+      await type(browser, 'fault-delay-users', '10');
+      await type(browser, 'fault-jitter-users', '20');
+      await click(browser, 'fault-set-users');
+      await waitFor('the panel to name the mistake', async () => /at most the delay/.test((await text(browser, 'fault-problem-users')) ?? ''), { timeoutMs: WAIT_MS });
+
+      await type(browser, 'fault-delay-users', '300');
+      await type(browser, 'fault-jitter-users', '50');
+      await click(browser, 'fault-set-users');
+      await waitFor('the fault in the panel', async () => {
+        const said = (await text(browser, 'fault-active-users')) ?? '';
+        if (said.includes('delay 300ms ±50ms on 100% of requests') && said.includes('until cleared')) return true;
+        throw new Error(`the panel says ${JSON.stringify(said)}`);
+      }, { timeoutMs: WAIT_MS });
+      await waitFor('a fault band on users\' charts', async () => (await bands(browser)) >= 1, { timeoutMs: WAIT_MS });
+      if (!(await browser.$(sel('chart-users-fault-band')).isExisting())) throw new Error('no fault band in the charts\' legend');
+      await out.capture('fault-set');
+
+      await click(browser, 'fault-clear-users');
+      await waitFor('no fault in the panel', async () => (await attr(browser, 'fault-users', 'data-active')) === 'no', { timeoutMs: WAIT_MS });
+      // The band stays for the time the fault lasted.
+      if ((await bands(browser)) < 1) throw new Error('the band went with the fault');
+      await out.capture('fault-cleared');
+      await waitFor('the fault set and cleared in the events', async () => {
+        const said = await faultEvents(browser);
+        const set = said.some((m) => m.includes('fault on users: delay 300ms ±50ms on 100% of requests until cleared'));
+        const cleared = said.some((m) => m.includes('fault on users cleared'));
+        if (set && cleared) return true;
+        throw new Error(`fault events: ${JSON.stringify(said)}`);
+      }, { timeoutMs: WAIT_MS });
+    },
+  },
+];
