@@ -202,11 +202,10 @@ impl Front {
                 }
                 Answer::Own { status, body, replica, failed } => {
                     let body = Bytes::from(body.to_string());
-                    let tracker = Tracker { shared: shared.clone(), replica, _in_flight: None, status: status.as_u16(), meta, failed, bytes: body.len() as u64, injected };
+                    // Recorded before the client can read the answer, as a replica's answer is.
+                    drop(Tracker { shared: shared.clone(), replica, _in_flight: None, status: status.as_u16(), meta, failed, bytes: body.len() as u64, injected });
                     own_answer(&mut heads, &mut pieces, status, body, close);
-                    let written = write_all(&mut client, &mut pieces).await.is_ok();
-                    drop(tracker);
-                    written
+                    write_all(&mut client, &mut pieces).await.is_ok()
                 }
             };
             if !written || close {
@@ -360,6 +359,10 @@ async fn relay_answer(client: &mut Accepted, heads: &mut BytesMut, pieces: &mut 
                 Poll::Ready(frame) => body_is = queue(frame, chunked, pieces, &mut tracker, heads),
                 Poll::Pending => break,
             }
+        }
+        // The body is all queued: the request is recorded before the client can read its end.
+        if body_is != BodyIs::Coming {
+            tracker.record();
         }
         if !pieces.is_empty() {
             if write_all(client, pieces).await.is_err() {

@@ -415,6 +415,13 @@ pub(super) struct Tracker {
 
 impl Drop for Tracker {
     fn drop(&mut self) {
+        self.record();
+    }
+}
+
+impl Tracker {
+    /// Records the request now (once: a later call, or the drop, does nothing).
+    pub(super) fn record(&mut self) {
         let Some(meta) = self.meta.take() else { return };
         let outcome = Exchange {
             replica: self.replica,
