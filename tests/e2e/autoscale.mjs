@@ -4,28 +4,9 @@
 // says so and how to switch it back on.
 
 import { waitFor } from './lib/procs.mjs';
+import { attrOf, click, sel, text } from './scenarios.mjs';
 
 const WAIT_MS = Number(process.env.E2E_WAIT_MS ?? 60_000);
-const sel = (testid) => `[data-testid="${testid}"]`;
-
-async function attr(browser, testid, name) {
-  const el = await browser.$(sel(testid));
-  if (!(await el.isExisting())) return null;
-  const v = await el.getAttribute(name);
-  return v === null ? null : String(v);
-}
-
-async function text(browser, testid) {
-  const el = await browser.$(sel(testid));
-  return (await el.isExisting()) ? (await el.getText()).trim() : null;
-}
-
-async function click(browser, testid) {
-  const el = await browser.$(sel(testid));
-  await el.waitForClickable({ timeout: WAIT_MS, timeoutMsg: `${testid} never became clickable` });
-  await el.click();
-}
-
 async function overview(browser) {
   await click(browser, 'nav-overview');
   await browser.$(sel('ready-auth')).waitForExist({ timeout: WAIT_MS });
@@ -60,11 +41,11 @@ export const autoscaleScenarios = [
     async run(browser, out) {
       await scaleStep(browser, 'scale-up-auth', 2);
       await openAuth(browser);
-      if ((await attr(browser, 'autoscale-auth', 'data-on')) !== 'false') throw new Error('the bundled sample ships auth\'s autoscaler off');
+      if ((await attrOf(browser, 'autoscale-auth', 'data-on')) !== 'false') throw new Error('the bundled sample ships auth\'s autoscaler off');
       await click(browser, 'autoscale-switch-auth');
-      await waitFor('the page to show the autoscaler on', async () => (await attr(browser, 'autoscale-auth', 'data-on')) === 'true', { timeoutMs: WAIT_MS });
+      await waitFor('the page to show the autoscaler on', async () => (await attrOf(browser, 'autoscale-auth', 'data-on')) === 'true', { timeoutMs: WAIT_MS });
       await waitFor('the decision on the page', async () => /→ 1/.test((await text(browser, 'autoscale-last-auth')) ?? ''), { timeoutMs: WAIT_MS });
-      const target = await attr(browser, 'chart-auth-p95_ms', 'data-target');
+      const target = await attrOf(browser, 'chart-auth-p95_ms', 'data-target');
       if (target !== '300') throw new Error(`the p95 chart's target line is at ${target}, not 300`);
       if (!(await browser.$(sel('chart-auth-target')).isExisting())) throw new Error('no target line in the charts\' legend');
       await out.capture('autoscale');
@@ -79,7 +60,7 @@ export const autoscaleScenarios = [
       // A user's scale wins: the autoscaler switches off, and the page says how to switch it on.
       await scaleStep(browser, 'scale-up-auth', 2);
       await openAuth(browser);
-      await waitFor('the page to show the autoscaler off', async () => (await attr(browser, 'autoscale-auth', 'data-on')) === 'false', { timeoutMs: WAIT_MS });
+      await waitFor('the page to show the autoscaler off', async () => (await attrOf(browser, 'autoscale-auth', 'data-on')) === 'false', { timeoutMs: WAIT_MS });
       const note = (await text(browser, 'autoscale-note-auth')) ?? '';
       if (!note.includes('switched off') || !note.includes('microdeck autoscale auth on')) throw new Error(`the note says: ${JSON.stringify(note)}`);
       await scaleStep(browser, 'scale-down-auth', 1);

@@ -3,28 +3,9 @@
 // once cleared the panel shows none while the band stays on the charts for the time it lasted.
 
 import { waitFor } from './lib/procs.mjs';
+import { attrOf, click, sel, text } from './scenarios.mjs';
 
 const WAIT_MS = Number(process.env.E2E_WAIT_MS ?? 60_000);
-const sel = (testid) => `[data-testid="${testid}"]`;
-
-async function attr(browser, testid, name) {
-  const el = await browser.$(sel(testid));
-  if (!(await el.isExisting())) return null;
-  const v = await el.getAttribute(name);
-  return v === null ? null : String(v);
-}
-
-async function text(browser, testid) {
-  const el = await browser.$(sel(testid));
-  return (await el.isExisting()) ? (await el.getText()).trim() : null;
-}
-
-async function click(browser, testid) {
-  const el = await browser.$(sel(testid));
-  await el.waitForClickable({ timeout: WAIT_MS, timeoutMsg: `${testid} never became clickable` });
-  await el.click();
-}
-
 async function type(browser, testid, value) {
   const el = await browser.$(sel(testid));
   await el.waitForDisplayed({ timeout: WAIT_MS, timeoutMsg: `${testid} never showed` });
@@ -48,14 +29,16 @@ async function faultEvents(browser) {
   );
 }
 
-const bands = async (browser) => Number((await attr(browser, 'chart-users', 'data-fault-bands')) ?? 0);
+const bands = async (browser) => Number((await attrOf(browser, 'chart-users', 'data-fault-bands')) ?? 0);
 
 export const faultScenarios = [
   {
     name: 'Faults: a delay injected into users from its Faults panel shows in the panel, as a band on its charts and in the events, and is cleared from the panel',
     async run(browser, out) {
       await openUsers(browser);
-      if ((await attr(browser, 'fault-users', 'data-active')) !== 'no') throw new Error('users has a fault before the test set one');
+      const active = () => attrOf(browser, 'fault-users', 'data-active');
+      await waitFor("users' Faults panel", async () => (await active()) !== null, { timeoutMs: WAIT_MS });
+      if ((await active()) !== 'no') throw new Error('users has a fault before the test set one');
       await click(browser, 'fault-toggle-users');
       // A mistake is named before anything is sent.
       await type(browser, 'fault-delay-users', '10');
@@ -76,7 +59,7 @@ export const faultScenarios = [
       await out.capture('fault-set');
 
       await click(browser, 'fault-clear-users');
-      await waitFor('no fault in the panel', async () => (await attr(browser, 'fault-users', 'data-active')) === 'no', { timeoutMs: WAIT_MS });
+      await waitFor('no fault in the panel', async () => (await attrOf(browser, 'fault-users', 'data-active')) === 'no', { timeoutMs: WAIT_MS });
       // The band stays for the time the fault lasted.
       if ((await bands(browser)) < 1) throw new Error('the band went with the fault');
       await out.capture('fault-cleared');

@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { descendants, rssMb, waitFor } from './lib/procs.mjs';
+import { sel } from './scenarios.mjs';
 
 export const FLOOD_MANIFEST = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'flood.toml');
 const FLOOD_SECONDS = Number(process.env.E2E_FLOOD_SECONDS ?? 60);
@@ -19,7 +20,6 @@ export const GROWTH_MB = { app: 100, page: 300 };
 const CLICK_MS = 1000;
 const WAIT_MS = Number(process.env.E2E_WAIT_MS ?? 60_000);
 
-const sel = (testid) => `[data-testid="${testid}"]`;
 /** Each view, and an element only it shows. */
 const VIEWS = [
   ['logs', 'log-follow'],

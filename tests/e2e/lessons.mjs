@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { start, waitFor } from './lib/procs.mjs';
+import { attrOf, click, sel } from './scenarios.mjs';
 
 const WAIT_MS = Number(process.env.E2E_WAIT_MS ?? 60_000);
 /** A whole lesson: its steps' waits and windows, plus the restore. */
@@ -14,21 +15,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(repo, process.env.CARGO_TARGET_DIR) : path.join(repo, 'target');
 const CLI = process.env.MICRODECK_BIN ?? path.join(targetDir, 'debug', 'microdeck');
-
-const sel = (testid) => `[data-testid="${testid}"]`;
-
-async function attr(browser, testid, name) {
-  const el = await browser.$(sel(testid));
-  if (!(await el.isExisting())) return null;
-  const v = await el.getAttribute(name);
-  return v === null ? null : String(v);
-}
-
-async function click(browser, testid) {
-  const el = await browser.$(sel(testid));
-  await el.waitForClickable({ timeout: WAIT_MS, timeoutMsg: `${testid} never became clickable` });
-  await el.click();
-}
 
 /** The outcome of every check row of a step, in order. */
 async function outcomes(browser, step) {
@@ -49,9 +35,9 @@ async function openLesson(browser, name) {
  *  scenario refuses the start for a moment. */
 async function startFromView(browser, testid) {
   await waitFor(`${testid} to start the lesson`, async () => {
-    if ((await attr(browser, 'lesson-state', 'data-tone')) === 'progress') return true;
+    if ((await attrOf(browser, 'lesson-state', 'data-tone')) === 'progress') return true;
     const button = await browser.$(sel(testid));
-    if ((await button.isExisting()) && (await button.isClickable()) && (await attr(browser, testid, 'data-busy')) !== 'true') await button.click();
+    if ((await button.isExisting()) && (await button.isClickable()) && (await attrOf(browser, testid, 'data-busy')) !== 'true') await button.click();
     const error = await browser.$(sel('error-lesson'));
     throw new Error((await error.isExisting()) ? await error.getText() : 'no progress shown yet');
   }, { timeoutMs: WAIT_MS, intervalMs: 500 });
@@ -63,19 +49,19 @@ export const lessonScenarios = [
     async run(browser, out) {
       await openLesson(browser, 'freedom-of-technology');
       await startFromView(browser, 'lesson-run-steps');
-      await waitFor('the lesson waiting at step 1', async () => (await attr(browser, 'lesson-step-0', 'data-awaiting')) === 'true', { timeoutMs: WAIT_MS });
+      await waitFor('the lesson waiting at step 1', async () => (await attrOf(browser, 'lesson-step-0', 'data-awaiting')) === 'true', { timeoutMs: WAIT_MS });
       const before = await outcomes(browser, 0);
       if (before.length < 1 || before.some((o) => o !== 'pending')) throw new Error(`checks before the step runs: ${before}`);
       await click(browser, 'lesson-next');
       await waitFor('step 1 measured, every check green', async () => {
         const o = await outcomes(browser, 0);
-        if ((await attr(browser, 'lesson-step-0', 'data-state')) === 'done' && o.every((x) => x === 'passed')) return true;
-        throw new Error(`step 1: ${await attr(browser, 'lesson-step-0', 'data-state')}, checks ${o}`);
+        if ((await attrOf(browser, 'lesson-step-0', 'data-state')) === 'done' && o.every((x) => x === 'passed')) return true;
+        throw new Error(`step 1: ${await attrOf(browser, 'lesson-step-0', 'data-state')}, checks ${o}`);
       }, { timeoutMs: LESSON_MS });
-      await waitFor('the lesson waiting at step 2', async () => (await attr(browser, 'lesson-step-1', 'data-awaiting')) === 'true', { timeoutMs: WAIT_MS });
+      await waitFor('the lesson waiting at step 2', async () => (await attrOf(browser, 'lesson-step-1', 'data-awaiting')) === 'true', { timeoutMs: WAIT_MS });
       await click(browser, 'lesson-rest');
       await waitFor('the summary: passed', async () => {
-        const state = await attr(browser, 'lesson-summary', 'data-state');
+        const state = await attrOf(browser, 'lesson-summary', 'data-state');
         if (state === 'passed') return true;
         throw new Error(`summary ${state}; step 2 checks ${await outcomes(browser, 1)}`);
       }, { timeoutMs: LESSON_MS });
@@ -98,9 +84,9 @@ export const lessonScenarios = [
           return (await browser.$(sel('lesson-state-fault-isolation')).isExisting()) && (await browser.$(sel('lesson-state-fault-isolation')).getText()).trim() === 'running';
         }, { timeoutMs: WAIT_MS });
         await click(browser, 'open-lesson-fault-isolation');
-        await waitFor('the page shows it running', async () => (await attr(browser, 'lesson-state', 'data-tone')) === 'progress', { timeoutMs: WAIT_MS });
+        await waitFor('the page shows it running', async () => (await attrOf(browser, 'lesson-state', 'data-tone')) === 'progress', { timeoutMs: WAIT_MS });
         await click(browser, 'lesson-stop');
-        await waitFor('the summary: stopped', async () => (await attr(browser, 'lesson-summary', 'data-state')) === 'stopped', { timeoutMs: LESSON_MS });
+        await waitFor('the summary: stopped', async () => (await attrOf(browser, 'lesson-summary', 'data-state')) === 'stopped', { timeoutMs: LESSON_MS });
         await waitFor('the CLI to exit', () => cli.exited, { timeoutMs: WAIT_MS });
         if (cli.exitCode !== 130) throw new Error(`the CLI exited ${cli.exitCode}, not 130 (stopped): ${cli.output}`);
         if (!cli.output.includes('stopped before its end')) throw new Error(`the CLI said: ${cli.output}`);

@@ -22,6 +22,12 @@ async function attr(el, name) {
   return v === null ? null : String(v);
 }
 
+/** An attribute of the element with this test id; null when there is no such element. */
+export async function attrOf(browser, testid, name) {
+  const el = await browser.$(sel(testid));
+  return (await el.isExisting()) ? attr(el, name) : null;
+}
+
 export async function click(browser, testid) {
   const el = await browser.$(sel(testid));
   await el.waitForClickable({ timeout: WAIT_MS, timeoutMsg: `${testid} never became clickable` });
