@@ -4,7 +4,7 @@
 // says so and how to switch it back on.
 
 import { waitFor } from './lib/procs.mjs';
-import { attrOf, click, sel, text } from './scenarios.mjs';
+import { attrOf, click, eventMessages, openService, sel, text } from './scenarios.mjs';
 
 const WAIT_MS = Number(process.env.E2E_WAIT_MS ?? 60_000);
 async function overview(browser) {
@@ -19,28 +19,12 @@ async function scaleStep(browser, button, n) {
   await waitFor(`auth at ${n}/${n}`, async () => (await text(browser, 'ready-auth')) === `${n}/${n}`, { timeoutMs: WAIT_MS });
 }
 
-async function openAuth(browser) {
-  await overview(browser);
-  await click(browser, 'open-auth');
-  await browser.$(sel('detail-view-auth')).waitForExist({ timeout: WAIT_MS });
-}
-
-/** The Events view's autoscale events of auth, newest first. */
-async function autoscaleEvents(browser) {
-  await click(browser, 'nav-events');
-  return browser.execute(() =>
-    [...document.querySelectorAll('[data-testid="event-item"]')]
-      .filter((e) => e.getAttribute('data-kind') === 'autoscale' && e.getAttribute('data-service') === 'auth')
-      .map((e) => e.textContent ?? ''),
-  );
-}
-
 export const autoscaleScenarios = [
   {
     name: 'Autoscaling: switched on from auth\'s page it decides, and the decision shows in the events, the page and the charts; a scale by hand switches it off',
     async run(browser, out) {
       await scaleStep(browser, 'scale-up-auth', 2);
-      await openAuth(browser);
+      await openService(browser, 'auth');
       if ((await attrOf(browser, 'autoscale-auth', 'data-on')) !== 'false') throw new Error('the bundled sample ships auth\'s autoscaler off');
       await click(browser, 'autoscale-switch-auth');
       await waitFor('the page to show the autoscaler on', async () => (await attrOf(browser, 'autoscale-auth', 'data-on')) === 'true', { timeoutMs: WAIT_MS });
@@ -50,7 +34,7 @@ export const autoscaleScenarios = [
       if (!(await browser.$(sel('chart-auth-target')).isExisting())) throw new Error('no target line in the charts\' legend');
       await out.capture('autoscale');
       await waitFor('the decision in the events', async () => {
-        const said = await autoscaleEvents(browser);
+        const said = await eventMessages(browser, 'autoscale', 'auth');
         if (said.some((m) => m.includes('auth idle (no request) under target 300 ms with 2 replicas ready → 1'))) return true;
         throw new Error(`autoscale events: ${JSON.stringify(said)}`);
       }, { timeoutMs: WAIT_MS });
@@ -59,7 +43,7 @@ export const autoscaleScenarios = [
 
       // A user's scale wins: the autoscaler switches off, and the page says how to switch it on.
       await scaleStep(browser, 'scale-up-auth', 2);
-      await openAuth(browser);
+      await openService(browser, 'auth');
       await waitFor('the page to show the autoscaler off', async () => (await attrOf(browser, 'autoscale-auth', 'data-on')) === 'false', { timeoutMs: WAIT_MS });
       const note = (await text(browser, 'autoscale-note-auth')) ?? '';
       if (!note.includes('switched off') || !note.includes('microdeck autoscale auth on')) throw new Error(`the note says: ${JSON.stringify(note)}`);

@@ -3,7 +3,7 @@
 // once cleared the panel shows none while the band stays on the charts for the time it lasted.
 
 import { waitFor } from './lib/procs.mjs';
-import { attrOf, click, sel, text } from './scenarios.mjs';
+import { attrOf, click, eventMessages, openService, sel, text } from './scenarios.mjs';
 
 const WAIT_MS = Number(process.env.E2E_WAIT_MS ?? 60_000);
 async function type(browser, testid, value) {
@@ -13,29 +13,13 @@ async function type(browser, testid, value) {
   await el.setValue(value);
 }
 
-async function openUsers(browser) {
-  await click(browser, 'nav-overview');
-  await click(browser, 'open-users');
-  await browser.$(sel('detail-view-users')).waitForExist({ timeout: WAIT_MS });
-}
-
-/** The Events view's fault events of users, newest first. */
-async function faultEvents(browser) {
-  await click(browser, 'nav-events');
-  return browser.execute(() =>
-    [...document.querySelectorAll('[data-testid="event-item"]')]
-      .filter((e) => e.getAttribute('data-kind') === 'fault' && e.getAttribute('data-service') === 'users')
-      .map((e) => e.textContent ?? ''),
-  );
-}
-
 const bands = async (browser) => Number((await attrOf(browser, 'chart-users', 'data-fault-bands')) ?? 0);
 
 export const faultScenarios = [
   {
     name: 'Faults: a delay injected into users from its Faults panel shows in the panel, as a band on its charts and in the events, and is cleared from the panel',
     async run(browser, out) {
-      await openUsers(browser);
+      await openService(browser, 'users');
       const active = () => attrOf(browser, 'fault-users', 'data-active');
       await waitFor("users' Faults panel", async () => (await active()) !== null, { timeoutMs: WAIT_MS });
       if ((await active()) !== 'no') throw new Error('users has a fault before the test set one');
@@ -64,7 +48,7 @@ export const faultScenarios = [
       if ((await bands(browser)) < 1) throw new Error('the band went with the fault');
       await out.capture('fault-cleared');
       await waitFor('the fault set and cleared in the events', async () => {
-        const said = await faultEvents(browser);
+        const said = await eventMessages(browser, 'fault', 'users');
         const set = said.some((m) => m.includes('fault on users: delay 300ms ±50ms on 100% of requests until cleared'));
         const cleared = said.some((m) => m.includes('fault on users cleared'));
         if (set && cleared) return true;

@@ -67,6 +67,12 @@ export async function events(browser) {
   );
 }
 
+/** The messages of one kind of event about one service, on the Events view, newest first. */
+export async function eventMessages(browser, kind, service) {
+  await go(browser, 'events');
+  return (await events(browser)).filter((e) => e.kind === kind && e.service === service).map((e) => e.message ?? '');
+}
+
 async function newestEventSeq(browser) {
   await go(browser, 'events');
   const list = await events(browser);
